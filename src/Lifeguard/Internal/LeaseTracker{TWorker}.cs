@@ -1,0 +1,73 @@
+namespace Lifeguard;
+
+/// <summary>
+/// The reusable identity behind <see cref="Lease{TWorker}"/>: one per worker slot, handed out with an odd generation
+/// and returned by moving it to the next even one with a compare-and-swap, so exactly one of any number of
+/// concurrent disposals of the same lease wins. Thread-safe.
+/// </summary>
+/// <remarks>
+/// While leased, nothing in the pool references the tracker (the slot gives up its reference at checkout), so a
+/// lease its holder forgets becomes unreachable and the finalizer reclaims the worker, like poolboy's monitor on the
+/// client. While not leased the slot holds it, so it is never finalized in steady state and no
+/// <c>GC.SuppressFinalize</c>/<c>ReRegisterForFinalize</c> is needed on the hot path.
+/// </remarks>
+internal sealed class LeaseTracker<TWorker>
+    where TWorker : class
+{
+    private readonly PoolCore<TWorker> _core;
+    private int _generation;
+    private volatile bool _broken;
+
+    public LeaseTracker(PoolCore<TWorker> core, WorkerSlot<TWorker> slot)
+    {
+        _core = core;
+        Slot = slot;
+    }
+
+#pragma warning disable MA0055 // The finalizer is the point: it reclaims workers of leases that were never disposed.
+    ~LeaseTracker()
+    {
+        var generation = Volatile.Read(ref _generation);
+        if ((generation & 1) == 1 && Interlocked.CompareExchange(ref _generation, generation + 1, generation) == generation)
+        {
+            _core.OnLeaseAbandoned(Slot);
+        }
+    }
+#pragma warning restore MA0055
+
+    public WorkerSlot<TWorker> Slot { get; }
+
+    public bool Broken => _broken;
+
+    /// <summary>Starts a new lease. Called by the pool under its lock, only while not leased.</summary>
+    public int Issue()
+    {
+        _broken = false;
+        return Interlocked.Increment(ref _generation);
+    }
+
+    public bool IsCurrent(int generation) => Volatile.Read(ref _generation) == generation;
+
+    public void MarkBroken(int generation)
+    {
+        if (IsCurrent(generation))
+        {
+            _broken = true;
+        }
+    }
+
+    /// <summary>Ends a lease without checking in: the pool handles the worker itself (it failed validation).</summary>
+    public void Cancel(int generation) => Interlocked.CompareExchange(ref _generation, generation + 1, generation);
+
+    public void Return(int generation)
+    {
+        if (Interlocked.CompareExchange(ref _generation, generation + 1, generation) == generation)
+        {
+            _core.Return(this);
+        }
+        else
+        {
+            _core.OnStaleReturn(Slot.Id);
+        }
+    }
+}

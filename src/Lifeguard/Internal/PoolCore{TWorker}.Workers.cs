@@ -1,0 +1,485 @@
+using System.Diagnostics;
+
+namespace Lifeguard;
+
+/// <summary>The slow, effectful half of the pool: starting and stopping workers, filling and stopping the pool.</summary>
+internal sealed partial class PoolCore<TWorker>
+{
+    /// <summary>Starts the base workers in parallel; if any fails, stops the others and the pool, and throws.</summary>
+    public async Task FillAsync(CancellationToken cancellationToken)
+    {
+        int count = _options.Size;
+        lock (_lock)
+        {
+            _starting += count;
+            _pending += count;
+        }
+
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopCts.Token);
+        var starts = new Task<WorkerSlot<TWorker>>[count];
+        for (int i = 0; i < count; i++)
+        {
+            // Task.Run: a factory may do synchronous work before its first await (Process.Start does); the base
+            // workers must start in parallel all the same.
+            starts[i] = Task.Run(() => StartWorkerAsync(linked.Token).AsTask(), CancellationToken.None);
+        }
+
+        try
+        {
+            await Task.WhenAll(starts).ConfigureAwait(false);
+        }
+        catch
+        {
+            // fall through: each task is inspected below, so every started worker is stopped.
+        }
+
+        var fx = default(Effects);
+        Exception? failure = null;
+        lock (_lock)
+        {
+            _starting -= count;
+            _pending -= count;
+            long now = _time.GetTimestamp();
+            foreach (var start in starts)
+            {
+                if (start.IsCompletedSuccessfully)
+                {
+                    var slot = start.Result;
+                    if (failure is null && !slot.Context.IsTerminated)
+                    {
+                        AdmitLocked(slot, now);
+                        AddAvailableLocked(slot, now, ref fx);
+                    }
+                    else
+                    {
+                        failure ??= ExceptionFactory.DiedWhileStarting(Name, slot.Id, null);
+                        StopLocked(slot, "stopped", ref fx);
+                    }
+                }
+                else
+                {
+                    failure ??= start.Exception?.InnerException ?? new OperationCanceledException(cancellationToken);
+                }
+            }
+
+            if (failure is not null)
+            {
+                foreach (var slot in _workers.ToArray())
+                {
+                    StopLocked(slot, "stopped", ref fx);
+                }
+            }
+
+            AssertInvariantsLocked();
+        }
+
+        Run(ref fx);
+        if (failure is not null)
+        {
+            await StopAsync().ConfigureAwait(false);
+            if (failure is OperationCanceledException && cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+
+            Log.PoolStartFailed(_logger, Name, failure);
+            throw failure;
+        }
+
+        Log.PoolStarted(_logger, Name, _options.Size, _options.MaxOverflow);
+    }
+
+    /// <summary>Runs the factory for one new worker. Does not touch pool state.</summary>
+    private async ValueTask<WorkerSlot<TWorker>> StartWorkerAsync(CancellationToken cancellationToken)
+    {
+        int id = Interlocked.Increment(ref _nextWorkerId);
+        var context = new WorkerContext(Name, id, _onTerminated);
+        var slot = new WorkerSlot<TWorker>(id, context);
+        context.Slot = slot;
+        long started = _time.GetTimestamp();
+        try
+        {
+            slot.Worker = await _factory.StartAsync(context, cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException($"The worker factory of pool '{Name}' returned null.");
+        }
+        catch (OperationCanceledException) when (_stopCts.IsCancellationRequested)
+        {
+            throw ExceptionFactory.Stopped(Name);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+        catch (Exception e)
+        {
+            _metrics.WorkerStartFailures.Add(1, _poolTag);
+            Log.WorkerStartFailed(_logger, Name, id, e);
+            throw ExceptionFactory.StartFailed(Name, id, e);
+        }
+
+        slot.StartedAt = _time.GetTimestamp();
+        if (_options.MaxUsesPerWorker is { } maxUses)
+        {
+            slot.MaxUses = maxUses + (_options.MaxUsesJitter > 0 ? Random.Shared.NextInt64(_options.MaxUsesJitter + 1L) : 0);
+        }
+
+        _metrics.WorkerStarts.Add(1, _poolTag);
+        Log.WorkerStarted(_logger, Name, id, _time.GetElapsedTime(started, slot.StartedAt));
+        return slot;
+    }
+
+    private void AdmitLocked(WorkerSlot<TWorker> slot, long now)
+    {
+        slot.RecycleEpoch = _recycleEpoch;
+        slot.IdleSince = now;
+    }
+
+    /// <summary>Starts an overflow worker for the caller that reserved the capacity, and leases it to that caller.</summary>
+    private async ValueTask<Lease<TWorker>> StartForCallerAsync(StackTrace? stack)
+    {
+        WorkerSlot<TWorker>? slot = null;
+        Exception? failure = null;
+        try
+        {
+            slot = await StartWorkerAsync(_stopCts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        var fx = default(Effects);
+        Lease<TWorker> lease = default;
+        lock (_lock)
+        {
+            _starting--;
+            _pending--;
+            long now = _time.GetTimestamp();
+            if (slot is not null && (_stopping || slot.Context.IsTerminated))
+            {
+                failure = _stopping ? ExceptionFactory.Stopped(Name) : ExceptionFactory.DiedWhileStarting(Name, slot.Id, null);
+                StopLocked(slot, "stopped", ref fx);
+            }
+
+            if (failure is null)
+            {
+                _restarts++;
+                ExitBackoffLocked(ref fx);
+                AdmitLocked(slot!, now);
+                _workers.Add(slot!);
+                lease = MarkBusyLocked(slot!, now, stack);
+            }
+            else if (failure is not PoolStoppedException)
+            {
+                _startFailures++;
+                RecordFailureLocked(failure, ref fx);
+            }
+
+            // The reservation is released either way: a waiter behind us may now get a start of its own.
+            ReconcileLocked(ref fx);
+            SignalPendingLocked();
+            AssertInvariantsLocked();
+        }
+
+        Run(ref fx);
+        return failure is null ? lease : throw failure;
+    }
+
+    /// <summary>A replacement, refill or backoff probe: its worker goes to the first waiter, or idle.</summary>
+    private async Task BackgroundStartAsync()
+    {
+        WorkerSlot<TWorker>? slot = null;
+        Exception? failure = null;
+        try
+        {
+            slot = await StartWorkerAsync(_stopCts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        var fx = default(Effects);
+        lock (_lock)
+        {
+            _starting--;
+            _bgStarting--;
+            _pending--;
+            long now = _time.GetTimestamp();
+            if (slot is not null && _stopping)
+            {
+                StopLocked(slot, "stopped", ref fx);
+            }
+            else if (slot is not null && slot.Context.IsTerminated)
+            {
+                failure = ExceptionFactory.DiedWhileStarting(Name, slot.Id, null);
+                StopLocked(slot, "died", ref fx);
+            }
+            else if (slot is not null)
+            {
+                _restarts++;
+                ExitBackoffLocked(ref fx);
+                AdmitLocked(slot, now);
+                AddAvailableLocked(slot, now, ref fx);
+            }
+
+            if (failure is not null and not PoolStoppedException)
+            {
+                _startFailures++;
+                RecordFailureLocked(failure, ref fx);
+            }
+
+            ReconcileLocked(ref fx);
+            RollLocked(ref fx);
+            SignalPendingLocked();
+            AssertInvariantsLocked();
+        }
+
+        Run(ref fx);
+    }
+
+    private async Task StopWorkerAsync(WorkerSlot<TWorker> slot, string reason)
+    {
+        try
+        {
+            if (slot.TryClaimStop())
+            {
+                await _factory.StopAsync(slot.Worker!).ConfigureAwait(false);
+                _metrics.WorkerExits.Add(1, _poolTag, new(LifeguardMetrics.ReasonTag, reason));
+                Log.WorkerStopped(_logger, Name, slot.Id, reason);
+            }
+        }
+        catch (Exception e)
+        {
+            Log.WorkerStopFailed(_logger, Name, slot.Id, e);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _pending--;
+                SignalPendingLocked();
+            }
+        }
+    }
+
+    private void SignalPendingLocked()
+    {
+        if (_pending == 0)
+        {
+            _pendingDone?.TrySetResult();
+        }
+    }
+
+    /// <summary>
+    /// Stops the pool: fails waiters and new checkouts, stops idle workers, waits up to the drain timeout for leases
+    /// to come back, then stops every worker left and waits for starts and stops in flight. Idempotent.
+    /// </summary>
+    public Task StopAsync()
+    {
+        var fx = default(Effects);
+        TaskCompletionSource done;
+        lock (_lock)
+        {
+            if (_stopTask is not null)
+            {
+                return _stopTask;
+            }
+
+            _stopping = true;
+            done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _stopTask = done.Task;
+            while (DequeueLocked() is { } waiter)
+            {
+                fx.Fail(waiter, ExceptionFactory.Stopped(Name));
+            }
+
+            while (_idle.Count > 0)
+            {
+                StopLocked(_idle[^1], "stopped", ref fx);
+            }
+
+            _drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (_busy == 0)
+            {
+                _drained.TrySetResult();
+            }
+
+            AssertInvariantsLocked();
+        }
+
+        Log.PoolStopping(_logger, Name);
+        _stopCts.Cancel();
+        Run(ref fx);
+        _ = CompleteStopAsync(done);
+        return done.Task;
+    }
+
+    private async Task CompleteStopAsync(TaskCompletionSource done)
+    {
+        try
+        {
+            if (_options.DrainTimeout != Timeout.InfiniteTimeSpan)
+            {
+                await _drained!.Task.WaitAsync(_options.DrainTimeout, _time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+            else
+            {
+                await _drained!.Task.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+
+            var fx = default(Effects);
+            Task pending;
+            lock (_lock)
+            {
+                if (_busy > 0)
+                {
+                    Log.DrainTimedOut(_logger, Name, _busy, _options.DrainTimeout);
+                }
+
+                foreach (var slot in _workers.ToArray())
+                {
+                    StopLocked(slot, "stopped", ref fx);
+                }
+
+                _pendingDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                SignalPendingLocked();
+                pending = _pendingDone.Task;
+                AssertInvariantsLocked();
+            }
+
+            Run(ref fx);
+            await pending.ConfigureAwait(false);
+            _cooldownTimer?.Dispose();
+            _backoffTimer?.Dispose();
+            _leakTimer?.Dispose();
+            _metrics.Unregister(this);
+            Log.PoolStopped(_logger, Name);
+        }
+        finally
+        {
+            done.TrySetResult();
+        }
+    }
+
+    // ---------------------------------------------------------------- effects, timers, time
+
+    /// <summary>What a transition decided to do once the lock is released. A plain value: no allocation when empty.</summary>
+    private struct Effects
+    {
+        public Waiter<TWorker>? Waiter;
+        public Lease<TWorker> Lease;
+        public List<(Waiter<TWorker> Waiter, Lease<TWorker> Lease, Exception? Error)>? MoreWaiters;
+        public WorkerSlot<TWorker>? StopSlot;
+        public string? StopReason;
+        public List<(WorkerSlot<TWorker> Slot, string Reason)>? MoreStops;
+        public int Starts;
+        public bool BackoffEntered;
+        public bool BackoffEnded;
+
+        public void Serve(Waiter<TWorker> waiter, Lease<TWorker> lease)
+        {
+            if (Waiter is null)
+            {
+                Waiter = waiter;
+                Lease = lease;
+            }
+            else
+            {
+                (MoreWaiters ??= []).Add((waiter, lease, null));
+            }
+        }
+
+        public void Fail(Waiter<TWorker> waiter, Exception error) => (MoreWaiters ??= []).Add((waiter, default, error));
+
+        public void Stop(WorkerSlot<TWorker> slot, string reason)
+        {
+            if (StopSlot is null)
+            {
+                StopSlot = slot;
+                StopReason = reason;
+            }
+            else
+            {
+                (MoreStops ??= []).Add((slot, reason));
+            }
+        }
+    }
+
+    private void Run(ref Effects fx)
+    {
+        if (fx.BackoffEntered)
+        {
+            Log.BackoffEntered(_logger, Name, _options.MaxRestarts, _options.RestartWindow, _lastFailure);
+        }
+
+        if (fx.BackoffEnded)
+        {
+            Log.BackoffEnded(_logger, Name);
+        }
+
+        // Waiters first: their continuations are queued to the thread pool, so this does not run their code here.
+        fx.Waiter?.SetResult(fx.Lease);
+        if (fx.MoreWaiters is { } waiters)
+        {
+            foreach (var (waiter, lease, error) in waiters)
+            {
+                if (error is null)
+                {
+                    waiter.SetResult(lease);
+                }
+                else
+                {
+                    waiter.SetException(error);
+                }
+            }
+        }
+
+        // Starting and stopping run on the thread pool: a factory may block before its first await, and that must
+        // never stall the checkout or checkin that triggered it.
+        if (fx.StopSlot is not null)
+        {
+            QueueStop(fx.StopSlot, fx.StopReason!);
+        }
+
+        if (fx.MoreStops is { } stops)
+        {
+            foreach (var (slot, reason) in stops)
+            {
+                QueueStop(slot, reason);
+            }
+        }
+
+        for (int i = 0; i < fx.Starts; i++)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static core => _ = core.BackgroundStartAsync(), this, preferLocal: false);
+        }
+    }
+
+    private void QueueStop(WorkerSlot<TWorker> slot, string reason)
+        => ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Core.StopWorkerAsync(s.Slot, s.Reason), (Core: this, Slot: slot, Reason: reason), preferLocal: false);
+
+    private ITimer CreateTimer(TimerCallback callback, TimeSpan dueTime, TimeSpan period) => CreateTimer(callback, this, dueTime, period);
+
+    private ITimer CreateTimer(TimerCallback callback, object state) => CreateTimer(callback, state, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+
+    private ITimer CreateTimer(TimerCallback callback, object state, TimeSpan dueTime, TimeSpan period)
+    {
+        // Timers outlive the call that created them: do not capture that caller's ExecutionContext (AsyncLocals).
+        if (ExecutionContext.IsFlowSuppressed())
+        {
+            return _time.CreateTimer(callback, state, dueTime, period);
+        }
+
+        using (ExecutionContext.SuppressFlow())
+        {
+            return _time.CreateTimer(callback, state, dueTime, period);
+        }
+    }
+
+    private long ToTimestampTicks(TimeSpan span)
+        => (long)(span.Ticks * ((double)_time.TimestampFrequency / TimeSpan.TicksPerSecond));
+
+    private TimeSpan FromTimestampTicks(long ticks)
+        => TimeSpan.FromTicks((long)Math.Ceiling(ticks * ((double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)));
+}

@@ -1,0 +1,61 @@
+using System.Threading.Tasks.Sources;
+
+namespace Lifeguard;
+
+/// <summary>
+/// A queued checkout. Pooled: its timer is created once and re-armed for each use. Completed exactly once per use,
+/// by whichever transition removes it from the pool's queue under the pool's lock; the completion itself runs
+/// outside the lock with continuations forced asynchronous. Fields other than the value-task core are guarded by the
+/// pool's lock.
+/// </summary>
+internal sealed class Waiter<TWorker> : IValueTaskSource<Lease<TWorker>>
+    where TWorker : class
+{
+    private ManualResetValueTaskSourceCore<Lease<TWorker>> _core = new() { RunContinuationsAsynchronously = true };
+
+    public Waiter<TWorker>? Next { get; set; }
+
+    public Waiter<TWorker>? Previous { get; set; }
+
+    public bool Queued { get; set; }
+
+    /// <summary>TimeProvider timestamp after which the wait has timed out; <see cref="long.MaxValue"/> for never.</summary>
+    public long Deadline { get; set; }
+
+    public TimeSpan Timeout { get; set; }
+
+    public CancellationToken Token { get; set; }
+
+    public CancellationTokenRegistration Registration { get; set; }
+
+    public ITimer? Timer { get; set; }
+
+    /// <summary>The pool this waiter belongs to; set once, read by its timer and cancellation callbacks.</summary>
+    public PoolCore<TWorker>? Owner { get; set; }
+
+    /// <summary>Where the checkout was made, when leak detection is on.</summary>
+    public System.Diagnostics.StackTrace? Stack { get; set; }
+
+    public ValueTask<Lease<TWorker>> AsValueTask() => new(this, _core.Version);
+
+    public void SetResult(Lease<TWorker> lease) => _core.SetResult(lease);
+
+    public void SetException(Exception exception) => _core.SetException(exception);
+
+    /// <summary>Prepares for reuse. Only after the single awaiter has read the result.</summary>
+    public void Reset()
+    {
+        _core.Reset();
+        Token = default;
+        Registration = default;
+        Stack = null;
+    }
+
+    Lease<TWorker> IValueTaskSource<Lease<TWorker>>.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<Lease<TWorker>>.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource<Lease<TWorker>>.OnCompleted(
+        Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+        => _core.OnCompleted(continuation, state, token, flags);
+}

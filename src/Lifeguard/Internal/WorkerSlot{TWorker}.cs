@@ -1,0 +1,59 @@
+using System.Diagnostics;
+
+namespace Lifeguard;
+
+/// <summary>Where a worker is in its life.</summary>
+internal enum SlotState
+{
+    Detached,
+    Idle,
+    Busy,
+    Gone,
+}
+
+/// <summary>
+/// One worker and its bookkeeping. Every mutable field is read and written only under the owning pool's lock,
+/// except <see cref="Worker"/> (set once before the slot is published) and the stop flag (interlocked).
+/// </summary>
+internal sealed class WorkerSlot<TWorker>
+    where TWorker : class
+{
+    private int _stopped;
+
+    public WorkerSlot(int id, WorkerContext context)
+    {
+        Id = id;
+        Context = context;
+    }
+
+    public int Id { get; }
+
+    public WorkerContext Context { get; }
+
+    public TWorker? Worker { get; set; }
+
+    public SlotState State { get; set; } = SlotState.Detached;
+
+    public long StartedAt { get; set; }
+
+    public long IdleSince { get; set; }
+
+    public long CheckedOutAt { get; set; }
+
+    public long Uses { get; set; }
+
+    public long MaxUses { get; set; } = long.MaxValue;
+
+    public int RecycleEpoch { get; set; }
+
+    public bool RetirePending { get; set; }
+
+    public LeaseTracker<TWorker>? SpareTracker { get; set; }
+
+    public StackTrace? CheckoutStack { get; set; }
+
+    public bool LeakReported { get; set; }
+
+    /// <summary>Claims the one right to stop this worker.</summary>
+    public bool TryClaimStop() => Interlocked.Exchange(ref _stopped, 1) == 0;
+}

@@ -1,0 +1,124 @@
+namespace Lifeguard;
+
+/// <summary>
+/// A supervised pool of workers with poolboy's semantics: <see cref="PoolOptions.Size"/> workers kept ready, up to
+/// <see cref="PoolOptions.MaxOverflow"/> more started for bursts, a fair FIFO queue beyond that, and a supervisor
+/// that replaces workers that die. Start one with <see cref="Pool.StartAsync{TWorker}"/>. Thread-safe.
+/// </summary>
+/// <typeparam name="TWorker">The worker type.</typeparam>
+public sealed class Pool<TWorker> : IPool
+    where TWorker : class
+{
+    private readonly PoolCore<TWorker> _core;
+    private readonly TimeSpan _checkoutTimeout;
+
+    internal Pool(PoolCore<TWorker> core)
+    {
+        _core = core;
+        _checkoutTimeout = core.Options.CheckoutTimeout;
+    }
+
+    /// <inheritdoc />
+    public string Name => _core.Name;
+
+    /// <inheritdoc />
+    public Type WorkerType => typeof(TWorker);
+
+    /// <summary>
+    /// Checks out a worker: an idle one at once; else a new overflow worker if the cap allows; else waits in FIFO
+    /// order up to <see cref="PoolOptions.CheckoutTimeout"/>. Dispose the lease to check the worker in.
+    /// </summary>
+    /// <exception cref="PoolTimeoutException">No worker came within the timeout.</exception>
+    /// <exception cref="PoolRejectedException"><see cref="PoolOptions.MaxWaiters"/> callers already wait.</exception>
+    /// <exception cref="PoolBackoffException">The pool is in backoff and a new worker was needed.</exception>
+    /// <exception cref="WorkerStartException">The overflow worker started for this call failed to start.</exception>
+    /// <exception cref="PoolStoppedException">The pool is stopping or stopped.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
+    public ValueTask<Lease<TWorker>> CheckoutAsync(CancellationToken cancellationToken = default)
+        => CheckoutAsync(_checkoutTimeout, cancellationToken);
+
+    /// <summary>As <see cref="CheckoutAsync(CancellationToken)"/>, with this call's own queueing timeout.</summary>
+    /// <param name="timeout">How long to wait in the queue: zero never waits, <see cref="Timeout.InfiniteTimeSpan"/> waits forever.</param>
+    /// <param name="cancellationToken">Stops the wait.</param>
+    public ValueTask<Lease<TWorker>> CheckoutAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(timeout), timeout, "A checkout timeout is zero, positive or Timeout.InfiniteTimeSpan.");
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<Lease<TWorker>>(cancellationToken);
+        }
+
+        return _core.TryCheckoutIdle(out var lease)
+            ? new ValueTask<Lease<TWorker>>(lease)
+            : _core.CheckoutAsync(timeout, tryOnly: false, cancellationToken);
+    }
+
+    /// <summary>
+    /// Checks out a worker without queueing (poolboy's <c>checkout(Pool, false)</c>): an idle worker, or a new
+    /// overflow worker (awaited) if the cap allows; <see langword="null"/> when the pool is full.
+    /// </summary>
+    public async ValueTask<Lease<TWorker>?> TryCheckoutAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_core.TryCheckoutIdle(out var lease))
+        {
+            return lease;
+        }
+
+        lease = await _core.CheckoutAsync(TimeSpan.Zero, tryOnly: true, cancellationToken).ConfigureAwait(false);
+        return lease.IsEmpty ? null : lease;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> with a checked-out worker and always checks it in, whether the work succeeds,
+    /// throws or is cancelled (poolboy's <c>transaction</c>).
+    /// </summary>
+    public async Task<TResult> RunAsync<TResult>(
+        Func<TWorker, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        var lease = await CheckoutAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await work(lease.Worker, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lease.Dispose();
+        }
+    }
+
+    /// <summary>As <see cref="RunAsync{TResult}"/>, for work without a result.</summary>
+    public async Task RunAsync(Func<TWorker, CancellationToken, Task> work, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        var lease = await CheckoutAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await work(lease.Worker, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lease.Dispose();
+        }
+    }
+
+    /// <inheritdoc />
+    public PoolStatus GetStatus() => _core.GetStatus();
+
+    /// <inheritdoc />
+    public void Resize(int size, int maxOverflow) => _core.Resize(size, maxOverflow);
+
+    /// <inheritdoc />
+    public void RecycleAll() => _core.RecycleAll();
+
+    /// <inheritdoc />
+    public Task StopAsync(CancellationToken cancellationToken = default) => _core.StopAsync().WaitAsync(cancellationToken);
+
+    /// <summary>Stops the pool (<see cref="StopAsync"/>).</summary>
+    public ValueTask DisposeAsync() => new(_core.StopAsync());
+}

@@ -1,0 +1,43 @@
+namespace Lifeguard;
+
+/// <summary>
+/// A worker's identity in its pool, handed to <see cref="IWorkerFactory{TWorker}.StartAsync"/>, and the worker's way
+/// to tell the pool that it died. Thread-safe.
+/// </summary>
+public sealed class WorkerContext
+{
+    private readonly Action<WorkerContext, Exception?> _onTerminated;
+    private int _terminated;
+
+    internal WorkerContext(string poolName, int workerId, Action<WorkerContext, Exception?> onTerminated)
+    {
+        PoolName = poolName;
+        WorkerId = workerId;
+        _onTerminated = onTerminated;
+    }
+
+    /// <summary>The name of the pool this worker belongs to.</summary>
+    public string PoolName { get; }
+
+    /// <summary>The worker's id, unique within its pool for the pool's lifetime.</summary>
+    public int WorkerId { get; }
+
+    /// <summary>Whether <see cref="ReportTerminated"/> has been called.</summary>
+    public bool IsTerminated => Volatile.Read(ref _terminated) != 0;
+
+    internal object? Slot { get; set; }
+
+    /// <summary>
+    /// Tells the pool that this worker is dead (its process exited, its connection dropped). The pool removes it at
+    /// once, whether idle or leased, stops it, and starts a replacement as poolboy does: for a waiting caller, or to
+    /// keep <see cref="PoolOptions.Size"/> workers; not while the pool has overflow. Only the first call counts.
+    /// </summary>
+    /// <param name="reason">What killed it, kept as the pool's last failure.</param>
+    public void ReportTerminated(Exception? reason = null)
+    {
+        if (Interlocked.Exchange(ref _terminated, 1) == 0)
+        {
+            _onTerminated(this, reason);
+        }
+    }
+}
