@@ -1,0 +1,137 @@
+namespace Lifeguard;
+
+/// <summary>Checkin: a returned worker goes to the first waiter, is dismissed as overflow, retired, or becomes idle.</summary>
+internal sealed partial class PoolCore<TWorker>
+{
+    /// <summary>Checks in a lease whose tracker just moved to its next generation.</summary>
+    public void Return(LeaseTracker<TWorker> tracker)
+    {
+        var slot = tracker.Slot;
+        var fx = default(Effects);
+        long now = NeedsTimestamps ? _time.GetTimestamp() : 0;
+        long checkedOutAt;
+        lock (_lock)
+        {
+            slot.SpareTracker = tracker;
+            if (slot.State != SlotState.Busy)
+            {
+                // The worker died, or the pool force-stopped it, while it was leased: already accounted for.
+                return;
+            }
+
+            checkedOutAt = slot.CheckedOutAt;
+            slot.CheckoutStack = null;
+            DetachLocked(slot);
+            if (_stopping)
+            {
+                StopLocked(slot, "stopped", ref fx);
+            }
+            else if (tracker.Broken)
+            {
+                StopLocked(slot, "broken", ref fx);
+                ReconcileLocked(ref fx);
+            }
+            else if (IsDueForRetirementLocked(slot, now))
+            {
+                if (_waiterCount == 0)
+                {
+                    // Recycling: the replacement starts in the background, off this caller's path.
+                    StopLocked(slot, "retired", ref fx);
+                    ReconcileLocked(ref fx);
+                }
+                else
+                {
+                    // Callers wait: serve them first and retire at a later checkin, so recycling never takes
+                    // a ready worker away from a queue.
+                    slot.RetirePending = true;
+                    AddAvailableLocked(slot, now, ref fx);
+                }
+            }
+            else
+            {
+                AddAvailableLocked(slot, now, ref fx);
+            }
+
+            AssertInvariantsLocked();
+        }
+
+        if (checkedOutAt != 0 && _metrics.LeaseDuration.Enabled)
+        {
+            _metrics.LeaseDuration.Record(_time.GetElapsedTime(checkedOutAt, now).TotalSeconds, _poolTag);
+        }
+
+        Run(ref fx);
+    }
+
+    private bool IsDueForRetirementLocked(WorkerSlot<TWorker> slot, long now)
+        => slot.Uses >= slot.MaxUses
+            || slot.RecycleEpoch != _recycleEpoch
+            || (_options.MaxWorkerLifetime is { } lifetime && now - slot.StartedAt >= ToTimestampTicks(lifetime));
+
+    /// <summary>
+    /// A worker in hand (returned or newly started) goes to the first waiter; else, if the pool has overflow, it is
+    /// dismissed (now, or after the cooldown); else it becomes idle.
+    /// </summary>
+    private void AddAvailableLocked(WorkerSlot<TWorker> slot, long now, ref Effects fx)
+    {
+        int liveWithSlot = LiveLocked + 1;
+        bool surplus = liveWithSlot > _size;
+        if (liveWithSlot > CapLocked
+            || (surplus && _waiterCount == 0 && _options.OverflowIdleTimeout == TimeSpan.Zero))
+        {
+            StopLocked(slot, "dismissed", ref fx);
+            return;
+        }
+
+        if (DequeueLocked() is { } waiter)
+        {
+            _workers.Add(slot);
+            fx.Serve(waiter, MarkBusyLocked(slot, now, waiter.Stack));
+            return;
+        }
+
+        slot.State = SlotState.Idle;
+        slot.IdleSince = now;
+        _idle.Add(slot);
+        _workers.Add(slot);
+        if (surplus)
+        {
+            ScheduleCooldownLocked(now);
+        }
+    }
+
+    /// <summary>Takes a slot out of the idle list or the busy count into hand.</summary>
+    private void DetachLocked(WorkerSlot<TWorker> slot)
+    {
+        switch (slot.State)
+        {
+            case SlotState.Idle:
+                _idle.Remove(slot);
+                break;
+            case SlotState.Busy:
+                _busy--;
+                break;
+            default:
+                return;
+        }
+
+        _workers.Remove(slot);
+        slot.State = SlotState.Detached;
+        if (_stopping && _busy == 0)
+        {
+            _drained?.TrySetResult();
+        }
+    }
+
+    /// <summary>Stops a slot that is in hand (or detaches it first); the stop itself runs in the background.</summary>
+    private void StopLocked(WorkerSlot<TWorker> slot, string reason, ref Effects fx)
+    {
+        DetachLocked(slot);
+        slot.State = SlotState.Gone;
+        if (slot.Worker is not null)
+        {
+            _pending++;
+            fx.Stop(slot, reason);
+        }
+    }
+}

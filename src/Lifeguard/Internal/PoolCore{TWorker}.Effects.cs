@@ -1,0 +1,125 @@
+namespace Lifeguard;
+
+/// <summary>Effects decided under the lock and run after it, plus timer and clock helpers.</summary>
+internal sealed partial class PoolCore<TWorker>
+{
+
+    /// <summary>What a transition decided to do once the lock is released. A plain value: no allocation when empty.</summary>
+    private struct Effects
+    {
+        public Waiter<TWorker>? Waiter;
+        public Lease<TWorker> Lease;
+        public List<(Waiter<TWorker> Waiter, Lease<TWorker> Lease, Exception? Error)>? MoreWaiters;
+        public WorkerSlot<TWorker>? StopSlot;
+        public string? StopReason;
+        public List<(WorkerSlot<TWorker> Slot, string Reason)>? MoreStops;
+        public int Starts;
+        public bool BackoffEntered;
+        public bool BackoffEnded;
+
+        public void Serve(Waiter<TWorker> waiter, Lease<TWorker> lease)
+        {
+            if (Waiter is null)
+            {
+                Waiter = waiter;
+                Lease = lease;
+            }
+            else
+            {
+                (MoreWaiters ??= []).Add((waiter, lease, null));
+            }
+        }
+
+        public void Fail(Waiter<TWorker> waiter, Exception error) => (MoreWaiters ??= []).Add((waiter, default, error));
+
+        public void Stop(WorkerSlot<TWorker> slot, string reason)
+        {
+            if (StopSlot is null)
+            {
+                StopSlot = slot;
+                StopReason = reason;
+            }
+            else
+            {
+                (MoreStops ??= []).Add((slot, reason));
+            }
+        }
+    }
+
+    private void Run(ref Effects fx)
+    {
+        if (fx.BackoffEntered)
+        {
+            Log.BackoffEntered(_logger, Name, _options.MaxRestarts, _options.RestartWindow, _lastFailure);
+        }
+
+        if (fx.BackoffEnded)
+        {
+            Log.BackoffEnded(_logger, Name);
+        }
+
+        // Waiters first: their continuations are queued to the thread pool, so this does not run their code here.
+        fx.Waiter?.SetResult(fx.Lease);
+        if (fx.MoreWaiters is { } waiters)
+        {
+            foreach (var (waiter, lease, error) in waiters)
+            {
+                if (error is null)
+                {
+                    waiter.SetResult(lease);
+                }
+                else
+                {
+                    waiter.SetException(error);
+                }
+            }
+        }
+
+        // Starting and stopping run on the thread pool: a factory may block before its first await, and that must
+        // never stall the checkout or checkin that triggered it.
+        if (fx.StopSlot is not null)
+        {
+            QueueStop(fx.StopSlot, fx.StopReason!);
+        }
+
+        if (fx.MoreStops is { } stops)
+        {
+            foreach (var (slot, reason) in stops)
+            {
+                QueueStop(slot, reason);
+            }
+        }
+
+        for (int i = 0; i < fx.Starts; i++)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static core => _ = core.BackgroundStartAsync(), this, preferLocal: false);
+        }
+    }
+
+    private void QueueStop(WorkerSlot<TWorker> slot, string reason)
+        => ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Core.StopWorkerAsync(s.Slot, s.Reason), (Core: this, Slot: slot, Reason: reason), preferLocal: false);
+
+    private ITimer CreateTimer(TimerCallback callback, TimeSpan dueTime, TimeSpan period) => CreateTimer(callback, this, dueTime, period);
+
+    private ITimer CreateTimer(TimerCallback callback, object state) => CreateTimer(callback, state, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+
+    private ITimer CreateTimer(TimerCallback callback, object state, TimeSpan dueTime, TimeSpan period)
+    {
+        // Timers outlive the call that created them: do not capture that caller's ExecutionContext (AsyncLocals).
+        if (ExecutionContext.IsFlowSuppressed())
+        {
+            return _time.CreateTimer(callback, state, dueTime, period);
+        }
+
+        using (ExecutionContext.SuppressFlow())
+        {
+            return _time.CreateTimer(callback, state, dueTime, period);
+        }
+    }
+
+    private long ToTimestampTicks(TimeSpan span)
+        => (long)(span.Ticks * ((double)_time.TimestampFrequency / TimeSpan.TicksPerSecond));
+
+    private TimeSpan FromTimestampTicks(long ticks)
+        => TimeSpan.FromTicks((long)Math.Ceiling(ticks * ((double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)));
+}

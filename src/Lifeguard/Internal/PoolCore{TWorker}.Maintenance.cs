@@ -1,0 +1,247 @@
+using System.Diagnostics;
+
+namespace Lifeguard;
+
+/// <summary>Timed and administrative transitions: overflow cooldown, leak detection, resize, rolling recycle, status.</summary>
+internal sealed partial class PoolCore<TWorker>
+{
+    private void ScheduleCooldownLocked(long now)
+    {
+        if (_cooldownScheduled || _options.OverflowIdleTimeout == Timeout.InfiniteTimeSpan || _idle.Count == 0)
+        {
+            return;
+        }
+
+        long due = _idle[0].IdleSince + ToTimestampTicks(_options.OverflowIdleTimeout) - now;
+        _cooldownScheduled = true;
+        _cooldownTimer ??= CreateTimer(static s => ((PoolCore<TWorker>)s!).OnCooldownTimer(), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _cooldownTimer.Change(due <= 0 ? TimeSpan.Zero : FromTimestampTicks(due), Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnCooldownTimer()
+    {
+        var fx = default(Effects);
+        lock (_lock)
+        {
+            _cooldownScheduled = false;
+            long now = _time.GetTimestamp();
+            long timeout = ToTimestampTicks(_options.OverflowIdleTimeout);
+
+            // The longest-idle worker is always at the front of the idle list, whatever the strategy.
+            while (!_stopping && LiveLocked > _size && _idle.Count > 0)
+            {
+                var oldest = _idle[0];
+                if (now - oldest.IdleSince < timeout)
+                {
+                    ScheduleCooldownLocked(now);
+                    break;
+                }
+
+                StopLocked(oldest, "dismissed", ref fx);
+            }
+
+            AssertInvariantsLocked();
+        }
+
+        Run(ref fx);
+    }
+
+    private void OnLeakTimer()
+    {
+        List<(int Id, TimeSpan Held, StackTrace? Stack)>? leaks = null;
+        long threshold = ToTimestampTicks(_options.LeakDetectionThreshold!.Value);
+        lock (_lock)
+        {
+            long now = _time.GetTimestamp();
+            foreach (var slot in _workers)
+            {
+                if (slot.State == SlotState.Busy && !slot.LeakReported && now - slot.CheckedOutAt >= threshold)
+                {
+                    slot.LeakReported = true;
+                    (leaks ??= []).Add((slot.Id, FromTimestampTicks(now - slot.CheckedOutAt), slot.CheckoutStack));
+                }
+            }
+        }
+
+        foreach (var (id, held, stack) in leaks ?? [])
+        {
+            Log.LeaseHeldTooLong(_logger, Name, id, held, stack?.ToString() ?? "(unknown)");
+        }
+    }
+
+    public void Resize(int size, int maxOverflow)
+    {
+        PoolOptions.ValidateLimits(Name, size, maxOverflow);
+        var fx = default(Effects);
+        lock (_lock)
+        {
+            if (_stopping)
+            {
+                throw ExceptionFactory.Stopped(Name);
+            }
+
+            _size = size;
+            _maxOverflow = maxOverflow;
+            long now = _time.GetTimestamp();
+
+            // Surplus idle workers go now (or after the cooldown); busy surplus goes at checkin, as overflow does.
+            bool cooldown = _options.OverflowIdleTimeout != TimeSpan.Zero;
+            while (_idle.Count > 0 && (LiveLocked > CapLocked || (!cooldown && LiveLocked > _size)))
+            {
+                StopLocked(_idle[0], "dismissed", ref fx);
+            }
+
+            if (LiveLocked > _size)
+            {
+                ScheduleCooldownLocked(now);
+            }
+
+            ReconcileLocked(ref fx);
+            AssertInvariantsLocked();
+        }
+
+        Log.PoolResized(_logger, Name, size, maxOverflow);
+        Run(ref fx);
+    }
+
+    /// <summary>Retires every current worker: idle ones now, one at a time; busy ones at their checkin.</summary>
+    public void RecycleAll()
+    {
+        var fx = default(Effects);
+        lock (_lock)
+        {
+            if (_stopping)
+            {
+                throw ExceptionFactory.Stopped(Name);
+            }
+
+            _recycleEpoch++;
+            RollLocked(ref fx);
+            AssertInvariantsLocked();
+        }
+
+        Run(ref fx);
+    }
+
+    /// <summary>
+    /// Retires idle workers of an old recycle epoch one at a time: the next only when no background start is in
+    /// flight, so the pool loses at most one ready worker at a time to a rolling recycle.
+    /// </summary>
+    private void RollLocked(ref Effects fx)
+    {
+        while (!_stopping && _bgStarting == 0 && _waiterCount == 0)
+        {
+            var stale = _idle.Find(s => s.RecycleEpoch != _recycleEpoch);
+            if (stale is null)
+            {
+                return;
+            }
+
+            StopLocked(stale, "retired", ref fx);
+            ReconcileLocked(ref fx);
+        }
+    }
+
+    public PoolStatus GetStatus()
+    {
+        (WorkerSlot<TWorker> Slot, WorkerState State, long Uses, long StartedAt, bool Retire)[] slots;
+        PoolStatus status;
+        long now = _time.GetTimestamp();
+        lock (_lock)
+        {
+            status = SnapshotLocked(now, includeWorkers: false);
+            slots = new (WorkerSlot<TWorker>, WorkerState, long, long, bool)[_workers.Count];
+            for (int i = 0; i < slots.Length; i++)
+            {
+                var s = _workers[i];
+                slots[i] = (s, s.State == SlotState.Idle ? WorkerState.Idle : WorkerState.Busy, s.Uses, s.StartedAt,
+                    s.RetirePending || s.RecycleEpoch != _recycleEpoch);
+            }
+        }
+
+        // Workers' own details are user code: gathered outside the lock.
+        var workers = new WorkerStatus[slots.Length];
+        for (int i = 0; i < slots.Length; i++)
+        {
+            var (slot, state, uses, startedAt, retire) = slots[i];
+            var details = new Dictionary<string, object?>(StringComparer.Ordinal);
+            if (slot.Worker is IWorkerStatusProvider provider)
+            {
+                try
+                {
+                    provider.AddStatusDetails(details);
+                }
+                catch (Exception e)
+                {
+                    details["error"] = e.Message;
+                }
+            }
+
+            workers[i] = new WorkerStatus(slot.Id, state, uses, _time.GetElapsedTime(startedAt, now), retire, details);
+        }
+
+        Array.Sort(workers, static (a, b) => a.Id.CompareTo(b.Id));
+        return status with { Workers = workers };
+    }
+
+    private PoolStatus SnapshotLocked(long now, bool includeWorkers = true)
+    {
+        PoolState state;
+        if (_stopping)
+        {
+            state = PoolState.Stopped;
+        }
+        else if (_backoff)
+        {
+            state = PoolState.Backoff;
+        }
+        else if (_idle.Count > 0)
+        {
+            state = PoolState.Ready;
+        }
+        else
+        {
+            state = LiveLocked < CapLocked ? PoolState.Overflow : PoolState.Full;
+        }
+
+        IReadOnlyList<WorkerStatus> workers = [];
+        if (includeWorkers)
+        {
+            var list = new List<WorkerStatus>(_workers.Count);
+            foreach (var s in _workers)
+            {
+                list.Add(new WorkerStatus(
+                    s.Id,
+                    s.State == SlotState.Idle ? WorkerState.Idle : WorkerState.Busy,
+                    s.Uses,
+                    _time.GetElapsedTime(s.StartedAt, now),
+                    s.RetirePending || s.RecycleEpoch != _recycleEpoch,
+                    EmptyDetails));
+            }
+
+            workers = list;
+        }
+
+        return new PoolStatus
+        {
+            Name = Name,
+            State = state,
+            Size = _size,
+            MaxOverflow = _maxOverflow,
+            Idle = _idle.Count,
+            Busy = _busy,
+            Starting = _starting,
+            Waiters = _waiterCount,
+            TotalCheckouts = _checkouts,
+            TotalTimeouts = _timeouts,
+            TotalRejections = _rejections,
+            TotalRestarts = _restarts,
+            TotalDeaths = _deaths,
+            TotalStartFailures = _startFailures,
+            LastFailure = _lastFailure,
+            Workers = workers,
+        };
+    }
+
+    private static readonly IReadOnlyDictionary<string, object?> EmptyDetails = new Dictionary<string, object?>(StringComparer.Ordinal);
+}

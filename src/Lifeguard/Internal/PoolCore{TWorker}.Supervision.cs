@@ -1,0 +1,182 @@
+namespace Lifeguard;
+
+/// <summary>Supervision: worker deaths, restart intensity, backoff, and starting what the pool is short of.</summary>
+internal sealed partial class PoolCore<TWorker>
+{
+    private void OnWorkerTerminated(WorkerContext context, Exception? reason)
+    {
+        if (context.Slot is WorkerSlot<TWorker> slot)
+        {
+            RemoveDead(slot, reason ?? ExceptionFactory.WorkerTerminated(Name, slot.Id), countAsFailure: true);
+        }
+    }
+
+    /// <summary>Called from the lease tracker's finalizer: nobody returned this lease, so its worker is suspect.</summary>
+    public void OnLeaseAbandoned(WorkerSlot<TWorker> slot)
+    {
+        var stack = slot.CheckoutStack;
+        if (RemoveDead(slot, ExceptionFactory.LeaseAbandoned(Name, slot.Id), countAsFailure: false))
+        {
+            Log.LeaseAbandoned(_logger, Name, slot.Id, stack?.ToString() ?? "(set PoolOptions.LeakDetectionThreshold to record where leases are taken)");
+        }
+    }
+
+    public void OnStaleReturn(int workerId) => Log.StaleLeaseDisposed(_logger, Name, workerId);
+
+    /// <summary>poolboy's handle_worker_exit: remove the worker, then replace it if a caller waits or the base is short.</summary>
+    private bool RemoveDead(WorkerSlot<TWorker> slot, Exception reason, bool countAsFailure)
+    {
+        var fx = default(Effects);
+        lock (_lock)
+        {
+            // A worker that dies while starting is handled by its start, which checks the context under the lock.
+            if (slot.State is SlotState.Detached or SlotState.Gone)
+            {
+                return false;
+            }
+
+            _deaths++;
+            StopLocked(slot, countAsFailure ? "died" : "abandoned", ref fx);
+            if (countAsFailure)
+            {
+                RecordFailureLocked(reason, ref fx);
+            }
+
+            ReconcileLocked(ref fx);
+            AssertInvariantsLocked();
+        }
+
+        if (countAsFailure)
+        {
+            Log.WorkerDied(_logger, Name, slot.Id, reason);
+        }
+
+        Run(ref fx);
+        return true;
+    }
+
+    private void RecordFailureLocked(Exception failure, ref Effects fx)
+    {
+        _lastFailure = failure;
+        if (_stopping)
+        {
+            return;
+        }
+
+        long now = _time.GetTimestamp();
+        long window = ToTimestampTicks(_options.RestartWindow);
+        _failureTimes.Enqueue(now);
+        while (_failureTimes.Count > 0 && (now - _failureTimes.Peek() > window || _failureTimes.Count > _options.MaxRestarts + 1))
+        {
+            _failureTimes.Dequeue();
+        }
+
+        if (_backoff)
+        {
+            _backoffDelay = TimeSpan.FromTicks(Math.Min(_backoffDelay.Ticks * 2, _options.BackoffMaxDelay.Ticks));
+        }
+        else if (_failureTimes.Count > _options.MaxRestarts)
+        {
+            _backoff = true;
+            _backoffDelay = _options.BackoffInitialDelay;
+            fx.BackoffEntered = true;
+
+            // No live worker will ever come back to these callers; only a start could serve them, and starts are
+            // what is failing. Fail them fast with the cause rather than let them sit out their timeouts.
+            if (_idle.Count + _busy == 0)
+            {
+                while (DequeueLocked() is { } waiter)
+                {
+                    fx.Fail(waiter, BackoffExceptionLocked());
+                }
+            }
+        }
+    }
+
+    private void ExitBackoffLocked(ref Effects fx)
+    {
+        if (_backoff)
+        {
+            _backoff = false;
+            _backoffDelay = _options.BackoffInitialDelay;
+            _failureTimes.Clear();
+            fx.BackoffEnded = true;
+        }
+    }
+
+    private PoolBackoffException BackoffExceptionLocked()
+        => ExceptionFactory.Backoff(
+            Name, SnapshotLocked(_time.GetTimestamp()), _lastFailure, _options.MaxRestarts, _options.RestartWindow);
+
+    /// <summary>
+    /// Starts what the pool is short of: enough to keep <c>size</c> workers, and, up to the cap, one for each waiter
+    /// that no start in flight will serve. In backoff, schedules a single delayed probe instead.
+    /// </summary>
+    private void ReconcileLocked(ref Effects fx)
+    {
+        if (_stopping)
+        {
+            return;
+        }
+
+        int live = LiveLocked;
+        int want = Math.Max(_size - live, Math.Min(CapLocked - live, _waiterCount - _bgStarting));
+        if (want <= 0)
+        {
+            return;
+        }
+
+        if (_backoff)
+        {
+            ScheduleProbeLocked();
+            return;
+        }
+
+        _starting += want;
+        _bgStarting += want;
+        _pending += want;
+        fx.Starts += want;
+    }
+
+    private void ScheduleProbeLocked()
+    {
+        if (_probeScheduled || _bgStarting > 0)
+        {
+            return;
+        }
+
+        _probeScheduled = true;
+        _backoffTimer ??= CreateTimer(static s => ((PoolCore<TWorker>)s!).OnProbeTimer(), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _backoffTimer.Change(_backoffDelay, Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnProbeTimer()
+    {
+        var fx = default(Effects);
+        lock (_lock)
+        {
+            _probeScheduled = false;
+            if (_stopping || !_backoff)
+            {
+                return;
+            }
+
+            if (LiveLocked >= CapLocked)
+            {
+                // Every slot holds a live worker: nothing can need a start, so there is nothing to back off from.
+                ExitBackoffLocked(ref fx);
+            }
+            else
+            {
+                _starting++;
+                _bgStarting++;
+                _pending++;
+                fx.Starts++;
+            }
+
+            AssertInvariantsLocked();
+        }
+
+        Run(ref fx);
+    }
+}
