@@ -74,12 +74,17 @@ internal sealed partial class PoolCore<TWorker>
         if (_backoff)
         {
             _backoffDelay = TimeSpan.FromTicks(Math.Min(_backoffDelay.Ticks * 2, _options.BackoffMaxDelay.Ticks));
+            ScheduleProbeLocked();
         }
         else if (_failureTimes.Count > _options.MaxRestarts)
         {
             _backoff = true;
             _backoffDelay = _options.BackoffInitialDelay;
             fx.BackoffEntered = true;
+
+            // Always probe, even when nothing is short right now: otherwise a pool whose base is healthy but whose
+            // overflow starts failed would refuse overflow for ever.
+            ScheduleProbeLocked();
 
             // No live worker will ever come back to these callers; only a start could serve them, and starts are
             // what is failing. Fail them fast with the cause rather than let them sit out their timeouts.
