@@ -3,10 +3,10 @@ using Microsoft.Extensions.Logging;
 namespace Lifeguard;
 
 /// <summary>
-/// Settings of one pool. Validated once, when the pool starts (<see cref="Validate"/>); a running pool copies them
+/// Settings of one pool (derived options, such as the Python pool's, add their own). Validated once, when the pool starts (<see cref="Validate()"/>); a running pool copies them
 /// and is unaffected by later changes to this object (use <see cref="Pool{TWorker}.Resize"/> to change its limits).
 /// </summary>
-public sealed class PoolOptions
+public class PoolOptions
 {
     /// <summary>Name of the pool, used in logs, metrics, errors and the registry. Default <c>"default"</c>.</summary>
     public string Name { get; set; } = "default";
@@ -107,6 +107,20 @@ public sealed class PoolOptions
     public void Validate()
     {
         var errors = new List<string>();
+        Validate(errors);
+        if (errors.Count > 0)
+        {
+#pragma warning disable MA0015 // The options object itself is what is invalid; there is no parameter to name.
+            throw new ArgumentException($"Invalid options for pool '{Name}': {string.Join(" ", errors)}");
+#pragma warning restore MA0015
+        }
+    }
+
+    /// <summary>Adds a message naming the offending value for every setting that is out of range.</summary>
+    /// <param name="errors">Where to add the messages.</param>
+    protected virtual void Validate(ICollection<string> errors)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
         if (string.IsNullOrWhiteSpace(Name))
         {
             errors.Add("Name must not be empty.");
@@ -181,13 +195,6 @@ public sealed class PoolOptions
         {
             errors.Add("TimeProvider must not be null.");
         }
-
-        if (errors.Count > 0)
-        {
-#pragma warning disable MA0015 // The options object itself is what is invalid; there is no parameter to name.
-            throw new ArgumentException($"Invalid options for pool '{Name}': {string.Join(" ", errors)}");
-#pragma warning restore MA0015
-        }
     }
 
     internal static void ValidateLimits(string name, int size, int maxOverflow)
@@ -203,7 +210,7 @@ public sealed class PoolOptions
 
     internal PoolOptions Clone() => (PoolOptions)MemberwiseClone();
 
-    private static void CheckTimeout(List<string> errors, string name, TimeSpan value)
+    private static void CheckTimeout(ICollection<string> errors, string name, TimeSpan value)
     {
         if (value < TimeSpan.Zero && value != Timeout.InfiniteTimeSpan)
         {
@@ -211,7 +218,7 @@ public sealed class PoolOptions
         }
     }
 
-    private static void CheckPositive(List<string> errors, string name, TimeSpan value)
+    internal static void CheckPositive(ICollection<string> errors, string name, TimeSpan value)
     {
         if (value <= TimeSpan.Zero)
         {
