@@ -1,0 +1,17 @@
+namespace Lifeguard.Benchmarks;
+
+/// <summary>
+/// A set of quick benchmarks run by <c>-- quick &lt;name&gt;</c>: a short, self-timed run that compares subjects with
+/// their baselines in the same process and prints one JSON object per comparison as its last output lines.
+/// </summary>
+internal interface IQuickSet
+{
+    /// <summary>The name on the command line.</summary>
+    string Name { get; }
+
+    /// <summary>One line of help for the usage message.</summary>
+    string Description { get; }
+
+    /// <summary>Runs the set, writing the human summary and then the JSON lines to <paramref name="output"/>; returns the exit code.</summary>
+    Task<int> RunAsync(TextWriter output);
+}
