@@ -44,6 +44,9 @@ internal static partial class Log
     [LoggerMessage(1105, LogLevel.Warning, "Pool '{Pool}': worker {WorkerId} failed validation at checkout and is replaced.")]
     public static partial void WorkerFailedValidation(ILogger logger, string pool, int workerId, Exception? exception);
 
+    [LoggerMessage(1106, LogLevel.Warning, "Pool '{Pool}': the recycler threw for worker {WorkerId}; the worker is retired.")]
+    public static partial void RecyclerFailed(ILogger logger, string pool, int workerId, Exception exception);
+
     [LoggerMessage(1200, LogLevel.Error, "Pool '{Pool}' entered backoff: more than {MaxRestarts} worker failures within {RestartWindow}. Checkouts that need a new worker fail fast until a start succeeds.")]
     public static partial void BackoffEntered(ILogger logger, string pool, int maxRestarts, TimeSpan restartWindow, Exception? exception);
 

@@ -9,6 +9,7 @@ internal sealed partial class PoolCore<TWorker>
         var slot = tracker.Slot;
         var fx = default(Effects);
         long now = NeedsTimestamps ? _time.GetTimestamp() : 0;
+        bool recycle = _recycler is not null && ShouldRecycle(slot);
         long checkedOutAt;
         lock (_lock)
         {
@@ -31,7 +32,7 @@ internal sealed partial class PoolCore<TWorker>
                 StopLocked(slot, "broken", ref fx);
                 ReconcileLocked(ref fx);
             }
-            else if (IsDueForRetirementLocked(slot, now))
+            else if (recycle || IsDueForRetirementLocked(slot, now))
             {
                 if (_waiterCount == 0)
                 {
@@ -61,6 +62,20 @@ internal sealed partial class PoolCore<TWorker>
         }
 
         Run(ref fx);
+    }
+
+    /// <summary>Asks the factory's recycler, outside the lock; a recycler that throws retires the worker.</summary>
+    private bool ShouldRecycle(WorkerSlot<TWorker> slot)
+    {
+        try
+        {
+            return slot.Worker is { } worker && _recycler!.ShouldRetire(worker);
+        }
+        catch (Exception e)
+        {
+            Log.RecyclerFailed(_logger, Name, slot.Id, e);
+            return true;
+        }
     }
 
     private bool IsDueForRetirementLocked(WorkerSlot<TWorker> slot, long now)

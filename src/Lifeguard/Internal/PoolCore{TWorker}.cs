@@ -29,6 +29,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private readonly Lock _lock = new();
     private readonly IWorkerFactory<TWorker> _factory;
     private readonly IWorkerValidator<TWorker>? _validator;
+    private readonly IWorkerRecycler<TWorker>? _recycler;
     private readonly PoolOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -78,6 +79,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
         _options = options;
         _factory = factory;
         _validator = factory as IWorkerValidator<TWorker>;
+        _recycler = factory as IWorkerRecycler<TWorker>;
         _time = options.TimeProvider;
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger("Lifeguard.Pool") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _size = options.Size;
