@@ -1,0 +1,125 @@
+using System.Buffers;
+using System.Buffers.Binary;
+
+namespace Lifeguard.Python;
+
+/// <summary>
+/// Reads length-prefixed frames from a worker's stdout. The buffer grows with the data that actually arrives, never
+/// beyond the maximum frame size, so a hostile length prefix cannot make the host allocate. Resumable: a cancelled
+/// read leaves what was received in the buffer for the next read. Not thread-safe: one reader per worker.
+/// </summary>
+internal sealed class FrameReader(Stream stream, int maxFrameSize) : IDisposable
+{
+    private const int HeaderSize = 4;
+    private const int MinBody = 13;
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+    private int _start;
+    private int _end;
+    private int _consumeOnNextRead;
+
+    /// <summary>Reads the next frame; <see langword="null"/> at a clean end of the stream.</summary>
+    /// <exception cref="PythonProtocolException">A malformed frame, or the stream ended inside one.</exception>
+    public async ValueTask<Frame?> ReadAsync(CancellationToken cancellationToken)
+    {
+        _start += _consumeOnNextRead;
+        _consumeOnNextRead = 0;
+        if (_start == _end)
+        {
+            _start = _end = 0;
+            if (_buffer.Length > 1024 * 1024)
+            {
+                // A large frame went by: give its buffer back rather than hold it for the worker's lifetime.
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+            }
+        }
+        if (!await FillAsync(HeaderSize, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        uint length = BinaryPrimitives.ReadUInt32BigEndian(_buffer.AsSpan(_start));
+        if (length < MinBody || length > (uint)maxFrameSize - HeaderSize)
+        {
+            throw new PythonProtocolException(
+                $"The worker sent a frame of {length} bytes; frames are {MinBody} to {maxFrameSize - HeaderSize} bytes (MaxFrameSize).");
+        }
+
+        int total = HeaderSize + (int)length;
+        if (!await FillAsync(total, cancellationToken).ConfigureAwait(false))
+        {
+            throw new PythonProtocolException($"The worker's output ended inside a frame of {length} bytes.");
+        }
+
+        var body = _buffer.AsMemory(_start + HeaderSize, (int)length);
+        var kind = (FrameKind)body.Span[0];
+        ulong id = BinaryPrimitives.ReadUInt64BigEndian(body.Span[1..]);
+        uint jsonLength = BinaryPrimitives.ReadUInt32BigEndian(body.Span[9..]);
+        if (jsonLength > length - MinBody)
+        {
+            throw new PythonProtocolException($"The worker sent a frame whose JSON part ({jsonLength} bytes) overruns the frame ({length} bytes).");
+        }
+
+        if (kind is < FrameKind.Init or > FrameKind.CallbackError)
+        {
+            throw new PythonProtocolException($"The worker sent a frame of unknown kind {(byte)kind}.");
+        }
+
+        _consumeOnNextRead = total;
+        return new Frame(kind, id, body.Slice(MinBody, (int)jsonLength), body[(MinBody + (int)jsonLength)..]);
+    }
+
+    public void Dispose()
+    {
+        var buffer = Interlocked.Exchange(ref _buffer, []);
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private async ValueTask<bool> FillAsync(int needed, CancellationToken cancellationToken)
+    {
+        while (_end - _start < needed)
+        {
+            if (_end == _buffer.Length)
+            {
+                if (_start > 0)
+                {
+                    Buffer.BlockCopy(_buffer, _start, _buffer, 0, _end - _start);
+                    _end -= _start;
+                    _start = 0;
+                }
+                else
+                {
+                    // Grow by doubling, as the data arrives, never past what this frame needs (its length was
+                    // checked against the maximum frame size): a lying length prefix costs nothing until sent.
+                    var larger = ArrayPool<byte>.Shared.Rent(Math.Min(needed, _buffer.Length * 2));
+                    Buffer.BlockCopy(_buffer, 0, larger, 0, _end);
+                    ArrayPool<byte>.Shared.Return(_buffer);
+                    _buffer = larger;
+                }
+            }
+
+            int read = await stream.ReadAsync(_buffer.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                if (_end - _start == 0 && needed == HeaderSize)
+                {
+                    return false;
+                }
+
+                if (needed == HeaderSize)
+                {
+                    throw new PythonProtocolException("The worker's output ended inside a frame header.");
+                }
+
+                return false;
+            }
+
+            _end += read;
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,88 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+
+namespace Lifeguard.Python;
+
+/// <summary>
+/// Builds frames in one reusable buffer and writes them to a worker's stdin: header, JSON written straight into the
+/// buffer, then attachments. Not thread-safe: one writer per worker, one frame at a time.
+/// </summary>
+internal sealed class FrameWriter(Stream stream, int maxFrameSize)
+{
+    private const int HeaderSize = 17; // u32 length, u8 kind, u64 id, u32 json length
+    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private ArrayBufferWriter<byte> _buffer = new(16 * 1024);
+    private Utf8JsonWriter? _json;
+    private readonly List<ReadOnlyMemory<byte>> _attachments = [];
+
+    /// <summary>Attachments collected while the frame's JSON is written (bytes values).</summary>
+    public List<ReadOnlyMemory<byte>> Attachments => _attachments;
+
+    /// <summary>Starts a frame and returns the writer for its JSON part.</summary>
+    public Utf8JsonWriter Begin()
+    {
+        if (_buffer.Capacity > 1024 * 1024)
+        {
+            _buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        }
+        else
+        {
+            _buffer.ResetWrittenCount();
+        }
+
+        _attachments.Clear();
+        _buffer.Advance(HeaderSize);
+        if (_json is null)
+        {
+            _json = new Utf8JsonWriter(_buffer, WriterOptions);
+        }
+        else
+        {
+            _json.Reset(_buffer);
+        }
+
+        return _json;
+    }
+
+    /// <summary>Finishes the frame begun with <see cref="Begin"/> and writes it.</summary>
+    /// <exception cref="PythonSerializationException">The frame would exceed the maximum frame size; nothing is written.</exception>
+    public async ValueTask SendAsync(FrameKind kind, ulong id, CancellationToken cancellationToken)
+    {
+        _json!.Flush();
+        long jsonLength = _buffer.WrittenCount - HeaderSize;
+        long total = _buffer.WrittenCount;
+        foreach (var attachment in _attachments)
+        {
+            total += 4 + attachment.Length;
+        }
+
+        if (total > maxFrameSize)
+        {
+            _attachments.Clear();
+            throw new PythonSerializationException(
+                $"The call's arguments take {total} bytes, more than the maximum frame size of {maxFrameSize} bytes "
+                    + "(PythonPoolOptions.MaxFrameSize).");
+        }
+
+        foreach (var attachment in _attachments)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(_buffer.GetSpan(4), (uint)attachment.Length);
+            _buffer.Advance(4);
+            attachment.Span.CopyTo(_buffer.GetSpan(attachment.Length));
+            _buffer.Advance(attachment.Length);
+        }
+
+        var frame = MemoryMarshal.AsMemory(_buffer.WrittenMemory);
+        var header = frame.Span;
+        BinaryPrimitives.WriteUInt32BigEndian(header, (uint)(frame.Length - 4));
+        header[4] = (byte)kind;
+        BinaryPrimitives.WriteUInt64BigEndian(header[5..], id);
+        BinaryPrimitives.WriteUInt32BigEndian(header[13..], (uint)jsonLength);
+        _attachments.Clear();
+        await stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,180 @@
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+using System.Numerics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Lifeguard.Python;
+
+/// <summary>
+/// The JSON mapping of the wire. <c>byte[]</c> travels as a frame attachment referenced by <c>{"$bytes": i}</c>, not
+/// as base64; <see cref="BigInteger"/> as a plain JSON number of any size. The attachment context is thread-static
+/// and set only around one synchronous (de)serialization, so concurrent calls on other threads never mix.
+/// </summary>
+internal static class PythonJson
+{
+    [ThreadStatic]
+    private static List<ReadOnlyMemory<byte>>? t_writing;
+
+    [ThreadStatic]
+    private static ReadOnlyMemory<byte> t_reading;
+
+    [ThreadStatic]
+    private static List<(int Offset, int Length)>? t_readIndex;
+
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Reflection serves only apps that keep it enabled (JsonSerializer.IsReflectionEnabledByDefault); trimmed and AOT apps pass options with their own TypeInfoResolver.")]
+    [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "As above: reflection only where the app keeps it enabled.")]
+    public static JsonSerializerOptions CreateOptions(JsonSerializerOptions? user, bool namedFloats)
+    {
+        var options = user is null ? new JsonSerializerOptions(JsonSerializerDefaults.Web) : new JsonSerializerOptions(user);
+        options.Converters.Insert(0, new BytesConverter());
+        options.Converters.Insert(1, new BigIntegerConverter());
+        if (namedFloats)
+        {
+            options.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals;
+        }
+
+        // The app's resolver first (its source-generated context in a trimmed app); ours for the types the wire
+        // itself needs (JsonNode, JsonElement, byte[]) last.
+        var resolver = user?.TypeInfoResolver ?? (JsonSerializer.IsReflectionEnabledByDefault ? new DefaultJsonTypeInfoResolver() : null);
+        options.TypeInfoResolver = resolver is null ? WireJsonContext.Default : JsonTypeInfoResolver.Combine(resolver, WireJsonContext.Default);
+        options.MakeReadOnly();
+        return options;
+    }
+
+    public static WriteScope BeginWrite(List<ReadOnlyMemory<byte>> attachments)
+    {
+        t_writing = attachments;
+        return default;
+    }
+
+    public static ReadScope BeginRead(ReadOnlyMemory<byte> attachments)
+    {
+        t_reading = attachments;
+        t_readIndex = null;
+        return default;
+    }
+
+    /// <summary>Attachment <paramref name="index"/> of the frame being read (inside <see cref="BeginRead"/>).</summary>
+    public static byte[] Attachment(int index)
+    {
+        if (t_readIndex is null)
+        {
+            var index2 = new List<(int, int)>();
+            var span = t_reading.Span;
+            int position = 0;
+            while (position < span.Length)
+            {
+                if (position + 4 > span.Length)
+                {
+                    throw new PythonProtocolException("An attachment header overruns its frame.");
+                }
+
+                int length = checked((int)BinaryPrimitives.ReadUInt32BigEndian(span[position..]));
+                position += 4;
+                if (length > span.Length - position)
+                {
+                    throw new PythonProtocolException("An attachment overruns its frame.");
+                }
+
+                index2.Add((position, length));
+                position += length;
+            }
+
+            t_readIndex = index2;
+        }
+
+        if ((uint)index >= (uint)t_readIndex.Count)
+        {
+            throw new PythonProtocolException($"A {{\"$bytes\": {index}}} reference points at no attachment ({t_readIndex.Count} in the frame).");
+        }
+
+        var (offset, size) = t_readIndex[index];
+        return t_reading.Span.Slice(offset, size).ToArray();
+    }
+
+    internal readonly struct WriteScope : IDisposable
+    {
+        public void Dispose() => t_writing = null;
+    }
+
+    internal readonly struct ReadScope : IDisposable
+    {
+        public void Dispose()
+        {
+            t_reading = default;
+            t_readIndex = null;
+        }
+    }
+
+    private sealed class BytesConverter : JsonConverter<byte[]>
+    {
+        public override byte[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.Null:
+                    return null;
+                case JsonTokenType.String:
+                    return reader.GetBytesFromBase64();
+                case JsonTokenType.StartObject:
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.PropertyName || !reader.ValueTextEquals("$bytes"u8))
+                    {
+                        throw new JsonException("Expected {\"$bytes\": index} for a bytes value.");
+                    }
+
+                    reader.Read();
+                    int index = reader.GetInt32();
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.EndObject)
+                    {
+                        throw new JsonException("Expected {\"$bytes\": index} for a bytes value.");
+                    }
+
+                    return Attachment(index);
+                default:
+                    throw new JsonException($"Expected bytes, found {reader.TokenType}.");
+            }
+        }
+
+        public override void Write(Utf8JsonWriter writer, byte[] value, JsonSerializerOptions options)
+        {
+            if (t_writing is { } attachments)
+            {
+                attachments.Add(value);
+                writer.WriteStartObject();
+                writer.WriteNumber("$bytes"u8, attachments.Count - 1);
+                writer.WriteEndObject();
+            }
+            else
+            {
+                writer.WriteBase64StringValue(value);
+            }
+        }
+    }
+
+    private sealed class BigIntegerConverter : JsonConverter<BigInteger>
+    {
+        public override BigInteger Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        {
+            if (reader.TokenType == JsonTokenType.Number)
+            {
+                var raw = reader.HasValueSequence ? System.Buffers.BuffersExtensions.ToArray(reader.ValueSequence) : reader.ValueSpan.ToArray();
+                return BigInteger.Parse(System.Text.Encoding.ASCII.GetString(raw), NumberStyles.Integer | NumberStyles.AllowExponent, CultureInfo.InvariantCulture);
+            }
+
+            if (reader.TokenType == JsonTokenType.String)
+            {
+                return BigInteger.Parse(reader.GetString()!, CultureInfo.InvariantCulture);
+            }
+
+            throw new JsonException($"Expected an integer, found {reader.TokenType}.");
+        }
+
+        public override void Write(Utf8JsonWriter writer, BigInteger value, JsonSerializerOptions options)
+            => writer.WriteRawValue(value.ToString(CultureInfo.InvariantCulture), skipInputValidation: true);
+    }
+}

@@ -1,0 +1,87 @@
+using System.Collections.Frozen;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Lifeguard.Python;
+
+/// <summary>An immutable snapshot of what starting and calling a worker needs, built once per pool. Thread-safe.</summary>
+internal sealed class PythonWorkerSettings
+{
+    private PythonWorkerSettings()
+    {
+    }
+
+    public required string PoolName { get; init; }
+
+    public required string Interpreter { get; init; }
+
+    public required string EntryScript { get; init; }
+
+    public required IReadOnlyList<string> ModulePaths { get; init; }
+
+    public required IReadOnlyList<string> Preload { get; init; }
+
+    public string? InitFunction { get; init; }
+
+    public string? WorkingDirectory { get; init; }
+
+    public FrozenSet<string>? EnvironmentAllowlist { get; init; }
+
+    public required IReadOnlyDictionary<string, string?> Environment { get; init; }
+
+    public TimeSpan StartTimeout { get; init; }
+
+    public TimeSpan CallTimeout { get; init; }
+
+    public TimeSpan CancelGracePeriod { get; init; }
+
+    public int MaxFrameSize { get; init; }
+
+    public required JsonSerializerOptions Json { get; init; }
+
+    public bool NamedFloats { get; init; }
+
+    public FrozenSet<string>? AllowedModules { get; init; }
+
+    public required FrozenDictionary<string, HostCallback> Callbacks { get; init; }
+
+    public int StderrTailLines { get; init; }
+
+    public bool IncludeArgumentsInErrors { get; init; }
+
+    public long? MaxWorkerMemory { get; init; }
+
+    public required TimeProvider Time { get; init; }
+
+    public required ILoggerFactory LoggerFactory { get; init; }
+
+    public static async Task<PythonWorkerSettings> CreateAsync(PythonPoolOptions options)
+    {
+        var interpreter = await InterpreterResolver.ResolveAsync(InterpreterResolver.Requested(options.PythonPath)).ConfigureAwait(false);
+        return new PythonWorkerSettings
+        {
+            PoolName = options.Name,
+            Interpreter = interpreter,
+            EntryScript = RuntimeDeployer.EntryScript,
+            ModulePaths = [.. options.ModulePaths.Select(Path.GetFullPath)],
+            Preload = [.. options.Preload],
+            InitFunction = options.InitFunction,
+            WorkingDirectory = options.WorkingDirectory is null ? null : Path.GetFullPath(options.WorkingDirectory),
+            EnvironmentAllowlist = options.EnvironmentAllowlist?.ToFrozenSet(StringComparer.Ordinal),
+            Environment = new Dictionary<string, string?>(options.Environment, StringComparer.Ordinal),
+            StartTimeout = options.StartTimeout,
+            CallTimeout = options.CallTimeout,
+            CancelGracePeriod = options.CancelGracePeriod,
+            MaxFrameSize = options.MaxFrameSize,
+            Json = PythonJson.CreateOptions(options.JsonSerializerOptions, options.AllowNamedFloatingPointLiterals),
+            NamedFloats = options.AllowNamedFloatingPointLiterals,
+            AllowedModules = options.AllowedModules?.ToFrozenSet(StringComparer.Ordinal),
+            Callbacks = options.Callbacks.ToFrozenDictionary(StringComparer.Ordinal),
+            StderrTailLines = options.StderrTailLines,
+            IncludeArgumentsInErrors = options.IncludeArgumentsInErrors,
+            MaxWorkerMemory = options.MaxWorkerMemory,
+            Time = options.TimeProvider,
+            LoggerFactory = options.LoggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,
+        };
+    }
+}

@@ -1,0 +1,132 @@
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.Extensions.Logging;
+
+namespace Lifeguard.Python;
+
+/// <summary>
+/// A supervised pool of Python worker processes. <see cref="CallAsync{T}(string, string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, CancellationToken)"/>
+/// checks a worker out, calls <c>module.function</c> in it and checks it in; workers that crash, hang or break the
+/// protocol are replaced. Thread-safe.
+/// </summary>
+public sealed class PythonPool : IPool
+{
+    private readonly Pool<PythonWorker> _pool;
+    private readonly int _maxRetries;
+    private readonly ILogger _logger;
+
+    private PythonPool(Pool<PythonWorker> pool, PythonPoolOptions options)
+    {
+        _pool = pool;
+        _maxRetries = options.MaxRetries;
+        _logger = (ILogger?)options.LoggerFactory?.CreateLogger("Lifeguard.Python.Pool") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+    }
+
+    /// <inheritdoc />
+    public string Name => _pool.Name;
+
+    /// <inheritdoc />
+    public Type WorkerType => typeof(PythonWorker);
+
+    /// <summary>The underlying pool of workers.</summary>
+    public Pool<PythonWorker> Workers => _pool;
+
+    /// <summary>
+    /// Resolves the interpreter, writes the runtime to its cache folder, and starts
+    /// <see cref="PoolOptions.Size"/> workers in parallel; ready when all have completed their handshake.
+    /// </summary>
+    /// <exception cref="ArgumentException">The options are invalid; the message names every offending value.</exception>
+    /// <exception cref="WorkerStartException">A worker failed to start; a <see cref="PythonStartException"/> with Python's own error is inside.</exception>
+    /// <exception cref="PythonStartException">The interpreter could not be found or run.</exception>
+    public static async Task<PythonPool> StartAsync(PythonPoolOptions options, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        var settings = await PythonWorkerSettings.CreateAsync(options).ConfigureAwait(false);
+        var pool = await Pool.StartAsync(options, new PythonWorkerFactory(settings), cancellationToken).ConfigureAwait(false);
+        return new PythonPool(pool, options);
+    }
+
+    /// <summary>
+    /// Calls <c>module.function(*args, **kwargs)</c> in a pooled worker and deserialises the result as
+    /// <typeparamref name="T"/>. With <see cref="PythonPoolOptions.MaxRetries"/>, a call whose worker crashed or
+    /// timed out is retried on another worker.
+    /// </summary>
+    /// <param name="module">The module to call into.</param>
+    /// <param name="function">The function's name; an <c>async def</c> is awaited.</param>
+    /// <param name="args">The positional arguments, as one list; <see langword="null"/> for none.</param>
+    /// <param name="kwargs">The keyword arguments; <see langword="null"/> for none.</param>
+    /// <param name="cancellationToken">Cancels the wait for a worker, or interrupts the call.</param>
+    public Task<T?> CallAsync<T>(
+        string module,
+        string function,
+        IReadOnlyList<object?>? args = null,
+        IReadOnlyDictionary<string, object?>? kwargs = null,
+        CancellationToken cancellationToken = default)
+        => RunAsync(module, function, (worker, ct) => worker.CallAsync<T>(module, function, args, kwargs, ct), cancellationToken);
+
+    /// <summary>As <see cref="CallAsync{T}(string, string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, CancellationToken)"/>, reading the result with <paramref name="resultType"/> (trimming- and AOT-safe).</summary>
+    public Task<T?> CallAsync<T>(
+        string module,
+        string function,
+        JsonTypeInfo<T> resultType,
+        IReadOnlyList<object?>? args = null,
+        IReadOnlyDictionary<string, object?>? kwargs = null,
+        CancellationToken cancellationToken = default)
+        => RunAsync(module, function, (worker, ct) => worker.CallAsync(module, function, resultType, args, kwargs, ct), cancellationToken);
+
+    /// <summary>As the typed overloads, returning the result as a <see cref="JsonElement"/>.</summary>
+    public Task<JsonElement> CallAsync(
+        string module,
+        string function,
+        IReadOnlyList<object?>? args = null,
+        IReadOnlyDictionary<string, object?>? kwargs = null,
+        CancellationToken cancellationToken = default)
+        => RunAsync(module, function, (worker, ct) => worker.CallAsync(module, function, args, kwargs, ct), cancellationToken);
+
+    /// <summary>
+    /// Checks out one worker for several calls that must run in the same process (load data, then query it).
+    /// Dispose the lease to check it in.
+    /// </summary>
+    public ValueTask<Lease<PythonWorker>> CheckoutAsync(CancellationToken cancellationToken = default)
+        => _pool.CheckoutAsync(cancellationToken);
+
+    /// <inheritdoc />
+    public PoolStatus GetStatus() => _pool.GetStatus();
+
+    /// <inheritdoc />
+    public void Resize(int size, int maxOverflow) => _pool.Resize(size, maxOverflow);
+
+    /// <inheritdoc />
+    public void RecycleAll() => _pool.RecycleAll();
+
+    /// <inheritdoc />
+    public Task StopAsync(CancellationToken cancellationToken = default) => _pool.StopAsync(cancellationToken);
+
+    /// <summary>Stops the pool and every worker process.</summary>
+    public ValueTask DisposeAsync() => _pool.DisposeAsync();
+
+    private async Task<T> RunAsync<T>(string module, string function, Func<PythonWorker, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    {
+        for (int attempt = 0; ; attempt++)
+        {
+            var lease = await _pool.CheckoutAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await call(lease.Worker, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (attempt < _maxRetries && !cancellationToken.IsCancellationRequested
+                && e is PythonWorkerCrashedException or PythonCallTimeoutException)
+            {
+                // Retry on another worker: a crashed one is gone already; one that timed out, even if it survived
+                // the interrupt, is replaced rather than trusted with the retry.
+                lease.MarkBroken();
+                PythonLog.Retrying(_logger, module + "." + function, attempt + 2, _maxRetries + 1, e.Message);
+            }
+            finally
+            {
+                lease.Dispose();
+            }
+        }
+    }
+}

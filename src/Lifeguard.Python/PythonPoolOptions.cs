@@ -1,0 +1,142 @@
+using System.Text.Json;
+
+namespace Lifeguard.Python;
+
+/// <summary>
+/// Settings of a pool of Python workers: every pool setting of <see cref="PoolOptions"/> (Size defaults to the
+/// number of processors here), plus how each <c>python3</c> process is started and called.
+/// </summary>
+public sealed class PythonPoolOptions : PoolOptions
+{
+    /// <summary>Creates options with <see cref="PoolOptions.Size"/> set to <see cref="Environment.ProcessorCount"/>.</summary>
+    public PythonPoolOptions() => Size = System.Environment.ProcessorCount;
+
+    /// <summary>
+    /// The interpreter. Default <see langword="null"/>: the <c>LIFEGUARD_PYTHON</c> environment variable, else
+    /// <c>python3</c> on PATH. Resolved once to the real binary (<c>sys.executable</c>), so shims cost nothing per start.
+    /// </summary>
+    public string? PythonPath { get; set; }
+
+    /// <summary>Folders put at the front of <c>sys.path</c>, in order; relative ones are resolved against the current directory.</summary>
+    public IList<string> ModulePaths { get; } = [];
+
+    /// <summary>Modules imported when each worker starts; an import error fails the start with Python's own message.</summary>
+    public IList<string> Preload { get; } = [];
+
+    /// <summary>A <c>"module:function"</c> run once per worker process after <see cref="Preload"/>, e.g. to load a model.</summary>
+    public string? InitFunction { get; set; }
+
+    /// <summary>The workers' working directory. Default <see langword="null"/>: the host's.</summary>
+    public string? WorkingDirectory { get; set; }
+
+    /// <summary>
+    /// When set, workers get only these variables of the host's environment (plus <see cref="Environment"/>).
+    /// Default <see langword="null"/>: workers inherit the whole environment.
+    /// </summary>
+    public ISet<string>? EnvironmentAllowlist { get; set; }
+
+    /// <summary>Variables set (or, with a <see langword="null"/> value, removed) in every worker's environment.</summary>
+    public IDictionary<string, string?> Environment { get; } = new Dictionary<string, string?>(StringComparer.Ordinal);
+
+    /// <summary>How long a worker may take to start and complete its handshake. Default 30 s; positive.</summary>
+    public TimeSpan StartTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The default timeout of one call. Past it the call is interrupted (KeyboardInterrupt inside it) and the caller
+    /// gets <see cref="PythonCallTimeoutException"/>. Default 100 s; positive or infinite.
+    /// </summary>
+    public TimeSpan CallTimeout { get; set; } = TimeSpan.FromSeconds(100);
+
+    /// <summary>
+    /// How long an interrupted call may take to stop; a worker that does not confirm in time is killed and replaced.
+    /// Default 2 s; positive.
+    /// </summary>
+    public TimeSpan CancelGracePeriod { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The largest frame either side may send, in bytes. Default 64 MiB; from 4 KiB to 1 GiB.</summary>
+    public int MaxFrameSize { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>How arguments and results are (de)serialised. Default <see langword="null"/>: <see cref="JsonSerializerDefaults.Web"/>.</summary>
+    public JsonSerializerOptions? JsonSerializerOptions { get; set; }
+
+    /// <summary>
+    /// Let NaN and infinities cross the wire as the strings <c>"NaN"</c>, <c>"Infinity"</c> and <c>"-Infinity"</c>
+    /// (System.Text.Json's named literals). Default <see langword="false"/>: the wire is strict JSON and such a value
+    /// fails its call with an error naming it.
+    /// </summary>
+    public bool AllowNamedFloatingPointLiterals { get; set; }
+
+    /// <summary>
+    /// When set, only these modules can be called; checked by the host before sending and by the worker before
+    /// importing. Default <see langword="null"/>: any module on the path.
+    /// </summary>
+    public ISet<string>? AllowedModules { get; set; }
+
+    /// <summary>
+    /// Extra attempts, on another worker, for a call whose worker crashed or timed out — never for one whose Python
+    /// code raised. Only for idempotent functions. Default 0; at least 0.
+    /// </summary>
+    public int MaxRetries { get; set; }
+
+    /// <summary>Retire a worker at checkin when its resident memory exceeds this many bytes. Default <see langword="null"/>: no ceiling.</summary>
+    public long? MaxWorkerMemory { get; set; }
+
+    /// <summary>Host functions Python code may call by name with <c>lifeguard.call_host</c>.</summary>
+    public IDictionary<string, HostCallback> Callbacks { get; } = new Dictionary<string, HostCallback>(StringComparer.Ordinal);
+
+    /// <summary>How many of a worker's last output lines a crash report carries. Default 40; from 1 to 10,000.</summary>
+    public int StderrTailLines { get; set; } = 40;
+
+    /// <summary>Include call arguments in error messages (they may hold personal data). Default <see langword="false"/>.</summary>
+    public bool IncludeArgumentsInErrors { get; set; }
+
+    /// <inheritdoc />
+    protected override void Validate(ICollection<string> errors)
+    {
+        base.Validate(errors);
+        Positive(errors, nameof(StartTimeout), StartTimeout);
+        if (CallTimeout != Timeout.InfiniteTimeSpan)
+        {
+            Positive(errors, nameof(CallTimeout), CallTimeout);
+        }
+
+        Positive(errors, nameof(CancelGracePeriod), CancelGracePeriod);
+        if (MaxFrameSize is < 4096 or > 1024 * 1024 * 1024)
+        {
+            errors.Add($"MaxFrameSize must be from 4096 to 1073741824 bytes (was {MaxFrameSize}).");
+        }
+
+        if (MaxRetries < 0)
+        {
+            errors.Add($"MaxRetries must be at least 0 (was {MaxRetries}).");
+        }
+
+        if (MaxWorkerMemory is <= 0)
+        {
+            errors.Add($"MaxWorkerMemory must be positive or null (was {MaxWorkerMemory}).");
+        }
+
+        if (StderrTailLines is < 1 or > 10_000)
+        {
+            errors.Add($"StderrTailLines must be from 1 to 10000 (was {StderrTailLines}).");
+        }
+
+        if (InitFunction is { } init && (init.Split(':') is not [{ Length: > 0 }, { Length: > 0 }]))
+        {
+            errors.Add($"InitFunction must look like \"module:function\" (was \"{init}\").");
+        }
+
+        if (PythonPath is { Length: 0 })
+        {
+            errors.Add("PythonPath must be null or a path, not empty.");
+        }
+    }
+
+    private static void Positive(ICollection<string> errors, string name, TimeSpan value)
+    {
+        if (value <= TimeSpan.Zero)
+        {
+            errors.Add($"{name} must be positive (was {value}).");
+        }
+    }
+}

@@ -1,0 +1,339 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
+
+namespace Lifeguard.Python;
+
+/// <summary>Calls: send, wait for the reply while answering callbacks, interrupt on cancellation, detect crashes.</summary>
+public sealed partial class PythonWorker
+{
+    /// <summary>
+    /// Calls <c>module.function(*args, **kwargs)</c> in this process and deserialises the result as
+    /// <typeparamref name="T"/>.
+    /// </summary>
+    /// <param name="module">The module to import (once per process) and call into.</param>
+    /// <param name="function">The function's name in the module; an <c>async def</c> is awaited.</param>
+    /// <param name="args">The positional arguments, as one list; <see langword="null"/> for none.</param>
+    /// <param name="kwargs">The keyword arguments; <see langword="null"/> for none.</param>
+    /// <param name="cancellationToken">Interrupts the call (KeyboardInterrupt inside it).</param>
+    /// <exception cref="PythonException">The Python code raised; the worker stays usable.</exception>
+    /// <exception cref="PythonCallTimeoutException">The call ran past <see cref="PythonPoolOptions.CallTimeout"/>.</exception>
+    /// <exception cref="PythonWorkerCrashedException">The process died during the call.</exception>
+    /// <exception cref="PythonProtocolException">The process broke the protocol and was killed.</exception>
+    /// <exception cref="PythonSerializationException">The arguments or the result could not cross the wire.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
+    public Task<T?> CallAsync<T>(
+        string module,
+        string function,
+        IReadOnlyList<object?>? args = null,
+        IReadOnlyDictionary<string, object?>? kwargs = null,
+        CancellationToken cancellationToken = default)
+        => CallAsync(module, function, (JsonTypeInfo<T>)_settings.Json.GetTypeInfo(typeof(T)), args, kwargs, cancellationToken);
+
+    /// <summary>As <see cref="CallAsync{T}(string, string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, CancellationToken)"/>, reading the result with <paramref name="resultType"/> (trimming- and AOT-safe).</summary>
+    public Task<T?> CallAsync<T>(
+        string module,
+        string function,
+        JsonTypeInfo<T> resultType,
+        IReadOnlyList<object?>? args = null,
+        IReadOnlyDictionary<string, object?>? kwargs = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(resultType);
+        return CallCoreAsync(module, function, args, kwargs, resultType, static (frame, typeInfo) => JsonSerializer.Deserialize(frame.Json.Span, typeInfo), cancellationToken);
+    }
+
+    /// <summary>As the typed overloads, returning the result as a <see cref="JsonElement"/> (bytes appear as base64 strings).</summary>
+    public Task<JsonElement> CallAsync(
+        string module,
+        string function,
+        IReadOnlyList<object?>? args = null,
+        IReadOnlyDictionary<string, object?>? kwargs = null,
+        CancellationToken cancellationToken = default)
+        => CallCoreAsync(module, function, args, kwargs, this, static (frame, self) => self.ReadUntyped(frame), cancellationToken);
+
+    private async Task<T> CallCoreAsync<T, TState>(
+        string module,
+        string function,
+        IReadOnlyList<object?>? args,
+        IReadOnlyDictionary<string, object?>? kwargs,
+        TState state,
+        Func<Frame, TState, T> readResult,
+        CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(module);
+        ArgumentException.ThrowIfNullOrEmpty(function);
+        cancellationToken.ThrowIfCancellationRequested();
+        string name = module + "." + function;
+        if (_settings.AllowedModules is { } allowed && !allowed.Contains(module))
+        {
+            throw new PythonModuleNotAllowedException(
+                $"Module '{module}' is not in the module allowlist of pool '{_settings.PoolName}' (AllowedModules); {name} was not called.",
+                _settings.PoolName);
+        }
+
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        {
+            throw new InvalidOperationException(
+                $"Python worker {ProcessId} is already serving a call: a worker serves one call at a time. Use the pool, or await the previous call.");
+        }
+
+        try
+        {
+            ThrowIfDead(name);
+            ulong id = ++_lastCallId;
+            SerializeCall(module, function, args, kwargs, name);
+            Volatile.Write(ref _current, new CurrentCall(name, _settings.Time.GetTimestamp()));
+            using var timeout = _settings.CallTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_settings.CallTimeout, _settings.Time);
+            using var linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+            var token = linked?.Token ?? cancellationToken;
+            try
+            {
+                await _writer.SendAsync(FrameKind.Call, id, token).ConfigureAwait(false);
+                while (true)
+                {
+                    var frame = await _reader.ReadAsync(token).ConfigureAwait(false) ?? throw await CrashedAsync(null).ConfigureAwait(false);
+                    if (frame.Kind == FrameKind.Callback)
+                    {
+                        await AnswerCallbackAsync(frame, token).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    if (frame.Id != id || frame.Kind is not (FrameKind.Result or FrameKind.Error))
+                    {
+                        throw Violation($"expected the reply to call {id}, got a {frame.Kind} frame with id {frame.Id}");
+                    }
+
+                    if (frame.Kind == FrameKind.Error)
+                    {
+                        throw CallError(frame, name, args);
+                    }
+
+                    return ReadResult(frame, state, readResult, name);
+                }
+            }
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                bool killed = await InterruptAsync(id, name, cancellationToken.IsCancellationRequested ? "cancelled" : "timed out").ConfigureAwait(false);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    throw new OperationCanceledException(cancellationToken);
+                }
+
+                throw new PythonCallTimeoutException(
+                    $"{name} on Python worker {ProcessId} of pool '{_settings.PoolName}' did not finish within {_settings.CallTimeout} (CallTimeout); "
+                        + (killed ? "it did not stop when interrupted, so the worker was killed and will be replaced." : "it was interrupted and the worker kept."),
+                    _settings.PoolName,
+                    name,
+                    _settings.CallTimeout,
+                    killed);
+            }
+            catch (IOException e)
+            {
+                throw await CrashedAsync(e).ConfigureAwait(false);
+            }
+            catch (PythonProtocolException e)
+            {
+                throw Violation(e.Message, e);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _current, null);
+            Volatile.Write(ref _busy, 0);
+        }
+    }
+
+    private void ThrowIfDead(string name)
+    {
+        if (IsDead || Volatile.Read(ref _reported) != 0)
+        {
+            throw new PythonWorkerCrashedException(
+                $"Python worker {ProcessId} of pool '{_settings.PoolName}' is no longer running; {name} was not sent.",
+                _settings.PoolName, ProcessId, IsDead ? SafeExitCode() : null, null, _output.Tail());
+        }
+    }
+
+    private void SerializeCall(string module, string function, IReadOnlyList<object?>? args, IReadOnlyDictionary<string, object?>? kwargs, string name)
+    {
+        var json = _writer.Begin();
+        try
+        {
+            using (PythonJson.BeginWrite(_writer.Attachments))
+            {
+                json.WriteStartObject();
+                json.WriteString("m"u8, module);
+                json.WriteString("f"u8, function);
+                json.WritePropertyName("a"u8);
+                json.WriteStartArray();
+                foreach (var arg in args ?? [])
+                {
+                    WriteValue(json, arg);
+                }
+
+                json.WriteEndArray();
+                if (kwargs is { Count: > 0 })
+                {
+                    json.WritePropertyName("k"u8);
+                    json.WriteStartObject();
+                    foreach (var (key, value) in kwargs)
+                    {
+                        json.WritePropertyName(key);
+                        WriteValue(json, value);
+                    }
+
+                    json.WriteEndObject();
+                }
+
+                if (Activity.Current is { } activity)
+                {
+                    json.WriteString("tp"u8, activity.Id);
+                    if (activity.TraceStateString is { } traceState)
+                    {
+                        json.WriteString("ts"u8, traceState);
+                    }
+                }
+
+                json.WriteEndObject();
+                json.Flush();
+            }
+        }
+        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
+        {
+            throw new PythonSerializationException(
+                $"The arguments of {name} could not be serialised to JSON: {e.Message}", _settings.PoolName, e);
+        }
+    }
+
+    private void WriteValue(Utf8JsonWriter json, object? value)
+    {
+        if (value is null)
+        {
+            json.WriteNullValue();
+        }
+        else
+        {
+            JsonSerializer.Serialize(json, value, _settings.Json.GetTypeInfo(value.GetType()));
+        }
+    }
+
+    private T ReadResult<T, TState>(Frame frame, TState state, Func<Frame, TState, T> readResult, string name)
+    {
+        try
+        {
+            using (PythonJson.BeginRead(frame.Attachments))
+            {
+                return readResult(frame, state);
+            }
+        }
+        catch (JsonException e)
+        {
+            if (!IsWellFormed(frame.Json.Span))
+            {
+                throw Violation($"the result of {name} is not valid JSON ({e.Message})", e);
+            }
+
+            throw new PythonSerializationException(
+                $"The result of {name} could not be read as {typeof(T).Name}: {e.Message}", _settings.PoolName, e);
+        }
+    }
+
+    private JsonElement ReadUntyped(Frame frame)
+    {
+        var reader = new Utf8JsonReader(frame.Json.Span, new JsonReaderOptions { MaxDepth = _settings.Json.MaxDepth == 0 ? 64 : _settings.Json.MaxDepth });
+        var element = JsonElement.ParseValue(ref reader);
+        return frame.Attachments.IsEmpty ? element : InlineBytes(element);
+    }
+
+    /// <summary>
+    /// Replaces <c>{"$bytes": i}</c> references with base64 strings, as <c>byte[]</c> looks in JSON. Runs inside the
+    /// frame's read scope, so the references resolve to its attachments.
+    /// </summary>
+    private JsonElement InlineBytes(JsonElement element)
+    {
+        var node = JsonNode.Parse(element.GetRawText());
+        return JsonSerializer.SerializeToElement(Inline(node), _settings.Json.GetTypeInfo(typeof(JsonNode)));
+
+        static JsonNode? Inline(JsonNode? node)
+        {
+            switch (node)
+            {
+                case JsonObject obj when obj.Count == 1 && obj["$bytes"] is JsonValue index && index.TryGetValue<int>(out int i):
+                    return JsonValue.Create(Convert.ToBase64String(PythonJson.Attachment(i)));
+                case JsonObject obj:
+                    foreach (var key in obj.Select(p => p.Key).ToList())
+                    {
+                        var child = obj[key];
+                        var replaced = Inline(child);
+                        if (!ReferenceEquals(child, replaced))
+                        {
+                            obj[key] = replaced;
+                        }
+                    }
+
+                    return obj;
+                case JsonArray array:
+                    for (int i = 0; i < array.Count; i++)
+                    {
+                        var child = array[i];
+                        var replaced = Inline(child);
+                        if (!ReferenceEquals(child, replaced))
+                        {
+                            array[i] = replaced;
+                        }
+                    }
+
+                    return array;
+                default:
+                    return node;
+            }
+        }
+    }
+
+    private static bool IsWellFormed(ReadOnlySpan<byte> json)
+    {
+        try
+        {
+            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 1024 });
+            while (reader.Read())
+            {
+            }
+
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    private Exception CallError(Frame frame, string name, IReadOnlyList<object?>? args)
+    {
+        var (_, type, message, traceback) = ReadError(frame);
+        var where = _settings.IncludeArgumentsInErrors && args is not null
+            ? $"{name}({Truncate(JsonSerializer.Serialize(args, _settings.Json.GetTypeInfo(typeof(IReadOnlyList<object?>))), 200)})"
+            : name;
+        return new PythonException($"{type}: {message} (in {where})", _settings.PoolName, type, message, traceback, name);
+    }
+
+    private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length] + "…";
+
+    /// <summary>A frame the protocol does not allow: kill the worker (the pool replaces it) and report it typed.</summary>
+    private PythonProtocolException Violation(string reason, Exception? inner = null)
+    {
+        PythonLog.ProtocolViolation(_logger, ProcessId, reason);
+        var error = new PythonProtocolException(
+            $"Python worker {ProcessId} of pool '{_settings.PoolName}' broke the protocol: {reason}. It was killed and will be replaced.",
+            _settings.PoolName,
+            inner);
+        KillAndReport(error);
+        return error;
+    }
+
+    private async Task<PythonWorkerCrashedException> CrashedAsync(Exception? inner)
+    {
+        await WaitForExitAsync().ConfigureAwait(false);
+        return CrashException("died", SafeExitCode(), inner);
+    }
+}

@@ -1,0 +1,155 @@
+using System.Text.Json;
+
+namespace Lifeguard.Python;
+
+/// <summary>Interrupting a call (SIGINT, then a grace period, then kill) and answering Python's host callbacks.</summary>
+public sealed partial class PythonWorker
+{
+    /// <summary>
+    /// Interrupts the running call: SIGINT raises KeyboardInterrupt inside it (or cancels its asyncio task). Waits up
+    /// to the grace period for the worker to reply to the call; returns whether it had to be killed instead.
+    /// </summary>
+    private async Task<bool> InterruptAsync(ulong id, string name, string reason)
+    {
+        PythonLog.CallInterrupted(_logger, ProcessId, name, reason);
+        if (IsDead || !NativeMethods.TrySignal(ProcessId, NativeMethods.SIGINT))
+        {
+            await WaitForExitAsync().ConfigureAwait(false);
+            return true;
+        }
+
+        using var grace = new CancellationTokenSource(_settings.CancelGracePeriod, _settings.Time);
+        try
+        {
+            // A call blocked in lifeguard.call_host defers the interrupt until it has its answer: give it one.
+            if (Interlocked.Exchange(ref _pendingCallbackId, 0) is var pending and not 0)
+            {
+                await SendCallbackErrorAsync(pending, "OperationCanceledException", "the call was cancelled", grace.Token).ConfigureAwait(false);
+            }
+
+            while (true)
+            {
+                var frame = await _reader.ReadAsync(grace.Token).ConfigureAwait(false);
+                if (frame is null)
+                {
+                    await WaitForExitAsync().ConfigureAwait(false);
+                    return true;
+                }
+
+                if (frame.Value.Kind == FrameKind.Callback)
+                {
+                    await SendCallbackErrorAsync(frame.Value.Id, "OperationCanceledException", "the call was cancelled", grace.Token).ConfigureAwait(false);
+                    continue;
+                }
+
+                if (frame.Value.Id == id && frame.Value.Kind is FrameKind.Result or FrameKind.Error)
+                {
+                    return false; // the worker stopped the call and is ready for the next
+                }
+
+                _ = Violation($"expected the reply to interrupted call {id}, got a {frame.Value.Kind} frame with id {frame.Value.Id}");
+                return true;
+            }
+        }
+        catch (OperationCanceledException) when (grace.IsCancellationRequested)
+        {
+            PythonLog.KilledAfterInterrupt(_logger, ProcessId, name);
+            KillAndReport(new PythonCallTimeoutException(
+                $"{name} on Python worker {ProcessId} did not stop within {_settings.CancelGracePeriod} of being interrupted (CancelGracePeriod); the worker was killed.",
+                _settings.PoolName,
+                name,
+                _settings.CancelGracePeriod,
+                workerKilled: true));
+            return true;
+        }
+        catch (IOException)
+        {
+            await WaitForExitAsync().ConfigureAwait(false);
+            return true;
+        }
+        catch (PythonProtocolException e)
+        {
+            _ = Violation(e.Message, e);
+            return true;
+        }
+    }
+
+    private async Task AnswerCallbackAsync(Frame frame, CancellationToken cancellationToken)
+    {
+        ulong callbackId = frame.Id;
+        string name;
+        List<JsonElement> args;
+        try
+        {
+            using (PythonJson.BeginRead(frame.Attachments))
+            {
+                var request = ReadUntyped(frame);
+                name = request.GetProperty("n").GetString() ?? "";
+                args = [.. request.GetProperty("a").EnumerateArray()];
+            }
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
+        {
+            throw new PythonProtocolException($"a callback request that is not {{\"n\": name, \"a\": [args]}}: {e.Message}", e);
+        }
+
+        object? result = null;
+        Exception? error = null;
+        if (!_settings.Callbacks.TryGetValue(name, out var callback))
+        {
+            error = new KeyNotFoundException($"No host callback named '{name}' is registered (PythonPoolOptions.Callbacks).");
+        }
+        else
+        {
+            Volatile.Write(ref _pendingCallbackId, callbackId);
+            try
+            {
+                result = await callback(args, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+        }
+
+        if (Interlocked.Exchange(ref _pendingCallbackId, 0) == 0 && callback is not null)
+        {
+            return; // an interrupt already answered it
+        }
+
+        if (error is null)
+        {
+            var json = _writer.Begin();
+            try
+            {
+                using (PythonJson.BeginWrite(_writer.Attachments))
+                {
+                    WriteValue(json, result);
+                }
+
+                await _writer.SendAsync(FrameKind.CallbackResult, callbackId, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (Exception e) when (e is JsonException or NotSupportedException or PythonSerializationException)
+            {
+                error = new PythonSerializationException($"The result of host callback '{name}' could not be serialised: {e.Message}", e);
+            }
+        }
+
+        await SendCallbackErrorAsync(callbackId, error.GetType().Name, error.Message, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task SendCallbackErrorAsync(ulong callbackId, string type, string message, CancellationToken cancellationToken)
+    {
+        var json = _writer.Begin();
+        json.WriteStartObject();
+        json.WriteString("type"u8, type);
+        json.WriteString("message"u8, message);
+        json.WriteEndObject();
+        await _writer.SendAsync(FrameKind.CallbackError, callbackId, cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,199 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Lifeguard.Python;
+
+/// <summary>Starting a worker: the process (from the launcher thread), the init frame, and the handshake.</summary>
+public sealed partial class PythonWorker
+{
+    internal static async Task<PythonWorker> StartAsync(PythonWorkerSettings settings, WorkerContext? context, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo(settings.Interpreter)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = settings.WorkingDirectory ?? "",
+        };
+
+        // argv only, never a shell.
+        info.ArgumentList.Add(settings.EntryScript);
+        info.ArgumentList.Add(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
+        info.ArgumentList.Add(settings.MaxFrameSize.ToString(CultureInfo.InvariantCulture));
+        if (settings.EnvironmentAllowlist is { } allowed)
+        {
+            foreach (var key in info.Environment.Keys.ToList())
+            {
+                if (!allowed.Contains(key))
+                {
+                    info.Environment.Remove(key);
+                }
+            }
+        }
+
+        foreach (var (key, value) in settings.Environment)
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(key);
+            }
+            else
+            {
+                info.Environment[key] = value;
+            }
+        }
+
+        Process process;
+        try
+        {
+            process = await ProcessLauncher.StartAsync(info).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is Win32Exception or FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new PythonStartException(
+                $"Could not start the Python interpreter '{settings.Interpreter}': {e.Message}", settings.PoolName, e);
+        }
+
+        var worker = new PythonWorker(settings, process, context);
+        try
+        {
+            await worker.HandshakeAsync(cancellationToken).ConfigureAwait(false);
+            return worker;
+        }
+        catch
+        {
+            Interlocked.Exchange(ref worker._reported, 1);
+            worker.Kill();
+            await worker.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task HandshakeAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(_settings.StartTimeout, _settings.Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            WriteInit(_writer.Begin());
+            await _writer.SendAsync(FrameKind.Init, 0, linked.Token).ConfigureAwait(false);
+            var frame = await _reader.ReadAsync(linked.Token).ConfigureAwait(false);
+            switch (frame)
+            {
+                case { Kind: FrameKind.Hello } hello:
+                    using (var document = JsonDocument.Parse(hello.Json))
+                    {
+                        var root = document.RootElement;
+                        PythonVersion = root.GetProperty("python").GetString() ?? "";
+                        RuntimeVersion = root.GetProperty("runtime").GetString() ?? "";
+                    }
+
+                    PythonLog.WorkerReady(_logger, ProcessId, PythonVersion, RuntimeVersion, _settings.Interpreter);
+                    return;
+                case { Kind: FrameKind.Error } error:
+                    var (_, type, message, traceback) = ReadError(error);
+                    throw new PythonStartException(
+                        $"Python worker {ProcessId} of pool '{_settings.PoolName}' failed to start: {type}: {message}\n{traceback}".TrimEnd(),
+                        _settings.PoolName);
+                case null:
+                    await WaitForExitAsync().ConfigureAwait(false);
+                    throw new PythonStartException(
+                        $"Python worker {ProcessId} of pool '{_settings.PoolName}' exited (exit code {SafeExitCode()}) before its handshake. "
+                            + $"Its output:\n{_output.Tail()}".TrimEnd(),
+                        _settings.PoolName);
+                default:
+                    throw new PythonProtocolException(
+                        $"Python worker {ProcessId} sent a {frame.Value.Kind} frame before its handshake.", _settings.PoolName);
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new PythonStartException(
+                $"Python worker {ProcessId} of pool '{_settings.PoolName}' did not complete its handshake within {_settings.StartTimeout} "
+                    + $"(StartTimeout). Its output:\n{_output.Tail()}".TrimEnd(),
+                _settings.PoolName);
+        }
+        catch (IOException e)
+        {
+            await WaitForExitAsync().ConfigureAwait(false);
+            throw new PythonStartException(
+                $"Python worker {ProcessId} of pool '{_settings.PoolName}' exited (exit code {SafeExitCode()}) before its handshake. "
+                    + $"Its output:\n{_output.Tail()}".TrimEnd(),
+                _settings.PoolName,
+                e);
+        }
+    }
+
+    private void WriteInit(Utf8JsonWriter json)
+    {
+        json.WriteStartObject();
+        json.WriteNumber("protocol", 1);
+        json.WriteNumber("maxFrame", _settings.MaxFrameSize);
+        json.WriteBoolean("namedFloats", _settings.NamedFloats);
+        json.WriteStartArray("paths");
+        foreach (var path in _settings.ModulePaths)
+        {
+            json.WriteStringValue(path);
+        }
+
+        json.WriteEndArray();
+        json.WriteStartArray("preload");
+        foreach (var module in _settings.Preload)
+        {
+            json.WriteStringValue(module);
+        }
+
+        json.WriteEndArray();
+        if (_settings.InitFunction is { } init)
+        {
+            json.WriteString("init", init);
+        }
+
+        if (_settings.AllowedModules is { } allowed)
+        {
+            json.WriteStartArray("allowModules");
+            foreach (var module in allowed)
+            {
+                json.WriteStringValue(module);
+            }
+
+            json.WriteEndArray();
+        }
+
+        json.WriteEndObject();
+    }
+
+    /// <summary>Waits (bounded) for the process to exit and its output to drain, so a report can carry both.</summary>
+    private async Task WaitForExitAsync()
+    {
+        await _exited.Task.WaitAsync(TimeSpan.FromSeconds(5), _settings.Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!_exited.Task.IsCompleted)
+        {
+            Kill();
+            await _exited.Task.WaitAsync(TimeSpan.FromSeconds(5), _settings.Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        await _output.Completion.WaitAsync(TimeSpan.FromSeconds(1), _settings.Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private static (string Kind, string Type, string Message, string Traceback) ReadError(Frame frame)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(frame.Json);
+            var root = document.RootElement;
+            return (
+                root.TryGetProperty("kind", out var k) ? k.GetString() ?? "" : "",
+                root.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "",
+                root.TryGetProperty("message", out var m) ? m.GetString() ?? "" : "",
+                root.TryGetProperty("traceback", out var tb) ? tb.GetString() ?? "" : "");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            throw new PythonProtocolException("The worker sent an error frame that is not the expected JSON object.", null, e);
+        }
+    }
+}

@@ -1,0 +1,223 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+
+namespace Lifeguard.Python;
+
+/// <summary>
+/// One <c>python3</c> process serving one call at a time over a framed protocol on its stdin and stdout. Obtained
+/// from a <see cref="PythonPool"/>; holding its lease keeps every call on this process (load data, then query it).
+/// Thread-safe for status reads; calls must not overlap (a second concurrent call throws).
+/// </summary>
+public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposable
+{
+    private readonly PythonWorkerSettings _settings;
+    private readonly Process _process;
+    private readonly FrameWriter _writer;
+    private readonly FrameReader _reader;
+    private readonly StderrPump _output;
+    private readonly WorkerContext? _context;
+    private readonly ILogger _logger;
+    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ulong _lastCallId;
+    private int _busy;
+    private int _dead;
+    private int _reported;
+    private int _disposed;
+    private ulong _pendingCallbackId;
+    private CurrentCall? _current;
+    private long _memoryCheckedAt;
+
+    private PythonWorker(PythonWorkerSettings settings, Process process, WorkerContext? context)
+    {
+        _settings = settings;
+        _process = process;
+        _context = context;
+        _logger = settings.LoggerFactory.CreateLogger("Lifeguard.Python.Worker");
+        ProcessId = process.Id;
+        _writer = new FrameWriter(process.StandardInput.BaseStream, settings.MaxFrameSize);
+        _reader = new FrameReader(process.StandardOutput.BaseStream, settings.MaxFrameSize);
+        _output = new StderrPump(process.StandardError.BaseStream, _logger, settings.StderrTailLines) { ProcessId = process.Id };
+        process.Exited += (_, _) => OnExited();
+        if (process.HasExited)
+        {
+            OnExited();
+        }
+    }
+
+    /// <summary>The worker's operating-system process id.</summary>
+    public int ProcessId { get; }
+
+    /// <summary>The interpreter's version, e.g. <c>3.11.7</c>.</summary>
+    public string PythonVersion { get; private set; } = "";
+
+    /// <summary>The version of the Lifeguard runtime inside the worker.</summary>
+    public string RuntimeVersion { get; private set; } = "";
+
+    /// <summary>Whether the process has exited or was killed.</summary>
+    public bool IsDead => Volatile.Read(ref _dead) != 0;
+
+    /// <summary>The process's current resident memory in bytes, or <see langword="null"/> if it cannot be read.</summary>
+    public long? ResidentMemoryBytes
+    {
+        get
+        {
+            try
+            {
+                var statm = File.ReadAllText($"/proc/{ProcessId}/statm");
+                var fields = statm.Split(' ');
+                return fields.Length > 1 ? long.Parse(fields[1], CultureInfo.InvariantCulture) * Environment.SystemPageSize : null;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void AddStatusDetails(IDictionary<string, object?> details)
+    {
+        ArgumentNullException.ThrowIfNull(details);
+        details["pid"] = ProcessId;
+        details["python"] = PythonVersion;
+        details["rss"] = ResidentMemoryBytes;
+        if (Volatile.Read(ref _current) is { } call)
+        {
+            details["call"] = call.Function;
+            details["call.elapsed"] = _settings.Time.GetElapsedTime(call.StartedAt);
+        }
+    }
+
+    /// <summary>Closes the worker's input, waits briefly for it to exit, and kills it if it does not.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            await _exited.Task.ConfigureAwait(false);
+            return;
+        }
+
+        // An intended stop: its exit is not a death to report to the pool.
+        Interlocked.Exchange(ref _reported, 1);
+
+        try
+        {
+            // Closing stdin is the polite stop: the runtime exits at the end of its input.
+            _process.StandardInput.Close();
+        }
+        catch (IOException)
+        {
+            // Already gone.
+        }
+
+        try
+        {
+            await _exited.Task.WaitAsync(TimeSpan.FromSeconds(2), _settings.Time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Kill();
+            await _exited.Task.ConfigureAwait(false);
+        }
+
+        await _output.Completion.WaitAsync(TimeSpan.FromSeconds(2), _settings.Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        _reader.Dispose();
+        _process.Dispose();
+    }
+
+    /// <summary>Whether the process's memory exceeds the pool's ceiling; read at most every 100 ms per worker.</summary>
+    internal bool ExceedsMemoryCeiling()
+    {
+        if (_settings.MaxWorkerMemory is not { } ceiling)
+        {
+            return false;
+        }
+
+        long now = _settings.Time.GetTimestamp();
+        if (_settings.Time.GetElapsedTime(Volatile.Read(ref _memoryCheckedAt), now) < TimeSpan.FromMilliseconds(100))
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _memoryCheckedAt, now);
+        return ResidentMemoryBytes > ceiling;
+    }
+
+    internal void Kill()
+    {
+        try
+        {
+            // By the pid we hold, this process only; never its group or by name.
+            _process.Kill(entireProcessTree: false);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited.
+        }
+    }
+
+    private void OnExited()
+    {
+        if (Interlocked.Exchange(ref _dead, 1) != 0)
+        {
+            return;
+        }
+
+        _exited.TrySetResult();
+        if (Interlocked.Exchange(ref _reported, 1) == 0)
+        {
+            int code = SafeExitCode();
+            PythonLog.WorkerExited(_logger, ProcessId, code);
+            _context?.ReportTerminated(CrashException("exited", code, inner: null));
+        }
+    }
+
+    /// <summary>Kills the process and tells the pool why, once; its exit is then not reported again.</summary>
+    private void KillAndReport(Exception reason)
+    {
+        if (Interlocked.Exchange(ref _reported, 1) == 0)
+        {
+            _context?.ReportTerminated(reason);
+        }
+
+        Kill();
+    }
+
+    private int SafeExitCode()
+    {
+        try
+        {
+            return _process.ExitCode;
+        }
+        catch (InvalidOperationException)
+        {
+            return -1;
+        }
+    }
+
+    private PythonWorkerCrashedException CrashException(string what, int exitCode, Exception? inner)
+    {
+        int? signal = exitCode > 128 && exitCode < 128 + 65 ? exitCode - 128 : null;
+        var tail = _output.Tail();
+        var message = new System.Text.StringBuilder()
+            .Append(CultureInfo.InvariantCulture, $"Python worker {ProcessId} of pool '{_settings.PoolName}' {what}")
+            .Append(signal is { } s ? $" (killed by signal {s}{SignalName(s)}, exit code {exitCode})" : $" (exit code {exitCode})")
+            .Append(Volatile.Read(ref _current) is { } call ? $" while running {call.Function}." : ".")
+            .Append(tail.Length > 0 ? $" Last output:\n{tail}" : " It wrote nothing.")
+            .ToString();
+        return new PythonWorkerCrashedException(message, _settings.PoolName, ProcessId, exitCode, signal, tail, inner);
+    }
+
+    private static string SignalName(int signal) => signal switch
+    {
+        2 => " SIGINT",
+        6 => " SIGABRT",
+        9 => " SIGKILL",
+        11 => " SIGSEGV",
+        15 => " SIGTERM",
+        _ => "",
+    };
+
+    private sealed record CurrentCall(string Function, long StartedAt);
+}

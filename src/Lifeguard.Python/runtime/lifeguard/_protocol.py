@@ -1,0 +1,182 @@
+"""The framed protocol between a Lifeguard host and this worker. See docs/protocol.md in the Lifeguard repository.
+
+A frame is:  u32 length (big-endian, of everything after it) | u8 kind | u64 id | u32 json length | json (UTF-8)
+             | attachments: any number of (u32 length | bytes), up to the end of the frame.
+A JSON object {"$bytes": i} stands for attachment i, so bytes travel without base64.
+"""
+
+import json
+import math
+import os
+import struct
+
+PROTOCOL_VERSION = 1
+
+INIT = 1
+HELLO = 2
+CALL = 3
+RESULT = 4
+ERROR = 5
+CALLBACK = 6
+CALLBACK_RESULT = 7
+CALLBACK_ERROR = 8
+
+_HEAD = struct.Struct(">IBQI")  # length, kind, id, json length
+_U32 = struct.Struct(">I")
+_MIN_BODY = 13  # kind + id + json length
+
+
+class ProtocolError(Exception):
+    """The host sent something this worker cannot read; the stream cannot be trusted any more."""
+
+
+class EncodeError(Exception):
+    """A value cannot be sent as strict JSON (the message names the value or its type)."""
+
+
+class Channel:
+    """Reads and writes frames on the two private protocol descriptors. Single-threaded."""
+
+    def __init__(self, fd_in, fd_out, max_frame):
+        self._reader = open(fd_in, "rb", buffering=1 << 16, closefd=False)
+        self._fd_out = fd_out
+        self.max_frame = max_frame
+        self.named_floats = False
+
+    # ------------------------------------------------------------------ frames
+
+    def read_frame(self):
+        """Returns (kind, id, json bytes, attachments); raises EOFError at a clean end of input."""
+        head = self._reader.read(4)
+        if not head:
+            raise EOFError
+        if len(head) < 4:
+            raise ProtocolError("the input ended inside a frame header")
+        (length,) = _U32.unpack(head)
+        if length < _MIN_BODY or length > self.max_frame:
+            raise ProtocolError("frame length %d is outside [%d, %d]" % (length, _MIN_BODY, self.max_frame))
+        body = self._reader.read(length)
+        if len(body) < length:
+            raise ProtocolError("the input ended inside a frame of %d bytes" % length)
+        kind = body[0]
+        frame_id = int.from_bytes(body[1:9], "big")
+        json_length = int.from_bytes(body[9:13], "big")
+        end = _MIN_BODY + json_length
+        if end > length:
+            raise ProtocolError("the JSON part (%d bytes) overruns its frame" % json_length)
+        attachments = []
+        position = end
+        view = memoryview(body)
+        while position < length:
+            if position + 4 > length:
+                raise ProtocolError("an attachment header overruns its frame")
+            (size,) = _U32.unpack_from(body, position)
+            position += 4
+            if position + size > length:
+                raise ProtocolError("an attachment overruns its frame")
+            attachments.append(bytes(view[position : position + size]))
+            position += size
+        return kind, frame_id, body[_MIN_BODY:end], attachments
+
+    def write_frame(self, kind, frame_id, payload, attachments=()):
+        total = _MIN_BODY + len(payload) + sum(4 + len(a) for a in attachments)
+        if total > self.max_frame:
+            raise EncodeError(
+                "the reply is %d bytes, more than the maximum frame size of %d bytes" % (total, self.max_frame)
+            )
+        parts = [_HEAD.pack(total, kind, frame_id, len(payload)), payload]
+        for attachment in attachments:
+            parts.append(_U32.pack(len(attachment)))
+            parts.append(attachment)
+        self._write_all(parts)
+
+    def _write_all(self, parts):
+        parts = [memoryview(p) for p in parts if len(p)]
+        while parts:
+            written = os.writev(self._fd_out, parts)
+            while parts and written >= len(parts[0]):
+                written -= len(parts[0])
+                parts.pop(0)
+            if written:
+                parts[0] = parts[0][written:]
+
+    # ------------------------------------------------------------------ values
+
+    def decode(self, payload, attachments):
+        if not attachments:
+            return json.loads(payload)
+
+        def hook(obj):
+            if len(obj) == 1 and "$bytes" in obj:
+                index = obj["$bytes"]
+                if not isinstance(index, int) or not 0 <= index < len(attachments):
+                    raise ProtocolError("a $bytes reference points at no attachment")
+                return attachments[index]
+            return obj
+
+        return json.loads(payload, object_hook=hook)
+
+    def encode(self, value):
+        """Returns (json bytes, attachments) for a value, or raises EncodeError naming what cannot be sent."""
+        attachments = []
+
+        def default(obj):
+            if isinstance(obj, (bytes, bytearray, memoryview)):
+                attachments.append(bytes(obj))
+                return {"$bytes": len(attachments) - 1}
+            raise EncodeError(
+                "a value of type %s cannot be sent as JSON (send lists, dicts, str, int, float, bool, None or bytes)"
+                % _type_name(obj)
+            )
+
+        if self.named_floats:
+            value = _name_floats(value)
+        try:
+            text = json.dumps(value, default=default, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        except ValueError as error:
+            if "Out of range float" in str(error):
+                raise EncodeError(
+                    "%s cannot be sent: the wire is strict JSON; set AllowNamedFloatingPointLiterals on the pool "
+                    "to send NaN and infinities as strings" % _find_non_finite(value)
+                ) from None
+            raise EncodeError(str(error)) from None
+        except RecursionError:
+            raise EncodeError("the value is nested too deeply (or refers to itself) to be sent as JSON") from None
+        except TypeError as error:
+            raise EncodeError(str(error)) from None
+        try:
+            return text.encode("utf-8"), attachments
+        except UnicodeEncodeError as error:
+            raise EncodeError("a string cannot be sent: it is not valid Unicode (%s)" % error.reason) from None
+
+
+def _type_name(obj):
+    kind = type(obj)
+    module = kind.__module__
+    return kind.__qualname__ if module == "builtins" else module + "." + kind.__qualname__
+
+
+def _name_floats(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _name_floats(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_name_floats(v) for v in value]
+    return value
+
+
+def _find_non_finite(value, path="$"):
+    if isinstance(value, float) and not math.isfinite(value):
+        return "the float %r at %s" % (value, path)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = _find_non_finite(item, "%s.%s" % (path, key))
+            if found:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            found = _find_non_finite(item, "%s[%d]" % (path, index))
+            if found:
+                return found
+    return "a NaN or infinite float" if path == "$" else None

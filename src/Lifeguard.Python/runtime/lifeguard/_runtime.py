@@ -1,0 +1,258 @@
+"""The worker's main loop: one call at a time, on the main thread, with the protocol on private descriptors."""
+
+import importlib
+import io
+import json
+import os
+import signal
+import sys
+
+from . import _protocol as p
+from ._state import HostError, state
+
+RUNTIME_VERSION = "1.0.0"
+EXIT_INIT_FAILED = 3
+EXIT_PROTOCOL = 70
+DEFAULT_MAX_FRAME = 64 * 1024 * 1024
+
+
+def main(argv):
+    host_pid = int(argv[0]) if len(argv) > 0 else 0
+    max_frame = int(argv[1]) if len(argv) > 1 else DEFAULT_MAX_FRAME
+
+    # Keep the protocol pipes on private descriptors, then point fd 0 at /dev/null and fd 1 at stderr: neither
+    # print(), nor a C extension writing to fd 1, nor a subprocess can corrupt or steal protocol bytes.
+    proto_in = os.dup(0)
+    proto_out = os.dup(1)
+    _rewire_stdio()
+    _leave_process_group()
+    _die_with_parent(host_pid)
+
+    channel = p.Channel(proto_in, proto_out, max_frame)
+    state.channel = channel
+    signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        try:
+            kind, _, payload, attachments = channel.read_frame()
+        except EOFError:
+            return 0
+        if kind != p.INIT:
+            raise p.ProtocolError("expected the init frame first, got kind %d" % kind)
+        try:
+            _configure(channel, channel.decode(payload, attachments), host_pid)
+        except BaseException as error:  # noqa: B036 - an init failure of any kind is reported, then we exit
+            _reply_error(channel, 0, error, "init")
+            return EXIT_INIT_FAILED
+        channel.write_frame(p.HELLO, 0, json.dumps(state.info).encode("utf-8"))
+        return _serve(channel)
+    except p.ProtocolError as error:
+        sys.stderr.write("lifeguard worker: protocol violation from the host: %s\n" % error)
+        return EXIT_PROTOCOL
+
+
+def _configure(channel, config, host_pid):
+    version = config.get("protocol")
+    if version != p.PROTOCOL_VERSION:
+        raise RuntimeError("the host speaks protocol %r, this runtime speaks %d" % (version, p.PROTOCOL_VERSION))
+    channel.max_frame = int(config.get("maxFrame", channel.max_frame))
+    channel.named_floats = bool(config.get("namedFloats", False))
+    allowed = config.get("allowModules")
+    _calls.allowed = frozenset(allowed) if allowed is not None else None
+    for path in reversed(config.get("paths") or []):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    for module in config.get("preload") or []:
+        importlib.import_module(module)
+    init = config.get("init")
+    if init:
+        module, _, function = init.partition(":")
+        getattr(importlib.import_module(module), function)()
+    state.info = {
+        "protocol": p.PROTOCOL_VERSION,
+        "runtime": RUNTIME_VERSION,
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "implementation": sys.implementation.name,
+        "pid": os.getpid(),
+        "hostPid": host_pid,
+        "executable": sys.executable,
+    }
+
+
+def _serve(channel):
+    while True:
+        try:
+            kind, frame_id, payload, attachments = channel.read_frame()
+        except EOFError:
+            return 0  # the host closed our input: it is done with us, or gone
+        if kind == p.CALL:
+            _calls.run(channel, frame_id, payload, attachments)
+        elif kind in (p.CALLBACK_RESULT, p.CALLBACK_ERROR):
+            pass  # the answer to a callback whose call was interrupted: nobody waits for it any more
+        else:
+            raise p.ProtocolError("unexpected frame kind %d between calls" % kind)
+
+
+class _Calls:
+    """Resolves and runs calls. Functions are cached per (module, function)."""
+
+    def __init__(self):
+        self.allowed = None
+        self.cache = {}
+
+    def resolve(self, module, function):
+        key = (module, function)
+        target = self.cache.get(key)
+        if target is None:
+            if self.allowed is not None and module not in self.allowed:
+                raise PermissionError("module %r is not in this pool's module allowlist" % module)
+            target = getattr(importlib.import_module(module), function)
+            if not callable(target):
+                raise TypeError("%s.%s is not callable" % (module, function))
+            self.cache[key] = target
+        return target
+
+    def run(self, channel, call_id, payload, attachments):
+        try:
+            message = channel.decode(payload, attachments)
+            module, function = message["m"], message["f"]
+            target = self.resolve(module, function)
+        except p.ProtocolError:
+            raise
+        except BaseException as error:  # noqa: B036 - reported to the caller; the worker stays usable
+            _reply_error(channel, call_id, error, "resolve")
+            return
+        state.call_id = call_id
+        state.call = (module, function)
+        state.traceparent = message.get("tp")
+        state.tracestate = message.get("ts")
+        state.interrupt_pending = False
+        try:
+            try:
+                state.in_call = True
+                result = target(*(message.get("a") or ()), **(message.get("k") or {}))
+                if hasattr(result, "__await__") and hasattr(result, "send"):
+                    result = _run_coroutine(result)
+            finally:
+                state.in_call = False
+        except KeyboardInterrupt as error:
+            _reply_error(channel, call_id, error, "cancelled")
+        except BaseException as error:  # noqa: B036 - includes CancelledError and SystemExit: reported, not fatal
+            kind = "cancelled" if type(error).__name__ == "CancelledError" else "exception"
+            _reply_error(channel, call_id, error, kind)
+        else:
+            try:
+                data, out = channel.encode(result)
+                channel.write_frame(p.RESULT, call_id, data, out)
+            except p.EncodeError as error:
+                _reply_error(channel, call_id, error, "encode")
+        finally:
+            state.call_id = None
+            state.call = None
+            state.traceparent = None
+            state.tracestate = None
+
+
+_calls = _Calls()
+
+
+def _run_coroutine(coroutine):
+    import asyncio  # only paid for by workers that serve async functions
+
+    if state.loop is None:
+        state.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(state.loop)
+    task = state.loop.create_task(coroutine)
+    state.task = task
+    try:
+        return state.loop.run_until_complete(task)
+    finally:
+        state.task = None
+
+
+def _on_sigint(signum, frame):
+    """The host interrupts a call with SIGINT. Between calls, and inside protocol I/O, it must not raise."""
+    if not state.in_call:
+        return
+    if state.task is not None:
+        state.loop.call_soon_threadsafe(state.task.cancel)
+    elif state.in_io:
+        state.interrupt_pending = True
+    else:
+        raise KeyboardInterrupt
+
+
+def _call_host(channel, name, args):
+    callback_id = state.next_callback_id
+    state.next_callback_id += 1
+    data, attachments = channel.encode({"n": name, "a": args})
+    state.in_io = True
+    try:
+        channel.write_frame(p.CALLBACK, callback_id, data, attachments)
+        while True:
+            kind, frame_id, payload, attachments = channel.read_frame()
+            if frame_id != callback_id or kind not in (p.CALLBACK_RESULT, p.CALLBACK_ERROR):
+                if kind in (p.CALLBACK_RESULT, p.CALLBACK_ERROR) and frame_id < callback_id:
+                    continue  # a late answer to an earlier, interrupted callback
+                raise p.ProtocolError("expected the answer to callback %d, got kind %d id %d" % (callback_id, kind, frame_id))
+            value = channel.decode(payload, attachments)
+            break
+    finally:
+        state.in_io = False
+    if state.interrupt_pending:
+        state.interrupt_pending = False
+        raise KeyboardInterrupt
+    if kind == p.CALLBACK_ERROR:
+        raise HostError(value.get("type"), value.get("message"))
+    return value
+
+
+p.Channel.call_host = lambda self, name, args: _call_host(self, name, args)
+
+
+def _reply_error(channel, call_id, error, kind):
+    import traceback  # only on the error path
+
+    error_type = type(error)
+    module = error_type.__module__
+    name = error_type.__qualname__ if module == "builtins" else module + "." + error_type.__qualname__
+    if kind == "encode":
+        trace = ""
+    else:
+        trace = "".join(traceback.format_exception(error_type, error, error.__traceback__))
+    body = {"kind": kind, "type": name, "message": str(error), "traceback": trace}
+    channel.write_frame(p.ERROR, call_id, json.dumps(body, ensure_ascii=True).encode("ascii"))
+
+
+def _rewire_stdio():
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    sys.stdout = io.TextIOWrapper(
+        io.FileIO(1, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
+    )
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False), encoding="utf-8", errors="backslashreplace", line_buffering=True
+    )
+
+
+def _leave_process_group():
+    # Ctrl+C in a terminal signals the foreground process group: only the host should get it, and stop us in order.
+    try:
+        os.setpgid(0, 0)
+    except OSError:
+        pass
+
+
+def _die_with_parent(host_pid):
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    # The host may have died before we asked: then our parent is already someone else.
+    if host_pid and os.getppid() != host_pid:
+        os._exit(0)
