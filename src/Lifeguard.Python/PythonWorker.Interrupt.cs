@@ -5,6 +5,8 @@ namespace Lifeguard.Python;
 /// <summary>Interrupting a call (SIGINT, then a grace period, then kill) and answering Python's host callbacks.</summary>
 public sealed partial class PythonWorker
 {
+    private static readonly TimeSpan InterruptResendInterval = TimeSpan.FromMilliseconds(100);
+
     /// <summary>
     /// Interrupts the running call: SIGINT raises KeyboardInterrupt inside it (or cancels its asyncio task). Waits up
     /// to the grace period for the worker to reply to the call; returns whether it had to be killed instead.
@@ -19,6 +21,12 @@ public sealed partial class PythonWorker
         }
 
         using var grace = new CancellationTokenSource(_settings.CancelGracePeriod, _settings.Time);
+
+        // The worker ignores SIGINT between calls (it must: a late one could hit the next call). So a cancel that
+        // lands after the call was sent but before Python entered the function would be lost: repeat the signal
+        // until the reply to this call arrives. The last one is handled before the worker reads another frame.
+        using var resend = _settings.Time.CreateTimer(
+            static s => NativeMethods.TrySignal((int)s!, NativeMethods.SIGINT), ProcessId, InterruptResendInterval, InterruptResendInterval);
         try
         {
             // A call blocked in lifeguard.call_host defers the interrupt until it has its answer: give it one.

@@ -151,3 +151,19 @@ def allocate(megabytes):
     global _ballast
     _ballast = bytearray(megabytes * 1024 * 1024)
     return len(_ballast)
+
+
+def crash_once(marker):
+    """Dies the first time (per marker file), succeeds after: for retry tests."""
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(7)
+    return "second time lucky"
+
+
+def env(name):
+    return os.environ.get(name)
+
+
+def unicode_echo(text):
+    return {"text": text, "length": len(text)}
