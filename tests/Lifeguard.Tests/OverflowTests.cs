@@ -1,0 +1,143 @@
+using Lifeguard.Testing;
+
+namespace Lifeguard.Tests;
+
+public sealed class OverflowTests
+{
+    [Fact]
+    public async Task CheckoutAsync_NoneIdleAndCapNotReached_StartsAnOverflowWorkerForThisCaller()
+    {
+        var time = new ManualTimeProvider();
+        var factory = new FakeWorkerFactory();
+        await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 2), factory);
+        using var a = await pool.CheckoutAsync();
+        factory.CloseGate();
+
+        var b = pool.CheckoutAsync().AsTask();
+
+        await Scenario.Until(() => factory.StartAttempts == 2, "the overflow start is in flight");
+        Assert.False(b.IsCompleted);
+        var status = pool.GetStatus().Consistent();
+        Assert.Equal(1, status.Starting);
+        Assert.Equal(1, status.Overflow);
+        Assert.Equal(0, status.Waiters);
+        factory.OpenGate();
+        using var lease = await b;
+        Assert.NotEqual(a.WorkerId, lease.WorkerId);
+        Assert.Same(factory.All.Last(), lease.Worker);
+        status = pool.GetStatus().Consistent();
+        Assert.Equal(2, status.Busy);
+        Assert.Equal(1, status.Overflow);
+        Assert.Equal(0, status.Starting);
+        Assert.Equal(1, status.TotalRestarts);
+    }
+
+    [Fact]
+    public async Task CheckoutAsync_OverflowStartFails_CallerGetsWorkerStartExceptionAndTheSlotIsReleased()
+    {
+        var time = new ManualTimeProvider();
+        var boom = new InvalidOperationException("boom");
+        var factory = new FakeWorkerFactory { FailStart = n => n == 2 ? boom : null };
+        var options = Scenario.Options(time, size: 1, maxOverflow: 1);
+        await using var pool = await Pool.StartAsync(options, factory);
+        using var a = await pool.CheckoutAsync();
+
+        var ex = await Assert.ThrowsAsync<WorkerStartException>(async () => await pool.CheckoutAsync());
+
+        Assert.Same(boom, ex.InnerException);
+        Assert.Equal(options.Name, ex.PoolName);
+        var status = pool.GetStatus().Consistent();
+        Assert.Equal(PoolState.Overflow, status.State);
+        Assert.Equal(0, status.Starting);
+        Assert.Equal(1, status.Live);
+        Assert.Equal(1, status.TotalStartFailures);
+        Assert.Same(ex, status.LastFailure);
+
+        // The one overflow slot is free again: the next checkout starts a worker instead of waiting.
+        using var b = await pool.CheckoutAsync();
+        Assert.Equal(3, factory.StartAttempts);
+        Assert.Equal(2, pool.GetStatus().Consistent().Busy);
+    }
+
+    [Fact]
+    public async Task CheckoutAsync_OverflowStartInFlight_CountsAgainstTheCap()
+    {
+        var time = new ManualTimeProvider();
+        var factory = new FakeWorkerFactory();
+        await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
+        var a = await pool.CheckoutAsync();
+        factory.CloseGate();
+        var b = pool.CheckoutAsync().AsTask();
+        await Scenario.Until(() => factory.StartAttempts == 2, "the overflow start is in flight");
+
+        var c = pool.CheckoutAsync().AsTask();
+
+        var status = pool.GetStatus().Consistent();
+        Assert.Equal(PoolState.Full, status.State);
+        Assert.Equal(1, status.Waiters);
+        Assert.Equal(2, factory.StartAttempts);
+        factory.OpenGate();
+        using var bLease = await b;
+        Assert.False(c.IsCompleted);
+        a.Dispose();
+        using var cLease = await c;
+        Assert.Equal(a.WorkerId, cLease.WorkerId);
+        Assert.Equal(2, factory.Started);
+    }
+
+    [Fact]
+    public async Task TryCheckoutAsync_IdleWorker_ReturnsItAtOnce()
+    {
+        var time = new ManualTimeProvider();
+        await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
+
+        var checkout = pool.TryCheckoutAsync();
+
+        Assert.True(checkout.IsCompletedSuccessfully);
+        var lease = await checkout;
+        Assert.NotNull(lease);
+        Assert.True(lease.Value.IsActive);
+        lease.Value.Dispose();
+        Assert.Equal(1, pool.GetStatus().Consistent().Idle);
+    }
+
+    [Fact]
+    public async Task TryCheckoutAsync_CapAllows_StartsAndAwaitsAnOverflowWorker()
+    {
+        var time = new ManualTimeProvider();
+        var factory = new FakeWorkerFactory();
+        await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
+        using var a = await pool.CheckoutAsync();
+        factory.CloseGate();
+
+        var checkout = pool.TryCheckoutAsync().AsTask();
+
+        await Scenario.Until(() => factory.StartAttempts == 2, "the overflow start is in flight");
+        Assert.False(checkout.IsCompleted);
+        factory.OpenGate();
+        var lease = await checkout;
+        Assert.NotNull(lease);
+        Assert.Same(factory.All.Last(), lease.Value.Worker);
+        Assert.Equal(1, pool.GetStatus().Consistent().Overflow);
+        lease.Value.Dispose();
+    }
+
+    [Fact]
+    public async Task TryCheckoutAsync_Full_ReturnsNullWithoutQueueing()
+    {
+        var time = new ManualTimeProvider();
+        var factory = new FakeWorkerFactory();
+        await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
+        using var a = await pool.CheckoutAsync();
+        using var b = await pool.CheckoutAsync();
+
+        var checkout = pool.TryCheckoutAsync();
+
+        Assert.True(checkout.IsCompleted);
+        Assert.Null(await checkout);
+        var status = pool.GetStatus().Consistent();
+        Assert.Equal(0, status.Waiters);
+        Assert.Equal(0, status.TotalTimeouts);
+        Assert.Equal(2, factory.StartAttempts);
+    }
+}
