@@ -164,13 +164,16 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
             return;
         }
 
-        _exited.TrySetResult();
+        // Report before completing _exited: a caller that awaits the exit (to build its crash report) must find
+        // the pool already told, or its own checkin could mistake the death for something else.
         if (Interlocked.Exchange(ref _reported, 1) == 0)
         {
             int code = SafeExitCode();
             PythonLog.WorkerExited(_logger, ProcessId, code);
             _context?.ReportTerminated(CrashException("exited", code, inner: null));
         }
+
+        _exited.TrySetResult();
     }
 
     /// <summary>Kills the process and tells the pool why, once; its exit is then not reported again.</summary>

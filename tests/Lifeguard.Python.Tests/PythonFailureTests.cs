@@ -38,7 +38,7 @@ public sealed class PythonFailureTests : PythonTestBase
     public async Task CallAsync_Hangs_TimeoutInterruptsAndWorkerIsKept()
     {
         var options = Options("hang");
-        options.CallTimeout = TimeSpan.FromMilliseconds(300);
+        options.CallTimeout = TimeSpan.FromSeconds(1);
         await using var pool = await PythonPool.StartAsync(options);
         int pid = await pool.CallAsync<int>("fixtures", "pid");
         var timeout = await Assert.ThrowsAsync<PythonCallTimeoutException>(() => pool.CallAsync<double>("fixtures", "sleep", [30]));
@@ -52,8 +52,8 @@ public sealed class PythonFailureTests : PythonTestBase
     public async Task CallAsync_IgnoresInterrupt_KilledAfterGraceAndReplaced()
     {
         var options = Options("stubborn");
-        options.CallTimeout = TimeSpan.FromMilliseconds(200);
-        options.CancelGracePeriod = TimeSpan.FromMilliseconds(300);
+        options.CallTimeout = TimeSpan.FromSeconds(1);
+        options.CancelGracePeriod = TimeSpan.FromSeconds(1);
         await using var pool = await PythonPool.StartAsync(options);
         int pid = await pool.CallAsync<int>("fixtures", "pid");
         var timeout = await Assert.ThrowsAsync<PythonCallTimeoutException>(() => pool.CallAsync<string>("fixtures", "ignore_interrupts", [30]));
@@ -81,7 +81,7 @@ public sealed class PythonFailureTests : PythonTestBase
     public async Task CallAsync_AsyncFunctionCancelled_WorkerKept()
     {
         var options = Options("async-cancel");
-        options.CallTimeout = TimeSpan.FromMilliseconds(300);
+        options.CallTimeout = TimeSpan.FromSeconds(1);
         await using var pool = await PythonPool.StartAsync(options);
         int pid = await pool.CallAsync<int>("fixtures", "pid");
         var timeout = await Assert.ThrowsAsync<PythonCallTimeoutException>(() => pool.CallAsync<double>("fixtures", "async_sleep", [30]));
@@ -94,7 +94,7 @@ public sealed class PythonFailureTests : PythonTestBase
     public async Task CallAsync_CancelledDuringHostCallback_CallEndsAndWorkerKept()
     {
         var options = Options("callback-cancel");
-        options.CallTimeout = TimeSpan.FromMilliseconds(300);
+        options.CallTimeout = TimeSpan.FromSeconds(1);
         options.Callbacks["slow"] = async (_, ct) =>
         {
             await Task.Delay(Timeout.Infinite, ct);

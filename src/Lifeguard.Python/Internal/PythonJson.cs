@@ -16,13 +16,13 @@ namespace Lifeguard.Python;
 internal static class PythonJson
 {
     [ThreadStatic]
-    private static List<ReadOnlyMemory<byte>>? t_writing;
+    private static List<ReadOnlyMemory<byte>>? _threadWriting;
 
     [ThreadStatic]
-    private static ReadOnlyMemory<byte> t_reading;
+    private static ReadOnlyMemory<byte> _threadReading;
 
     [ThreadStatic]
-    private static List<(int Offset, int Length)>? t_readIndex;
+    private static List<(int Offset, int Length)>? _threadReadIndex;
 
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Reflection serves only apps that keep it enabled (JsonSerializer.IsReflectionEnabledByDefault); trimmed and AOT apps pass options with their own TypeInfoResolver.")]
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "As above: reflection only where the app keeps it enabled.")]
@@ -46,24 +46,24 @@ internal static class PythonJson
 
     public static WriteScope BeginWrite(List<ReadOnlyMemory<byte>> attachments)
     {
-        t_writing = attachments;
+        _threadWriting = attachments;
         return default;
     }
 
     public static ReadScope BeginRead(ReadOnlyMemory<byte> attachments)
     {
-        t_reading = attachments;
-        t_readIndex = null;
+        _threadReading = attachments;
+        _threadReadIndex = null;
         return default;
     }
 
     /// <summary>Attachment <paramref name="index"/> of the frame being read (inside <see cref="BeginRead"/>).</summary>
     public static byte[] Attachment(int index)
     {
-        if (t_readIndex is null)
+        if (_threadReadIndex is null)
         {
             var index2 = new List<(int, int)>();
-            var span = t_reading.Span;
+            var span = _threadReading.Span;
             int position = 0;
             while (position < span.Length)
             {
@@ -83,29 +83,29 @@ internal static class PythonJson
                 position += length;
             }
 
-            t_readIndex = index2;
+            _threadReadIndex = index2;
         }
 
-        if ((uint)index >= (uint)t_readIndex.Count)
+        if ((uint)index >= (uint)_threadReadIndex.Count)
         {
-            throw new PythonProtocolException($"A {{\"$bytes\": {index}}} reference points at no attachment ({t_readIndex.Count} in the frame).");
+            throw new PythonProtocolException($"A {{\"$bytes\": {index}}} reference points at no attachment ({_threadReadIndex.Count} in the frame).");
         }
 
-        var (offset, size) = t_readIndex[index];
-        return t_reading.Span.Slice(offset, size).ToArray();
+        var (offset, size) = _threadReadIndex[index];
+        return _threadReading.Span.Slice(offset, size).ToArray();
     }
 
     internal readonly struct WriteScope : IDisposable
     {
-        public void Dispose() => t_writing = null;
+        public void Dispose() => _threadWriting = null;
     }
 
     internal readonly struct ReadScope : IDisposable
     {
         public void Dispose()
         {
-            t_reading = default;
-            t_readIndex = null;
+            _threadReading = default;
+            _threadReadIndex = null;
         }
     }
 
@@ -142,7 +142,7 @@ internal static class PythonJson
 
         public override void Write(Utf8JsonWriter writer, byte[] value, JsonSerializerOptions options)
         {
-            if (t_writing is { } attachments)
+            if (_threadWriting is { } attachments)
             {
                 attachments.Add(value);
                 writer.WriteStartObject();
