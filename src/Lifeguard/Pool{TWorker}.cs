@@ -52,9 +52,7 @@ public sealed class Pool<TWorker> : IPool
             return ValueTask.FromCanceled<Lease<TWorker>>(cancellationToken);
         }
 
-        return _core.TryCheckoutIdle(out var lease)
-            ? new ValueTask<Lease<TWorker>>(lease)
-            : _core.CheckoutAsync(timeout, tryOnly: false, cancellationToken);
+        return _core.CheckoutAsync(timeout, tryOnly: false, cancellationToken);
     }
 
     /// <summary>
@@ -64,12 +62,7 @@ public sealed class Pool<TWorker> : IPool
     public async ValueTask<Lease<TWorker>?> TryCheckoutAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (_core.TryCheckoutIdle(out var lease))
-        {
-            return lease;
-        }
-
-        lease = await _core.CheckoutAsync(TimeSpan.Zero, tryOnly: true, cancellationToken).ConfigureAwait(false);
+        var lease = await _core.CheckoutAsync(TimeSpan.Zero, tryOnly: true, cancellationToken).ConfigureAwait(false);
         return lease.IsEmpty ? null : lease;
     }
 

@@ -43,7 +43,12 @@ internal sealed class LeaseTracker<TWorker>
     public int Issue()
     {
         _broken = false;
-        return Interlocked.Increment(ref _generation);
+
+        // Under the pool's lock and only while not leased (even generation): no disposal can race this write, as a
+        // stale copy's compare-and-swap expects an odd generation.
+        int generation = _generation + 1;
+        Volatile.Write(ref _generation, generation);
+        return generation;
     }
 
     public bool IsCurrent(int generation) => Volatile.Read(ref _generation) == generation;

@@ -98,9 +98,9 @@ internal sealed partial class PoolCore<TWorker>
             return;
         }
 
+        ListLocked(slot);
         if (DequeueLocked() is { } waiter)
         {
-            _workers.Add(slot);
             fx.Serve(waiter, MarkBusyLocked(slot, now, waiter.Stack));
             return;
         }
@@ -108,14 +108,26 @@ internal sealed partial class PoolCore<TWorker>
         slot.State = SlotState.Idle;
         slot.IdleSince = now;
         _idle.Add(slot);
-        _workers.Add(slot);
         if (surplus)
         {
             ScheduleCooldownLocked(now);
         }
     }
 
-    /// <summary>Takes a slot out of the idle list or the busy count into hand.</summary>
+    /// <summary>
+    /// Puts a slot in the list of live workers (for status and stop). A worker stays listed from its admission until
+    /// it is stopped, so the common checkin (busy to idle, or to a waiter) touches the list not at all.
+    /// </summary>
+    private void ListLocked(WorkerSlot<TWorker> slot)
+    {
+        if (!slot.Listed)
+        {
+            _workers.Add(slot);
+            slot.Listed = true;
+        }
+    }
+
+    /// <summary>Takes a slot out of the idle list or the busy count into hand (it stays listed).</summary>
     private void DetachLocked(WorkerSlot<TWorker> slot)
     {
         switch (slot.State)
@@ -130,7 +142,6 @@ internal sealed partial class PoolCore<TWorker>
                 return;
         }
 
-        _workers.Remove(slot);
         slot.State = SlotState.Detached;
         if (_stopping && _busy == 0)
         {
@@ -142,6 +153,12 @@ internal sealed partial class PoolCore<TWorker>
     private void StopLocked(WorkerSlot<TWorker> slot, string reason, ref Effects fx)
     {
         DetachLocked(slot);
+        if (slot.Listed)
+        {
+            _workers.Remove(slot);
+            slot.Listed = false;
+        }
+
         slot.State = SlotState.Gone;
         if (slot.Worker is not null)
         {

@@ -1,27 +1,226 @@
 using System.Diagnostics;
-using System.Runtime.CompilerServices;
 
 namespace Lifeguard;
 
 /// <summary>Checkout: the allocation-free fast path, the slow path, validation, and the waiter queue.</summary>
 internal sealed partial class PoolCore<TWorker>
 {
-    /// <summary>The fast path: an idle worker, no validation, no allocation.</summary>
-    public bool TryCheckoutIdle(out Lease<TWorker> lease)
+    /// <summary>
+    /// Checks out under one lock: an idle worker (synchronous, allocation-free), else an overflow worker started for
+    /// this caller, else a place in the queue, returned as the pooled waiter itself. With a validator, workers are
+    /// checked first (<see cref="CheckoutValidatedAsync"/>). With <paramref name="tryOnly"/>, a full pool yields an
+    /// empty lease instead of a wait.
+    /// </summary>
+    public ValueTask<Lease<TWorker>> CheckoutAsync(TimeSpan timeout, bool tryOnly, CancellationToken cancellationToken)
     {
+        var stack = _options.LeakDetectionThreshold is null ? null : new StackTrace(2, fNeedFileInfo: true);
+        try
+        {
+            return _validator is null
+                ? CheckoutOnce(timeout, timeout, tryOnly, stack, front: false, cancellationToken)
+                : CheckoutValidatedAsync(timeout, tryOnly, stack, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            // Errors decided under the lock (stopped, backoff, timeout zero, rejected) travel in the task, as from
+            // any async method.
+            return ValueTask.FromException<Lease<TWorker>>(e);
+        }
+    }
+
+    private ValueTask<Lease<TWorker>> CheckoutOnce(
+        TimeSpan timeout, TimeSpan reportedTimeout, bool tryOnly, StackTrace? stack, bool front, CancellationToken cancellationToken)
+    {
+        // The clock is read only when an option, a listening histogram or a finite wait needs it.
         long now = NeedsTimestamps ? _time.GetTimestamp() : 0;
+        Waiter<TWorker> waiter;
+        TimeSpan remaining = Timeout.InfiniteTimeSpan;
         lock (_lock)
         {
-            if (_idle.Count == 0 || _stopping || _validator is not null)
+            if (_stopping)
             {
-                lease = default;
-                return false;
+                throw ExceptionFactory.Stopped(Name);
             }
 
-            lease = MarkBusyLocked(TakeIdleLocked(), now, stack: null);
+            if (_idle.Count > 0)
+            {
+                var lease = MarkBusyLocked(TakeIdleLocked(), now, stack);
+                AssertInvariantsLocked();
+                RecordImmediateCheckout();
+                return new ValueTask<Lease<TWorker>>(lease);
+            }
+
+            if (LiveLocked < CapLocked)
+            {
+                if (_backoff)
+                {
+                    throw BackoffExceptionLocked();
+                }
+
+                // Reserve the capacity before starting, so concurrent callers cannot overshoot the cap.
+                _starting++;
+                _pending++;
+                AssertInvariantsLocked();
+                return StartForCallerAsync(stack);
+            }
+
+            if (tryOnly)
+            {
+                return default;
+            }
+
+            if (timeout == TimeSpan.Zero)
+            {
+                _timeouts++;
+                _metrics.Timeouts.Add(1, _poolTag);
+                throw ExceptionFactory.CheckoutTimeout(Name, reportedTimeout, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
+            }
+
+            if (_options.MaxWaiters is { } maxWaiters && _waiterCount >= maxWaiters)
+            {
+                _rejections++;
+                _metrics.Rejections.Add(1, _poolTag);
+                throw ExceptionFactory.Rejected(Name, maxWaiters, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
+            }
+
+            if (now == 0 && (timeout != Timeout.InfiniteTimeSpan || _metrics.CheckoutWait.Enabled))
+            {
+                now = _time.GetTimestamp();
+            }
+
+            waiter = RentWaiterLocked();
+            waiter.StartedAt = now;
+            waiter.Deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : now + ToTimestampTicks(timeout);
+            waiter.Timeout = reportedTimeout;
+            waiter.Token = cancellationToken;
+            waiter.Stack = stack;
+            remaining = timeout;
+            EnqueueLocked(waiter, front);
             AssertInvariantsLocked();
         }
 
+        // Armed outside the lock: a token that is already cancelled runs its callback synchronously, and that
+        // callback takes the lock.
+        try
+        {
+            ArmWaiter(waiter, remaining);
+        }
+        catch
+        {
+            // Never leave a queued waiter nobody awaits: it would swallow the next worker returned. If a worker
+            // reached it already, the result stands and the caller gets it.
+            bool unlinked = false;
+            lock (_lock)
+            {
+                if (waiter.Queued)
+                {
+                    UnlinkLocked(waiter);
+                    unlinked = true;
+                }
+            }
+
+            if (unlinked)
+            {
+                OnWaiterConsumed(waiter, succeeded: false);
+                throw;
+            }
+        }
+
+        return waiter.AsValueTask();
+    }
+
+    /// <summary>The checkout for pools whose factory validates workers: a worker that fails is replaced, and we try again.</summary>
+    private async ValueTask<Lease<TWorker>> CheckoutValidatedAsync(TimeSpan timeout, bool tryOnly, StackTrace? stack, CancellationToken cancellationToken)
+    {
+        long started = _time.GetTimestamp();
+        bool retry = false;
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var remaining = timeout == Timeout.InfiniteTimeSpan
+                ? timeout
+                : TimeSpan.FromTicks(Math.Max(0, (timeout - _time.GetElapsedTime(started)).Ticks));
+
+            // A caller whose worker failed validation keeps its turn: it goes back to the head of the queue.
+            var lease = await CheckoutOnce(remaining, timeout, tryOnly, stack, front: retry, cancellationToken).ConfigureAwait(false);
+            if (lease.IsEmpty || await ValidateAsync(lease, cancellationToken).ConfigureAwait(false))
+            {
+                return lease;
+            }
+
+            retry = true;
+        }
+    }
+
+    /// <summary>Called by a waiter when its awaiter has read the result: metrics, then the waiter goes back to the pool.</summary>
+    internal void OnWaiterConsumed(Waiter<TWorker> waiter, bool succeeded)
+    {
+        if (succeeded)
+        {
+            if (_metrics.Checkouts.Enabled)
+            {
+                _metrics.Checkouts.Add(1, _poolTag);
+            }
+
+            if (_metrics.CheckoutWait.Enabled && waiter.StartedAt != 0)
+            {
+                _metrics.CheckoutWait.Record(_time.GetElapsedTime(waiter.StartedAt).TotalSeconds, _poolTag);
+            }
+        }
+
+        // Dispose waits for a cancellation callback that is running right now, so after it no callback of this use
+        // is in flight except a timer that has fired already; that one re-checks Queued and the deadline under the lock.
+        waiter.Registration.Dispose();
+        waiter.Timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        waiter.Reset();
+
+        // Lock-free return: pushes are ABA-safe; the list is only ever taken whole (RentWaiterLocked).
+        var head = Volatile.Read(ref _returnedWaiters);
+        while (true)
+        {
+            waiter.NextFree = head;
+            var seen = Interlocked.CompareExchange(ref _returnedWaiters, waiter, head);
+            if (ReferenceEquals(seen, head))
+            {
+                return;
+            }
+
+            head = seen;
+        }
+    }
+
+    private Waiter<TWorker> RentWaiterLocked()
+    {
+        if (_freeWaiters.Count == 0)
+        {
+            // Take every waiter returned since the last time, at once; keep a bounded number.
+            for (var w = Interlocked.Exchange(ref _returnedWaiters, null); w is not null;)
+            {
+                var next = w.NextFree;
+                w.NextFree = null;
+                if (_freeWaiters.Count < MaxPooledWaiters)
+                {
+                    _freeWaiters.Push(w);
+                }
+                else
+                {
+                    w.Timer?.Dispose();
+                }
+
+                w = next;
+            }
+        }
+
+        if (_freeWaiters.Count > 0)
+        {
+            return _freeWaiters.Pop();
+        }
+
+        return new Waiter<TWorker>(this);
+    }
+
+    private void RecordImmediateCheckout()
+    {
         if (_metrics.Checkouts.Enabled)
         {
             _metrics.Checkouts.Add(1, _poolTag);
@@ -30,117 +229,6 @@ internal sealed partial class PoolCore<TWorker>
         if (_metrics.CheckoutWait.Enabled)
         {
             _metrics.CheckoutWait.Record(0, _poolTag);
-        }
-
-        return true;
-    }
-
-    /// <summary>
-    /// The full checkout: idle worker (validated), else an overflow worker started for this caller, else the queue.
-    /// With <paramref name="tryOnly"/>, returns an empty lease instead of queueing.
-    /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<Lease<TWorker>> CheckoutAsync(TimeSpan timeout, bool tryOnly, CancellationToken cancellationToken)
-    {
-        var stack = _options.LeakDetectionThreshold is null ? null : new StackTrace(2, fNeedFileInfo: true);
-        long started = _time.GetTimestamp();
-        long deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : started + ToTimestampTicks(timeout);
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            Lease<TWorker> lease = default;
-            Waiter<TWorker>? waiter = null;
-            bool startOwn = false;
-            TimeSpan remaining = Timeout.InfiniteTimeSpan;
-            lock (_lock)
-            {
-                long now = _time.GetTimestamp();
-                if (_stopping)
-                {
-                    throw ExceptionFactory.Stopped(Name);
-                }
-
-                if (_idle.Count > 0)
-                {
-                    lease = MarkBusyLocked(TakeIdleLocked(), now, stack);
-                }
-                else if (LiveLocked < CapLocked)
-                {
-                    if (_backoff)
-                    {
-                        throw BackoffExceptionLocked();
-                    }
-
-                    // Reserve the capacity before starting, so concurrent callers cannot overshoot the cap.
-                    _starting++;
-                    _pending++;
-                    startOwn = true;
-                }
-                else if (tryOnly)
-                {
-                    return default;
-                }
-                else
-                {
-                    if (deadline != long.MaxValue)
-                    {
-                        long left = deadline - now;
-                        if (left <= 0)
-                        {
-                            _timeouts++;
-                            _metrics.Timeouts.Add(1, _poolTag);
-                            throw ExceptionFactory.CheckoutTimeout(Name, timeout, SnapshotLocked(now));
-                        }
-
-                        remaining = FromTimestampTicks(left);
-                    }
-
-                    if (_options.MaxWaiters is { } maxWaiters && _waiterCount >= maxWaiters)
-                    {
-                        _rejections++;
-                        _metrics.Rejections.Add(1, _poolTag);
-                        throw ExceptionFactory.Rejected(Name, maxWaiters, SnapshotLocked(now));
-                    }
-
-                    waiter = _freeWaiters.Count > 0 ? _freeWaiters.Pop() : new Waiter<TWorker>();
-                    waiter.Deadline = deadline;
-                    waiter.Timeout = timeout;
-                    waiter.Token = cancellationToken;
-                    waiter.Stack = stack;
-                    EnqueueLocked(waiter);
-                }
-
-                AssertInvariantsLocked();
-            }
-
-            if (waiter is not null)
-            {
-                // Armed outside the lock: a token that is already cancelled runs its callback synchronously, and
-                // that callback takes the lock.
-                ArmWaiter(waiter, remaining);
-                try
-                {
-                    lease = await waiter.AsValueTask().ConfigureAwait(false);
-                }
-                finally
-                {
-                    DisarmAndReturn(waiter);
-                }
-            }
-            else if (startOwn)
-            {
-                lease = await StartForCallerAsync(stack).ConfigureAwait(false);
-                RecordCheckout(started);
-                return lease;
-            }
-
-            if (_validator is not null && !await ValidateAsync(lease, cancellationToken).ConfigureAwait(false))
-            {
-                continue;
-            }
-
-            RecordCheckout(started);
-            return lease;
         }
     }
 
@@ -165,19 +253,6 @@ internal sealed partial class PoolCore<TWorker>
         var tracker = slot.SpareTracker ?? new LeaseTracker<TWorker>(this, slot);
         slot.SpareTracker = null;
         return new Lease<TWorker>(tracker, tracker.Issue());
-    }
-
-    private void RecordCheckout(long started)
-    {
-        if (_metrics.Checkouts.Enabled)
-        {
-            _metrics.Checkouts.Add(1, _poolTag);
-        }
-
-        if (_metrics.CheckoutWait.Enabled)
-        {
-            _metrics.CheckoutWait.Record(_time.GetElapsedTime(started).TotalSeconds, _poolTag);
-        }
     }
 
     private async ValueTask<bool> ValidateAsync(Lease<TWorker> lease, CancellationToken cancellationToken)
@@ -211,21 +286,40 @@ internal sealed partial class PoolCore<TWorker>
         return valid;
     }
 
-    private void EnqueueLocked(Waiter<TWorker> waiter)
+    private void EnqueueLocked(Waiter<TWorker> waiter, bool front)
     {
         waiter.Queued = true;
-        waiter.Next = null;
-        waiter.Previous = _tail;
-        if (_tail is null)
+        if (front)
         {
+            waiter.Previous = null;
+            waiter.Next = _head;
+            if (_head is null)
+            {
+                _tail = waiter;
+            }
+            else
+            {
+                _head.Previous = waiter;
+            }
+
             _head = waiter;
         }
         else
         {
-            _tail.Next = waiter;
+            waiter.Next = null;
+            waiter.Previous = _tail;
+            if (_tail is null)
+            {
+                _head = waiter;
+            }
+            else
+            {
+                _tail.Next = waiter;
+            }
+
+            _tail = waiter;
         }
 
-        _tail = waiter;
         _waiterCount++;
     }
 
@@ -269,33 +363,15 @@ internal sealed partial class PoolCore<TWorker>
     {
         if (remaining != Timeout.InfiniteTimeSpan)
         {
-            waiter.Timer ??= CreateTimer(static s => ((Waiter<TWorker>)s!).Owner!.OnWaiterTimer((Waiter<TWorker>)s!), waiter);
-            waiter.Owner = this;
-            waiter.Timer.Change(remaining, Timeout.InfiniteTimeSpan);
+            waiter.Timer ??= CreateTimer(static s => ((Waiter<TWorker>)s!).Owner.OnWaiterTimer((Waiter<TWorker>)s!), waiter);
+            Arm(waiter.Timer, remaining);
         }
 
         if (waiter.Token.CanBeCanceled)
         {
-            waiter.Owner = this;
             waiter.Registration = waiter.Token.UnsafeRegister(
-                static (s, token) => ((Waiter<TWorker>)s!).Owner!.OnWaiterCanceled((Waiter<TWorker>)s!, token),
+                static (s, token) => ((Waiter<TWorker>)s!).Owner.OnWaiterCanceled((Waiter<TWorker>)s!, token),
                 waiter);
-        }
-    }
-
-    private void DisarmAndReturn(Waiter<TWorker> waiter)
-    {
-        // Dispose waits for a callback that is running right now, so after it no callback of this use is in flight
-        // except a timer that has fired already; those re-check Queued and the deadline under the lock.
-        waiter.Registration.Dispose();
-        waiter.Timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        waiter.Reset();
-        lock (_lock)
-        {
-            if (_freeWaiters.Count < 64)
-            {
-                _freeWaiters.Push(waiter);
-            }
         }
     }
 
@@ -313,7 +389,7 @@ internal sealed partial class PoolCore<TWorker>
             if (now < waiter.Deadline)
             {
                 // Fired early (coarse timers) or for an earlier use of this pooled waiter: re-arm for the rest.
-                waiter.Timer!.Change(FromTimestampTicks(waiter.Deadline - now), Timeout.InfiniteTimeSpan);
+                Arm(waiter.Timer!, FromTimestampTicks(waiter.Deadline - now));
                 return;
             }
 

@@ -3,6 +3,8 @@ namespace Lifeguard;
 /// <summary>Effects decided under the lock and run after it, plus timer and clock helpers.</summary>
 internal sealed partial class PoolCore<TWorker>
 {
+    private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
+
 
     /// <summary>What a transition decided to do once the lock is released. A plain value: no allocation when empty.</summary>
     private struct Effects
@@ -117,9 +119,26 @@ internal sealed partial class PoolCore<TWorker>
         }
     }
 
+    /// <summary>
+    /// Converts a duration to TimeProvider ticks, saturating at a quarter of the range so that adding it to any
+    /// timestamp cannot overflow: a timeout of <see cref="TimeSpan.MaxValue"/> simply never comes.
+    /// </summary>
     private long ToTimestampTicks(TimeSpan span)
-        => (long)(span.Ticks * ((double)_time.TimestampFrequency / TimeSpan.TicksPerSecond));
+    {
+        double ticks = span.Ticks * ((double)_time.TimestampFrequency / TimeSpan.TicksPerSecond);
+        return ticks >= long.MaxValue / 4 ? long.MaxValue / 4 : (long)ticks;
+    }
 
     private TimeSpan FromTimestampTicks(long ticks)
-        => TimeSpan.FromTicks((long)Math.Ceiling(ticks * ((double)TimeSpan.TicksPerSecond / _time.TimestampFrequency)));
+    {
+        double span = Math.Ceiling(ticks * ((double)TimeSpan.TicksPerSecond / _time.TimestampFrequency));
+        return span >= TimeSpan.MaxValue.Ticks ? TimeSpan.MaxValue : TimeSpan.FromTicks((long)span);
+    }
+
+    /// <summary>
+    /// Arms a one-shot timer, clamping the delay to what timers accept (about 49.7 days). A clamped timer fires early;
+    /// every timer callback here re-checks its own deadline and re-arms for the rest.
+    /// </summary>
+    private static void Arm(ITimer timer, TimeSpan delay)
+        => timer.Change(delay > MaxTimerDelay ? MaxTimerDelay : delay < TimeSpan.Zero ? TimeSpan.Zero : delay, Timeout.InfiniteTimeSpan);
 }

@@ -137,6 +137,7 @@ internal sealed partial class PoolCore<TWorker>
     /// <summary>Starts an overflow worker for the caller that reserved the capacity, and leases it to that caller.</summary>
     private async ValueTask<Lease<TWorker>> StartForCallerAsync(StackTrace? stack)
     {
+        long started = _metrics.CheckoutWait.Enabled ? _time.GetTimestamp() : 0;
         WorkerSlot<TWorker>? slot = null;
         Exception? failure = null;
         try
@@ -166,7 +167,7 @@ internal sealed partial class PoolCore<TWorker>
                 _restarts++;
                 ExitBackoffLocked(ref fx);
                 AdmitLocked(slot!, now);
-                _workers.Add(slot!);
+                ListLocked(slot!);
                 lease = MarkBusyLocked(slot!, now, stack);
             }
             else if (failure is not PoolStoppedException)
@@ -182,7 +183,22 @@ internal sealed partial class PoolCore<TWorker>
         }
 
         Run(ref fx);
-        return failure is null ? lease : throw failure;
+        if (failure is not null)
+        {
+            throw failure;
+        }
+
+        if (_metrics.Checkouts.Enabled)
+        {
+            _metrics.Checkouts.Add(1, _poolTag);
+        }
+
+        if (started != 0)
+        {
+            _metrics.CheckoutWait.Record(_time.GetElapsedTime(started).TotalSeconds, _poolTag);
+        }
+
+        return lease;
     }
 
     /// <summary>A replacement, refill or backoff probe: its worker goes to the first waiter, or idle.</summary>

@@ -26,6 +26,7 @@ namespace Lifeguard;
 internal sealed partial class PoolCore<TWorker> : IPoolGauges
     where TWorker : class
 {
+    private const int MaxPooledWaiters = 256;
     private readonly Lock _lock = new();
     private readonly IWorkerFactory<TWorker> _factory;
     private readonly IWorkerValidator<TWorker>? _validator;
@@ -43,6 +44,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private readonly List<WorkerSlot<TWorker>> _workers = [];
     private readonly Queue<long> _failureTimes = new();
     private readonly Stack<Waiter<TWorker>> _freeWaiters = new();
+    private Waiter<TWorker>? _returnedWaiters; // lock-free: pushed by OnWaiterConsumed, taken whole under the lock
     private Waiter<TWorker>? _head;
     private Waiter<TWorker>? _tail;
     private int _waiterCount;

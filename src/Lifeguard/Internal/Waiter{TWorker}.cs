@@ -8,10 +8,19 @@ namespace Lifeguard;
 /// outside the lock with continuations forced asynchronous. Fields other than the value-task core are guarded by the
 /// pool's lock.
 /// </summary>
-internal sealed class Waiter<TWorker> : IValueTaskSource<Lease<TWorker>>
+internal sealed class Waiter<TWorker>(PoolCore<TWorker> owner) : IValueTaskSource<Lease<TWorker>>
     where TWorker : class
 {
     private ManualResetValueTaskSourceCore<Lease<TWorker>> _core = new() { RunContinuationsAsynchronously = true };
+
+    /// <summary>The pool this waiter belongs to; read by its timer and cancellation callbacks.</summary>
+    public PoolCore<TWorker> Owner { get; } = owner;
+
+    /// <summary>The next waiter in the pool's lock-free list of returned waiters.</summary>
+    public Waiter<TWorker>? NextFree { get; set; }
+
+    /// <summary>When the wait began (TimeProvider timestamp), if a histogram needed it; else 0.</summary>
+    public long StartedAt { get; set; }
 
     public Waiter<TWorker>? Next { get; set; }
 
@@ -30,9 +39,6 @@ internal sealed class Waiter<TWorker> : IValueTaskSource<Lease<TWorker>>
 
     public ITimer? Timer { get; set; }
 
-    /// <summary>The pool this waiter belongs to; set once, read by its timer and cancellation callbacks.</summary>
-    public PoolCore<TWorker>? Owner { get; set; }
-
     /// <summary>Where the checkout was made, when leak detection is on.</summary>
     public System.Diagnostics.StackTrace? Stack { get; set; }
 
@@ -49,9 +55,27 @@ internal sealed class Waiter<TWorker> : IValueTaskSource<Lease<TWorker>>
         Token = default;
         Registration = default;
         Stack = null;
+        StartedAt = 0;
     }
 
-    Lease<TWorker> IValueTaskSource<Lease<TWorker>>.GetResult(short token) => _core.GetResult(token);
+    /// <summary>
+    /// Reads the result once, then hands the waiter back to its pool for reuse: the awaiting code is its only
+    /// consumer, so after this call nothing reads this use again.
+    /// </summary>
+    Lease<TWorker> IValueTaskSource<Lease<TWorker>>.GetResult(short token)
+    {
+        bool succeeded = false;
+        try
+        {
+            var lease = _core.GetResult(token);
+            succeeded = true;
+            return lease;
+        }
+        finally
+        {
+            Owner.OnWaiterConsumed(this, succeeded);
+        }
+    }
 
     ValueTaskSourceStatus IValueTaskSource<Lease<TWorker>>.GetStatus(short token) => _core.GetStatus(token);
 

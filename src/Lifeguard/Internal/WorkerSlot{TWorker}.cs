@@ -48,6 +48,9 @@ internal sealed class WorkerSlot<TWorker>
 
     public bool RetirePending { get; set; }
 
+    /// <summary>Whether the slot is in the pool's list of live workers.</summary>
+    public bool Listed { get; set; }
+
     public LeaseTracker<TWorker>? SpareTracker { get; set; }
 
     public StackTrace? CheckoutStack { get; set; }
