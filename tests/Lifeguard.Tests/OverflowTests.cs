@@ -140,4 +140,62 @@ public sealed class OverflowTests
         Assert.Equal(0, status.TotalTimeouts);
         Assert.Equal(2, factory.StartAttempts);
     }
+
+    [Fact(Skip = "BUG: CheckoutOnce calls StartForCallerAsync inside the pool lock, so the factory's synchronous part runs under it; a factory that blocks stalls every checkout, checkin and GetStatus")]
+    public async Task CheckoutAsync_FactoryBlocksWhileStartingAnOverflowWorker_ThePoolStaysResponsive()
+    {
+        var time = new ManualTimeProvider();
+        var factory = new BlockingFactory(blockFromAttempt: 2);
+        await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
+        var held = await pool.CheckoutAsync();
+
+        // A factory may block before its first await (Process.Start does); that must not hold up the rest of the pool.
+        var overflow = Task.Run(async () => await pool.CheckoutAsync());
+        try
+        {
+            await Scenario.Until(() => factory.Entered.IsSet, "the overflow start is blocked in the factory");
+            var others = Task.Run(() =>
+            {
+                var status = pool.GetStatus();
+                held.Dispose();
+                return status;
+            });
+
+            var seen = await others.WaitAsync(TimeSpan.FromSeconds(10));
+
+            Assert.Equal(1, seen.Starting);
+            Assert.Equal(1, seen.Busy);
+        }
+        finally
+        {
+            factory.Release.Set();
+        }
+
+        using var lease = await overflow;
+        Assert.Equal(2, lease.WorkerId);
+    }
+
+    /// <summary>Starts workers synchronously, blocking the calling thread from a given attempt on until released.</summary>
+    private sealed class BlockingFactory(int blockFromAttempt) : IWorkerFactory<FakeWorker>
+    {
+        private readonly FakeWorkerFactory _stopper = new();
+        private int _attempts;
+
+        public ManualResetEventSlim Entered { get; } = new();
+
+        public ManualResetEventSlim Release { get; } = new();
+
+        public ValueTask<FakeWorker> StartAsync(WorkerContext context, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _attempts) >= blockFromAttempt)
+            {
+                Entered.Set();
+                Release.Wait(cancellationToken);
+            }
+
+            return ValueTask.FromResult(new FakeWorker(context));
+        }
+
+        public ValueTask StopAsync(FakeWorker worker) => _stopper.StopAsync(worker);
+    }
 }
