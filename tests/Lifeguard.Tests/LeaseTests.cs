@@ -223,7 +223,7 @@ public sealed class LeaseTests
         Assert.Contains(options.Name, warning.Message, StringComparison.Ordinal);
     }
 
-    [Fact(Skip = "BUG: the fast checkout path (an idle worker, no validator) records no stack trace, so with LeakDetectionThreshold set the abandoned-lease warning 1302 still has no checkout stack")]
+    [Fact]
     public async Task AbandonedLease_WithLeakDetection_WarningHasTheCheckoutStack()
     {
         var time = new ManualTimeProvider();
@@ -249,7 +249,7 @@ public sealed class LeaseTests
         Assert.Contains($"{nameof(LeaseTests)}.{nameof(CheckOutAndDrop)}", warning.Message, StringComparison.Ordinal);
     }
 
-    [Fact(Skip = "BUG: the fast checkout path (an idle worker, no validator) records no stack trace, so LeakDetectionThreshold logs 1303 with '(unknown)' instead of the checkout stack")]
+    [Fact]
     public async Task LeakDetection_LeaseHeldTooLong_LogsAWarningWithTheCheckoutStack()
     {
         var time = new ManualTimeProvider();
