@@ -220,26 +220,27 @@ public sealed class QueueTests
         var options = Scenario.Options(time, size: 1);
         options.CheckoutTimeout = Timeout.InfiniteTimeSpan;
         await using var pool = await Pool.StartAsync(options, factory);
+        var random = new Random(42);
         int served = 0, canceled = 0;
 
         for (int i = 0; i < 500; i++)
         {
+            // Random head starts spread the two transitions over every interleaving.
+            int checkinSpins = random.Next(300), cancelSpins = random.Next(300);
             var held = await pool.CheckoutAsync();
             using var cts = new CancellationTokenSource();
             var waiting = pool.CheckoutAsync(cts.Token).AsTask();
-            using var go = new ManualResetEventSlim();
-            var checkin = Task.Run(() =>
-            {
-                go.Wait();
-                held.Dispose();
-            });
-            var cancel = Task.Run(() =>
-            {
-                go.Wait();
-                cts.Cancel();
-            });
-            go.Set();
-            await Task.WhenAll(checkin, cancel);
+            await RaceAsync(
+                () =>
+                {
+                    Thread.SpinWait(checkinSpins);
+                    held.Dispose();
+                },
+                () =>
+                {
+                    Thread.SpinWait(cancelSpins);
+                    cts.Cancel();
+                });
 
             try
             {
@@ -271,26 +272,26 @@ public sealed class QueueTests
         var time = new ManualTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2), factory);
+        var random = new Random(42);
         int served = 0, timedOut = 0;
 
         for (int i = 0; i < 300; i++)
         {
+            int checkinSpins = random.Next(300), timeoutSpins = random.Next(300);
             var held = new[] { await pool.CheckoutAsync(), await pool.CheckoutAsync() };
             var waiting = new[] { pool.CheckoutAsync().AsTask(), pool.CheckoutAsync().AsTask() };
-            using var go = new ManualResetEventSlim();
-            var checkin = Task.Run(() =>
-            {
-                go.Wait();
-                held[0].Dispose();
-                held[1].Dispose();
-            });
-            var timeout = Task.Run(() =>
-            {
-                go.Wait();
-                time.Advance(TimeSpan.FromSeconds(5));
-            });
-            go.Set();
-            await Task.WhenAll(checkin, timeout);
+            await RaceAsync(
+                () =>
+                {
+                    Thread.SpinWait(checkinSpins);
+                    held[0].Dispose();
+                    held[1].Dispose();
+                },
+                () =>
+                {
+                    Thread.SpinWait(timeoutSpins);
+                    time.Advance(TimeSpan.FromSeconds(5));
+                });
 
             foreach (var w in waiting)
             {
@@ -336,20 +337,9 @@ public sealed class QueueTests
             var sources = Enumerable.Range(0, 6).Select(_ => new CancellationTokenSource()).ToList();
             var waiting = sources.Select(s => pool.CheckoutAsync(s.Token).AsTask()).ToList();
             Assert.Equal(6, pool.GetStatus().Waiters);
-            using var go = new ManualResetEventSlim();
-            var racers = held.Select(l => Task.Run(() =>
-                {
-                    go.Wait();
-                    l.Dispose();
-                }))
-                .Concat(sources.Select(s => Task.Run(() =>
-                {
-                    go.Wait();
-                    s.Cancel();
-                })))
-                .ToList();
-            go.Set();
-            await Task.WhenAll(racers);
+            await RaceAsync(
+                () => held.ForEach(l => l.Dispose()),
+                () => sources.ForEach(s => s.Cancel()));
 
             foreach (var w in waiting)
             {
@@ -405,6 +395,29 @@ public sealed class QueueTests
         (await other).Dispose();
     }
 
+    [Fact]
+    public async Task CheckoutAsync_TimeoutLongerThanATimerCanWait_TimesOutOnTime()
+    {
+        var time = new ManualTimeProvider();
+        var options = Scenario.Options(time, size: 1);
+        options.CheckoutTimeout = TimeSpan.FromDays(120);
+        await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
+        using var held = await pool.CheckoutAsync();
+        var waiting = pool.CheckoutAsync().AsTask();
+        var forever = pool.CheckoutAsync(TimeSpan.MaxValue).AsTask();
+
+        time.Advance(TimeSpan.FromDays(120) - TimeSpan.FromTicks(1));
+        Assert.False(waiting.IsCompleted);
+        time.Advance(TimeSpan.FromTicks(1));
+
+        var ex = await Assert.ThrowsAsync<PoolTimeoutException>(() => waiting);
+        Assert.Equal(TimeSpan.FromDays(120), ex.Timeout);
+        time.Advance(TimeSpan.FromDays(3650));
+        Assert.False(forever.IsCompleted);
+        held.Dispose();
+        (await forever).Dispose();
+    }
+
     [Theory]
     [InlineData(60)]
     [InlineData(int.MaxValue)]
@@ -425,5 +438,26 @@ public sealed class QueueTests
         using var lease = await waiting;
         Assert.Equal(held.WorkerId, lease.WorkerId);
         Assert.Equal(1, pool.GetStatus().Consistent().Busy);
+    }
+
+    /// <summary>Runs two actions on two dedicated threads that spin until both are ready, so they start together.</summary>
+    private static Task RaceAsync(Action first, Action second)
+    {
+        int ready = 0;
+        return Task.WhenAll(new[] { first, second }.Select(action => Task.Factory.StartNew(
+            () =>
+            {
+                Interlocked.Increment(ref ready);
+                var spinner = default(SpinWait);
+                while (Volatile.Read(ref ready) < 2)
+                {
+                    spinner.SpinOnce(sleep1Threshold: -1);
+                }
+
+                action();
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default)));
     }
 }
