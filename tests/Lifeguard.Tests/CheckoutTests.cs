@@ -92,10 +92,12 @@ public sealed class CheckoutTests
         first.Dispose();
         second.Dispose();
         sick.Healthy = false; // LIFO: the sick worker would be next
+        factory.CloseGate(); // its replacement waits, so the healthy worker is the only candidate left
 
         using var lease = await pool.CheckoutAsync();
 
         Assert.Same(healthy, lease.Worker);
+        factory.OpenGate();
         await Scenario.Until(() => sick.IsStopped && pool.GetStatus().Idle == 1, "the sick worker is stopped and replaced");
         var status = pool.GetStatus().Consistent();
         Assert.Equal(1, status.TotalDeaths);
@@ -138,17 +140,17 @@ public sealed class CheckoutTests
         a.Dispose();
         b.Dispose(); // LIFO: b would be next
 
+        factory.CloseGate(); // the replacement waits, so the next checkout can only get a
         dead.Die();
 
-        var leases = new List<Lease<FakeWorker>>();
-        for (int i = 0; i < 2; i++)
-        {
-            leases.Add(await pool.CheckoutAsync());
-        }
+        var leases = new List<Lease<FakeWorker>> { await pool.CheckoutAsync() };
+        Assert.Equal(a.WorkerId, leases[0].WorkerId);
+        factory.OpenGate();
+        leases.Add(await pool.CheckoutAsync()); // the replacement
 
         Assert.DoesNotContain(leases, l => ReferenceEquals(l.Worker, dead));
         Assert.All(leases, l => Assert.False(l.Worker.Context.IsTerminated));
-        Assert.Equal(a.WorkerId, leases[0].WorkerId);
+        Assert.Same(factory.All.Last(), leases[1].Worker);
         await Scenario.Until(() => dead.IsStopped, "the dead worker is stopped");
         leases.ForEach(l => l.Dispose());
         Assert.Equal(2, pool.GetStatus().Consistent().Idle);

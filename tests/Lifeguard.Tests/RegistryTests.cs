@@ -5,7 +5,7 @@ namespace Lifeguard.Tests;
 public sealed class RegistryTests
 {
     [Fact]
-    public async Task StartPoolAsync_ThenLookUpByName()
+    public async Task StartPoolAsync_TwoPools_LookedUpByName()
     {
         var time = new ManualTimeProvider();
         await using var registry = new PoolRegistry();
@@ -84,7 +84,7 @@ public sealed class RegistryTests
     }
 
     [Fact]
-    public async Task StopPoolAsync_StopsAndUnregistersThatPoolOnly()
+    public async Task StopPoolAsync_TwoPools_StopsAndUnregistersThatOneOnly()
     {
         var time = new ManualTimeProvider();
         await using var registry = new PoolRegistry();
@@ -109,7 +109,7 @@ public sealed class RegistryTests
     }
 
     [Fact]
-    public async Task OnePoolInBackoff_NeverTouchesAnother()
+    public async Task StartPoolAsync_OnePoolInBackoff_OtherPoolUnaffected()
     {
         var time = new ManualTimeProvider();
         await using var registry = new PoolRegistry();
@@ -134,10 +134,13 @@ public sealed class RegistryTests
         Assert.Equal(0, status.TotalDeaths + status.TotalStartFailures);
         var leases = new[] { await healthy.CheckoutAsync(), await healthy.CheckoutAsync(), await healthy.CheckoutAsync() };
         Assert.Equal(3, healthyFactory.Started);
+        leases[1].Worker.Die(); // it supervises its own workers as usual: the overflow drops, nothing starts
         leases[0].Dispose();
-        leases[1].Worker.Die(); // it supervises its own workers as usual: the overflow drops, nothing is short
         leases[2].Dispose();
-        Assert.Equal(PoolState.Ready, healthy.GetStatus().Consistent().State);
+        status = healthy.GetStatus().Consistent();
+        Assert.Equal(PoolState.Ready, status.State);
+        Assert.Equal(2, status.Idle);
+        Assert.Equal(3, healthyFactory.StartAttempts);
         Assert.Equal(PoolState.Backoff, sick.GetStatus().State);
         leases[1].Dispose();
     }
