@@ -91,7 +91,7 @@ public sealed class CheckinTests
     }
 
     [Fact]
-    public async Task DisposeAsync_ChecksTheWorkerIn()
+    public async Task DisposeAsync_LeasedWorker_ChecksItIn()
     {
         var time = new ManualTimeProvider();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());

@@ -3,7 +3,7 @@ namespace Lifeguard.Tests;
 public sealed class ExceptionTests
 {
     [Fact]
-    public void EveryLifeguardException_ImplementsILifeguardException()
+    public void ExportedExceptions_AnyType_ImplementILifeguardException()
     {
         var exceptions = typeof(ILifeguardException).Assembly.GetExportedTypes()
             .Where(t => typeof(Exception).IsAssignableFrom(t))
@@ -20,7 +20,7 @@ public sealed class ExceptionTests
     }
 
     [Fact]
-    public void ExceptionBaseTypes_LetCallersCatchThemTheUsualWay()
+    public void ExceptionBaseTypes_Catching_WorksTheUsualWay()
     {
         Assert.True(typeof(TimeoutException).IsAssignableFrom(typeof(PoolTimeoutException)));
         Assert.True(typeof(ObjectDisposedException).IsAssignableFrom(typeof(PoolStoppedException)));

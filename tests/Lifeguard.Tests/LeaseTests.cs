@@ -108,7 +108,7 @@ public sealed class LeaseTests
     }
 
     [Fact]
-    public void DefaultLease_IsEmpty()
+    public void DefaultLease_Used_IsEmptyAndHarmless()
     {
         var lease = default(Lease<FakeWorker>);
 

@@ -9,7 +9,7 @@ public sealed class MetricsTests
     private const string PoolTag = "lifeguard.pool.name";
 
     [Fact]
-    public async Task Histograms_RecordCheckoutWaitAndLeaseDurationInSeconds()
+    public async Task Histograms_WaitAndHold_RecordSeconds()
     {
         var time = new ManualTimeProvider();
         var options = Scenario.Options(time, size: 1);
@@ -30,7 +30,7 @@ public sealed class MetricsTests
     }
 
     [Fact]
-    public async Task Counters_CountCheckoutsTimeoutsAndRejections()
+    public async Task Counters_CheckoutsTimeoutsRejections_Counted()
     {
         var time = new ManualTimeProvider();
         var options = Scenario.Options(time, size: 1);
@@ -57,7 +57,7 @@ public sealed class MetricsTests
     }
 
     [Fact]
-    public async Task WorkerCounters_CountStartsAndExitsByReason()
+    public async Task WorkerCounters_StartsAndExits_CountedByReason()
     {
         var time = new ManualTimeProvider();
         var factory = new FakeWorkerFactory();
@@ -93,7 +93,7 @@ public sealed class MetricsTests
     }
 
     [Fact]
-    public async Task Gauges_ReportIdleBusyOverflowStartingAndWaiters()
+    public async Task Gauges_Observed_ReportIdleBusyOverflowStartingAndWaiters()
     {
         var time = new ManualTimeProvider();
         var factory = new FakeWorkerFactory();
@@ -143,7 +143,7 @@ public sealed class MetricsTests
     }
 
     [Fact]
-    public async Task WorkerStartFailures_Counted()
+    public async Task WorkerStartFailures_OverflowStartFails_Counted()
     {
         var time = new ManualTimeProvider();
         var factory = new FakeWorkerFactory();
@@ -160,7 +160,7 @@ public sealed class MetricsTests
     }
 
     [Fact]
-    public async Task EveryMeasurement_IsTaggedWithThePoolName()
+    public async Task Measurements_AnyInstrument_TaggedWithThePoolName()
     {
         var time = new ManualTimeProvider();
         var factory = new FakeWorkerFactory();

@@ -112,7 +112,7 @@ public sealed class StartTests
     }
 
     [Fact]
-    public async Task WorkerFailingToStartLater_NeverTakesThePoolDown()
+    public async Task CheckoutAsync_WorkersFailToStartLater_PoolStaysUp()
     {
         var time = new ManualTimeProvider();
         var boom = new InvalidOperationException("no more workers");

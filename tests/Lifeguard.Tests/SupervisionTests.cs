@@ -5,7 +5,7 @@ namespace Lifeguard.Tests;
 public sealed class SupervisionTests
 {
     [Fact]
-    public async Task Deaths_MoreThanMaxRestarts_EnterBackoff()
+    public async Task ReportTerminated_MoreDeathsThanMaxRestarts_EntersBackoff()
     {
         var time = new ManualTimeProvider();
         var factory = new FakeWorkerFactory();
@@ -33,7 +33,7 @@ public sealed class SupervisionTests
     }
 
     [Fact]
-    public async Task StartFailures_MoreThanMaxRestarts_EnterBackoff()
+    public async Task ReportTerminated_ReplacementStartsKeepFailing_EntersBackoff()
     {
         var time = new ManualTimeProvider();
         var boom = new InvalidOperationException("cannot start");
@@ -199,7 +199,7 @@ public sealed class SupervisionTests
     }
 
     [Fact]
-    public async Task MarkBrokenRecyclingAndAbandonment_DoNotCountAsFailures()
+    public async Task MarkBrokenAndRecycling_MaxRestartsZero_NeverEnterBackoff()
     {
         var time = new ManualTimeProvider();
         var factory = new FakeWorkerFactory();
@@ -239,7 +239,7 @@ public sealed class SupervisionTests
     }
 
     [Fact]
-    public async Task Failures_OlderThanRestartWindow_AreForgotten()
+    public async Task ReportTerminated_FailuresOlderThanRestartWindow_AreForgotten()
     {
         var time = new ManualTimeProvider();
         var factory = new FakeWorkerFactory();
@@ -263,7 +263,7 @@ public sealed class SupervisionTests
     }
 
     [Fact]
-    public async Task StartsAlwaysFailing_NoHotLoop()
+    public async Task Backoff_StartsAlwaysFail_StartAttemptsStayBounded()
     {
         var time = new ManualTimeProvider();
         var factory = new FakeWorkerFactory();
