@@ -191,4 +191,25 @@ public sealed class RecyclingTests
         await Scenario.Until(() => worker.IsStopped && pool.GetStatus().Idle == 1, "the worker retires once nobody waits");
         Assert.Equal(2, factory.Started);
     }
+
+    [Fact]
+    public async Task RecycleAll_InBackoff_NeverRetiresIdleWorkersThatCannotBeReplaced()
+    {
+        var time = new ManualTimeProvider();
+        var factory = new FakeWorkerFactory();
+        var options = Scenario.Options(time, size: 3);
+        options.MaxRestarts = 0;
+        await using var pool = await Pool.StartAsync(options, factory);
+        factory.FailStart = _ => new InvalidOperationException("cannot start");
+        factory.All.First().Die();
+        Assert.Equal(PoolState.Backoff, pool.GetStatus().State);
+        Assert.Equal(2, pool.GetStatus().Idle);
+
+        pool.RecycleAll();
+
+        // One at a time means: the next idle worker goes only once the previous one's replacement is up.
+        var status = pool.GetStatus().Consistent();
+        Assert.True(status.Idle >= 1, $"every idle worker was retired at once: {status}");
+        using var lease = await pool.CheckoutAsync(); // in backoff, idle workers are still handed out
+    }
 }
