@@ -146,6 +146,10 @@ public sealed class PoolRegistry : IAsyncDisposable
             _pools.Clear();
         }
 
-        await Task.WhenAll(pools.Select(p => p.StopAsync())).ConfigureAwait(false);
+        // Each stop is awaited inside its own async call, so one that throws at once cannot keep the others from
+        // starting; every failure is reported together once all have ended.
+        await Task.WhenAll(pools.Select(StopOneAsync)).ConfigureAwait(false);
     }
+
+    private static async Task StopOneAsync(IPool pool) => await pool.StopAsync().ConfigureAwait(false);
 }

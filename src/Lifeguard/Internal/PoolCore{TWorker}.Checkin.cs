@@ -11,7 +11,7 @@ internal sealed partial class PoolCore<TWorker>
         long now = NeedsTimestamps ? _time.GetTimestamp() : 0;
         bool recycle = _recycler is not null && ShouldRecycle(slot);
         long checkedOutAt;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             slot.SpareTracker = tracker;
             if (slot.State != SlotState.Busy)
@@ -34,7 +34,9 @@ internal sealed partial class PoolCore<TWorker>
             }
             else if (recycle || IsDueForRetirementLocked(slot, now))
             {
-                if (_waiterCount == 0)
+                // Retire only when no caller waits and starts work (not in backoff): otherwise the worker keeps
+                // serving and retires at a later checkin.
+                if (_waiterCount == 0 && !_backoff)
                 {
                     // Recycling: the replacement starts in the background, off this caller's path.
                     StopLocked(slot, "retired", ref fx);

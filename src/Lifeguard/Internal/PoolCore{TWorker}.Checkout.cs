@@ -13,17 +13,35 @@ internal sealed partial class PoolCore<TWorker>
     /// </summary>
     public ValueTask<Lease<TWorker>> CheckoutAsync(TimeSpan timeout, bool tryOnly, CancellationToken cancellationToken)
     {
-        var stack = _options.LeakDetectionThreshold is null ? null : new StackTrace(2, fNeedFileInfo: true);
+        var stack = _leakDetection ? new StackTrace(2, fNeedFileInfo: true) : null;
+        return _validator is null
+            ? CheckoutOnceOrFault(timeout, timeout, tryOnly, stack, front: false, cancellationToken)
+            : CheckoutValidatedAsync(timeout, tryOnly, stack, cancellationToken);
+    }
+
+    /// <summary>
+    /// Errors decided under the lock (stopped, backoff, timeout zero, rejected) travel in the task, as from any async
+    /// method, and are counted here, outside the lock: a metrics listener's callback is user code.
+    /// </summary>
+    private ValueTask<Lease<TWorker>> CheckoutOnceOrFault(
+        TimeSpan timeout, TimeSpan reportedTimeout, bool tryOnly, StackTrace? stack, bool front, CancellationToken cancellationToken)
+    {
         try
         {
-            return _validator is null
-                ? CheckoutOnce(timeout, timeout, tryOnly, stack, front: false, cancellationToken)
-                : CheckoutValidatedAsync(timeout, tryOnly, stack, cancellationToken);
+            return CheckoutOnce(timeout, reportedTimeout, tryOnly, stack, front, cancellationToken);
         }
         catch (Exception e)
         {
-            // Errors decided under the lock (stopped, backoff, timeout zero, rejected) travel in the task, as from
-            // any async method.
+            switch (e)
+            {
+                case PoolTimeoutException:
+                    _metrics.Timeouts.Add(1, _poolTag);
+                    break;
+                case PoolRejectedException:
+                    _metrics.Rejections.Add(1, _poolTag);
+                    break;
+            }
+
             return ValueTask.FromException<Lease<TWorker>>(e);
         }
     }
@@ -33,84 +51,49 @@ internal sealed partial class PoolCore<TWorker>
     {
         // The clock is read only when an option, a listening histogram or a finite wait needs it.
         long now = NeedsTimestamps ? _time.GetTimestamp() : 0;
-        Waiter<TWorker> waiter;
-        TimeSpan remaining = Timeout.InfiniteTimeSpan;
-        lock (_lock)
+        Lease<TWorker> lease = default;
+        Waiter<TWorker>? waiter = null;
+        bool idle;
+        bool startOwn = false;
+        using (_lock.EnterScope())
         {
-            if (_stopping)
+            idle = _idle.Count > 0 && !_stopping;
+            if (idle)
             {
-                throw ExceptionFactory.Stopped(Name);
-            }
-
-            if (_idle.Count > 0)
-            {
-                var lease = MarkBusyLocked(TakeIdleLocked(), now, stack);
+                lease = MarkBusyLocked(TakeIdleLocked(), now, stack);
                 AssertInvariantsLocked();
-                RecordImmediateCheckout();
-                return new ValueTask<Lease<TWorker>>(lease);
             }
-
-            if (LiveLocked < CapLocked)
+            else
             {
-                if (_backoff)
-                {
-                    throw BackoffExceptionLocked();
-                }
-
-                // Reserve the capacity before starting, so concurrent callers cannot overshoot the cap.
-                _starting++;
-                _pending++;
-                AssertInvariantsLocked();
-                return StartForCallerAsync(stack);
+                waiter = StartOrEnqueueLocked(timeout, reportedTimeout, tryOnly, stack, front, now, cancellationToken, out startOwn);
             }
+        }
 
-            if (tryOnly)
-            {
-                return default;
-            }
+        if (idle)
+        {
+            RecordImmediateCheckout();
+            return new ValueTask<Lease<TWorker>>(lease);
+        }
 
-            if (timeout == TimeSpan.Zero)
-            {
-                _timeouts++;
-                _metrics.Timeouts.Add(1, _poolTag);
-                throw ExceptionFactory.CheckoutTimeout(Name, reportedTimeout, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
-            }
-
-            if (_options.MaxWaiters is { } maxWaiters && _waiterCount >= maxWaiters)
-            {
-                _rejections++;
-                _metrics.Rejections.Add(1, _poolTag);
-                throw ExceptionFactory.Rejected(Name, maxWaiters, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
-            }
-
-            if (now == 0 && (timeout != Timeout.InfiniteTimeSpan || _metrics.CheckoutWait.Enabled))
-            {
-                now = _time.GetTimestamp();
-            }
-
-            waiter = RentWaiterLocked();
-            waiter.StartedAt = now;
-            waiter.Deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : now + ToTimestampTicks(timeout);
-            waiter.Timeout = reportedTimeout;
-            waiter.Token = cancellationToken;
-            waiter.Stack = stack;
-            remaining = timeout;
-            EnqueueLocked(waiter, front);
-            AssertInvariantsLocked();
+        if (waiter is null)
+        {
+            // The start runs after the lock is released: a factory may run synchronously for a while (or throw)
+            // before its first await, and that must neither stall other callers nor re-enter the lock.
+            return startOwn ? StartForCallerAsync(stack) : default;
         }
 
         // Armed outside the lock: a token that is already cancelled runs its callback synchronously, and that
         // callback takes the lock.
         try
         {
-            ArmWaiter(waiter, remaining);
+            ArmWaiter(waiter, timeout);
         }
         catch
         {
             // Never leave a queued waiter nobody awaits: it would swallow the next worker returned. If a worker
             // reached it already, the result stands and the caller gets it.
             bool unlinked = false;
-            lock (_lock)
+            using (_lock.EnterScope())
             {
                 if (waiter.Queued)
                 {
@@ -129,6 +112,76 @@ internal sealed partial class PoolCore<TWorker>
         return waiter.AsValueTask();
     }
 
+    /// <summary>
+    /// No idle worker: reserve capacity for an overflow worker that this caller then starts outside the lock
+    /// (<paramref name="startOwn"/>), or say "full" (try-only), or throw (stopped, backoff, timeout zero, rejected),
+    /// or queue a waiter and return it.
+    /// </summary>
+    private Waiter<TWorker>? StartOrEnqueueLocked(
+        TimeSpan timeout,
+        TimeSpan reportedTimeout,
+        bool tryOnly,
+        StackTrace? stack,
+        bool front,
+        long now,
+        CancellationToken cancellationToken,
+        out bool startOwn)
+    {
+        startOwn = false;
+        if (_stopping)
+        {
+            throw ExceptionFactory.Stopped(Name);
+        }
+
+        if (LiveLocked < CapLocked)
+        {
+            if (_backoff)
+            {
+                throw BackoffExceptionLocked();
+            }
+
+            // Reserve the capacity before starting, so concurrent callers cannot overshoot the cap.
+            _starting++;
+            _pending++;
+            AssertInvariantsLocked();
+            startOwn = true;
+            return null;
+        }
+
+        if (tryOnly)
+        {
+            return null;
+        }
+
+        if (timeout == TimeSpan.Zero)
+        {
+            _timeouts++;
+            throw ExceptionFactory.CheckoutTimeout(Name, reportedTimeout, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
+        }
+
+        // A caller going back to the head of the queue (its worker failed validation) already had its place.
+        if (!front && _options.MaxWaiters is { } maxWaiters && _waiterCount >= maxWaiters)
+        {
+            _rejections++;
+            throw ExceptionFactory.Rejected(Name, maxWaiters, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
+        }
+
+        if (now == 0 && (timeout != Timeout.InfiniteTimeSpan || _metrics.CheckoutWait.Enabled))
+        {
+            now = _time.GetTimestamp();
+        }
+
+        var waiter = RentWaiterLocked();
+        waiter.StartedAt = now;
+        waiter.Deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : now + ToTimestampTicks(timeout);
+        waiter.Timeout = reportedTimeout;
+        waiter.Token = cancellationToken;
+        waiter.Stack = stack;
+        EnqueueLocked(waiter, front);
+        AssertInvariantsLocked();
+        return waiter;
+    }
+
     /// <summary>The checkout for pools whose factory validates workers: a worker that fails is replaced, and we try again.</summary>
     private async ValueTask<Lease<TWorker>> CheckoutValidatedAsync(TimeSpan timeout, bool tryOnly, StackTrace? stack, CancellationToken cancellationToken)
     {
@@ -142,7 +195,7 @@ internal sealed partial class PoolCore<TWorker>
                 : TimeSpan.FromTicks(Math.Max(0, (timeout - _time.GetElapsedTime(started)).Ticks));
 
             // A caller whose worker failed validation keeps its turn: it goes back to the head of the queue.
-            var lease = await CheckoutOnce(remaining, timeout, tryOnly, stack, front: retry, cancellationToken).ConfigureAwait(false);
+            var lease = await CheckoutOnceOrFault(remaining, timeout, tryOnly, stack, front: retry, cancellationToken).ConfigureAwait(false);
             if (lease.IsEmpty || await ValidateAsync(lease, cancellationToken).ConfigureAwait(false))
             {
                 return lease;
@@ -378,7 +431,7 @@ internal sealed partial class PoolCore<TWorker>
     private void OnWaiterTimer(Waiter<TWorker> waiter)
     {
         PoolTimeoutException timeout;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (!waiter.Queued || waiter.Deadline == long.MaxValue)
             {
@@ -406,7 +459,7 @@ internal sealed partial class PoolCore<TWorker>
 
     private void OnWaiterCanceled(Waiter<TWorker> waiter, CancellationToken token)
     {
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (!waiter.Queued || waiter.Token != token)
             {

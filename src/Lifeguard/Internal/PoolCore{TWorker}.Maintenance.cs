@@ -21,7 +21,7 @@ internal sealed partial class PoolCore<TWorker>
     private void OnCooldownTimer()
     {
         var fx = default(Effects);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             _cooldownScheduled = false;
             long now = _time.GetTimestamp();
@@ -50,7 +50,7 @@ internal sealed partial class PoolCore<TWorker>
     {
         List<(int Id, TimeSpan Held, StackTrace? Stack)>? leaks = null;
         long threshold = ToTimestampTicks(_options.LeakDetectionThreshold!.Value);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             long now = _time.GetTimestamp();
             foreach (var slot in _workers)
@@ -73,7 +73,7 @@ internal sealed partial class PoolCore<TWorker>
     {
         PoolOptions.ValidateLimits(Name, size, maxOverflow);
         var fx = default(Effects);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (_stopping)
             {
@@ -108,7 +108,7 @@ internal sealed partial class PoolCore<TWorker>
     public void RecycleAll()
     {
         var fx = default(Effects);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             if (_stopping)
             {
@@ -129,7 +129,8 @@ internal sealed partial class PoolCore<TWorker>
     /// </summary>
     private void RollLocked(ref Effects fx)
     {
-        while (!_stopping && _bgStarting == 0 && _waiterCount == 0)
+        // Not in backoff: a retired worker could not be replaced, so recycling waits until starts work again.
+        while (!_stopping && !_backoff && _bgStarting == 0 && _waiterCount == 0)
         {
             var stale = _idle.Find(s => s.RecycleEpoch != _recycleEpoch);
             if (stale is null)
@@ -147,7 +148,7 @@ internal sealed partial class PoolCore<TWorker>
         (WorkerSlot<TWorker> Slot, WorkerState State, long Uses, long StartedAt, bool Retire)[] slots;
         PoolStatus status;
         long now = _time.GetTimestamp();
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             status = SnapshotLocked(now, includeWorkers: false);
             slots = new (WorkerSlot<TWorker>, WorkerState, long, long, bool)[_workers.Count];

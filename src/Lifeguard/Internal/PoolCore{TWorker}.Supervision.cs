@@ -27,7 +27,7 @@ internal sealed partial class PoolCore<TWorker>
     private bool RemoveDead(WorkerSlot<TWorker> slot, Exception reason, bool countAsFailure)
     {
         var fx = default(Effects);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             // A worker that dies while starting is handled by its start, which checks the context under the lock.
             if (slot.State is SlotState.Detached or SlotState.Gone)
@@ -158,7 +158,7 @@ internal sealed partial class PoolCore<TWorker>
     private void OnProbeTimer()
     {
         var fx = default(Effects);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             _probeScheduled = false;
             if (_stopping || !_backoff)

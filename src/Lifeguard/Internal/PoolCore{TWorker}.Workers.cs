@@ -9,7 +9,7 @@ internal sealed partial class PoolCore<TWorker>
     public async Task FillAsync(CancellationToken cancellationToken)
     {
         int count = _options.Size;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             _starting += count;
             _pending += count;
@@ -35,7 +35,7 @@ internal sealed partial class PoolCore<TWorker>
 
         var fx = default(Effects);
         Exception? failure = null;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             _starting -= count;
             _pending -= count;
@@ -151,7 +151,7 @@ internal sealed partial class PoolCore<TWorker>
 
         var fx = default(Effects);
         Lease<TWorker> lease = default;
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             _starting--;
             _pending--;
@@ -216,7 +216,7 @@ internal sealed partial class PoolCore<TWorker>
         }
 
         var fx = default(Effects);
-        lock (_lock)
+        using (_lock.EnterScope())
         {
             _starting--;
             _bgStarting--;
@@ -271,7 +271,7 @@ internal sealed partial class PoolCore<TWorker>
         }
         finally
         {
-            lock (_lock)
+            using (_lock.EnterScope())
             {
                 _pending--;
                 SignalPendingLocked();
@@ -294,48 +294,54 @@ internal sealed partial class PoolCore<TWorker>
     public Task StopAsync()
     {
         var fx = default(Effects);
-        TaskCompletionSource done;
-        lock (_lock)
+        TaskCompletionSource? done = null;
+        Task stopTask;
+        using (_lock.EnterScope())
         {
-            if (_stopTask is not null)
+            if (_stopTask is null)
             {
-                return _stopTask;
+                _stopping = true;
+                done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _stopTask = done.Task;
+                while (DequeueLocked() is { } waiter)
+                {
+                    fx.Fail(waiter, ExceptionFactory.Stopped(Name));
+                }
+
+                while (_idle.Count > 0)
+                {
+                    StopLocked(_idle[^1], "stopped", ref fx);
+                }
+
+                _drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (_busy == 0)
+                {
+                    _drained.TrySetResult();
+                }
+
+                AssertInvariantsLocked();
             }
 
-            _stopping = true;
-            done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            _stopTask = done.Task;
-            while (DequeueLocked() is { } waiter)
-            {
-                fx.Fail(waiter, ExceptionFactory.Stopped(Name));
-            }
+            stopTask = _stopTask;
+        }
 
-            while (_idle.Count > 0)
-            {
-                StopLocked(_idle[^1], "stopped", ref fx);
-            }
-
-            _drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (_busy == 0)
-            {
-                _drained.TrySetResult();
-            }
-
-            AssertInvariantsLocked();
+        if (done is null)
+        {
+            return stopTask; // already stopping: the same task for every caller
         }
 
         Log.PoolStopping(_logger, Name);
         _stopCts.Cancel();
         Run(ref fx);
         _ = CompleteStopAsync(done);
-        return done.Task;
+        return stopTask;
     }
 
     private async Task CompleteStopAsync(TaskCompletionSource done)
     {
         try
         {
-            if (_options.DrainTimeout != Timeout.InfiniteTimeSpan)
+            if (_options.DrainTimeout != Timeout.InfiniteTimeSpan && _options.DrainTimeout <= MaxTimerDelay)
             {
                 await _drained!.Task.WaitAsync(_options.DrainTimeout, _time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
@@ -346,7 +352,7 @@ internal sealed partial class PoolCore<TWorker>
 
             var fx = default(Effects);
             Task pending;
-            lock (_lock)
+            using (_lock.EnterScope())
             {
                 if (_busy > 0)
                 {

@@ -27,7 +27,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     where TWorker : class
 {
     private const int MaxPooledWaiters = 256;
-    private readonly Lock _lock = new();
+    private readonly SpinGate _lock = new();
     private readonly IWorkerFactory<TWorker> _factory;
     private readonly IWorkerValidator<TWorker>? _validator;
     private readonly IWorkerRecycler<TWorker>? _recycler;
@@ -38,6 +38,8 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private readonly KeyValuePair<string, object?> _poolTag;
     private readonly CancellationTokenSource _stopCts = new();
     private readonly Action<WorkerContext, Exception?> _onTerminated;
+    private readonly bool _optionsNeedTimestamps;
+    private readonly bool _leakDetection;
 
     // Guarded by _lock.
     private readonly List<WorkerSlot<TWorker>> _idle = [];
@@ -81,6 +83,8 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
         _options = options;
         _factory = factory;
         _validator = factory as IWorkerValidator<TWorker>;
+        _leakDetection = options.LeakDetectionThreshold is not null;
+        _optionsNeedTimestamps = options.MaxWorkerLifetime is not null || options.OverflowIdleTimeout > TimeSpan.Zero || _leakDetection;
         _recycler = factory as IWorkerRecycler<TWorker>;
         _time = options.TimeProvider;
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger("Lifeguard.Pool") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
@@ -93,7 +97,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
         _metrics.Register(this);
         if (options.LeakDetectionThreshold is { } threshold)
         {
-            var period = TimeSpan.FromTicks(Math.Max(threshold.Ticks / 4, TimeSpan.TicksPerMillisecond * 10));
+            var period = TimeSpan.FromTicks(Math.Clamp(threshold.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, MaxTimerDelay.Ticks));
             _leakTimer = CreateTimer(static s => ((PoolCore<TWorker>)s!).OnLeakTimer(), period, period);
         }
     }
@@ -117,10 +121,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
 
     private int CapLocked => _size + _maxOverflow;
 
-    private bool NeedsTimestamps => _options.MaxWorkerLifetime is not null
-        || _options.OverflowIdleTimeout > TimeSpan.Zero
-        || _options.LeakDetectionThreshold is not null
-        || _metrics.LeaseDuration.Enabled;
+    private bool NeedsTimestamps => _optionsNeedTimestamps || _metrics.LeaseDuration.Enabled;
 
     [Conditional("DEBUG")]
     private void AssertInvariantsLocked()
