@@ -533,6 +533,7 @@ file sealed class ModelSequence
         {
             _options.MaxRestarts = _rng.Next(5) switch { 0 => ManyRestarts, int n => n - 1 };
             _options.MaxUsesPerWorker = _rng.Next(3) == 0 ? _rng.Next(1, 5) : null;
+            _options.OverflowIdleTimeout = _rng.Next(3) == 0 ? TimeSpan.FromMilliseconds(500) : TimeSpan.Zero;
         }
         else
         {
@@ -570,11 +571,15 @@ file sealed class ModelSequence
 
     private bool BackoffPossible => Chaos && _options.MaxRestarts < ManyRestarts;
 
+    /// <summary>Surplus workers stay idle until their cooldown passes (chaos only).</summary>
+    private bool Cooldown => _options.OverflowIdleTimeout > TimeSpan.Zero;
+
     public async Task RunAsync()
     {
         Log($"config: {_mode}, size {_options.Size}, maxOverflow {_options.MaxOverflow}, maxWaiters {_options.MaxWaiters?.ToString(CultureInfo.InvariantCulture) ?? "none"}, "
             + $"{_options.Strategy}, checkoutTimeout {_options.CheckoutTimeout.TotalSeconds}s, maxRestarts {_options.MaxRestarts}, "
-            + $"maxUses {_options.MaxUsesPerWorker?.ToString(CultureInfo.InvariantCulture) ?? "none"}, validating {_factory is ValidatingChaosFactory}");
+            + $"maxUses {_options.MaxUsesPerWorker?.ToString(CultureInfo.InvariantCulture) ?? "none"}, validating {_factory is ValidatingChaosFactory}, "
+            + $"overflow cooldown {_options.OverflowIdleTimeout.TotalMilliseconds}ms");
         _pool = await Lifeguard.Pool.StartAsync(_options, _factory);
         await SettleAndCheckAsync();
         for (int i = 0; i < _opCount; i++)
@@ -1019,6 +1024,16 @@ file sealed class ModelSequence
                     var after = Pool.GetStatus();
                     Check(after.State != PoolState.Backoff, $"still in backoff after the longest probe delay with failures off: {after}");
                 }
+
+                // Once the cooldown has passed, no surplus worker is left idle.
+                if (Cooldown)
+                {
+                    Log($"end: advance {_options.OverflowIdleTimeout.TotalMilliseconds}ms (the overflow cooldown)");
+                    _time.Advance(_options.OverflowIdleTimeout);
+                    await SettleAndCheckAsync();
+                    var after = Pool.GetStatus();
+                    Check(after.Idle == 0 || after.Overflow == 0, $"idle surplus workers left after the cooldown passed: {after}");
+                }
             }
             else
             {
@@ -1251,8 +1266,9 @@ file sealed class ModelSequence
         Check(s.Idle == 0 || s.Waiters == 0, $"a caller waits while a worker is idle: {s}");
         bool backoff = s.State == PoolState.Backoff;
 
-        // In backoff a probe may start a worker nobody needs yet (it ends backoff, then is dismissed as surplus).
-        Check(backoff || s.Idle == 0 || s.Overflow == 0, $"an idle worker while the pool has overflow (no cooldown): {s}");
+        // In backoff a probe may start a worker nobody needs yet (it ends backoff, then is dismissed as surplus);
+        // with a cooldown, surplus workers stay idle until it passes.
+        Check(backoff || Cooldown || s.Idle == 0 || s.Overflow == 0, $"an idle worker while the pool has overflow (no cooldown): {s}");
         Check(!backoff || BackoffPossible, $"the pool is in backoff although MaxRestarts is {_options.MaxRestarts}");
         Check(backoff || s.Live >= s.Size, $"live {s.Live} below size {s.Size} outside backoff: {s}");
         Check(backoff || s.Waiters == 0 || s.Live >= cap || s.Starting >= s.Waiters, $"callers wait while the pool could start a worker: {s}");
