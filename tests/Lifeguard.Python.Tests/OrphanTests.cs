@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace Lifeguard.Python.Tests;
+
+/// <summary>
+/// A worker never outlives its host. The host runs as a child process of the test; the test makes itself a child
+/// subreaper, so workers orphaned by the host's death become its children and it reaps them itself: a zombie is never
+/// mistaken for a survivor, nor the reverse, and nothing is left behind.
+/// </summary>
+public sealed partial class OrphanTests : PythonTestBase
+{
+    private const int PrSetChildSubreaper = 36;
+    private const int WNoHang = 1;
+
+    [Theory]
+    [InlineData("idle")]
+    [InlineData("busy")]
+    public async Task HostKilled_EveryWorkerDiesWithinTwoSeconds(string mode)
+    {
+        Assert.Equal(0, Prctl(PrSetChildSubreaper, 1, 0, 0, 0));
+        var info = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Lifeguard.Python.TestHost.dll"));
+        info.ArgumentList.Add(FixturesPath);
+        info.ArgumentList.Add("3");
+        info.ArgumentList.Add(mode);
+        using var host = Process.Start(info)!;
+        var pids = new List<int>();
+        try
+        {
+            using var ready = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (await host.StandardOutput.ReadLineAsync(ready.Token) is { } line && line != "ready")
+            {
+                if (line.StartsWith("pids ", StringComparison.Ordinal))
+                {
+                    pids.AddRange(line[5..].Split(' ').Select(int.Parse));
+                }
+            }
+
+            Assert.Equal(3, pids.Count);
+            Assert.All(pids, pid => Assert.True(ProcessExists(pid), $"worker {pid} runs before the host dies"));
+
+            host.Kill(); // SIGKILL, to the host alone
+            await host.WaitForExitAsync();
+            var deadline = Environment.TickCount64 + 2000;
+            var alive = pids.ToHashSet();
+            while (alive.Count > 0 && Environment.TickCount64 < deadline)
+            {
+                alive.RemoveWhere(IsGone);
+                await Task.Delay(20);
+            }
+
+            Assert.True(alive.Count == 0, $"workers still running 2 s after their host was killed: {string.Join(", ", alive)}");
+        }
+        finally
+        {
+            if (!host.HasExited)
+            {
+                host.Kill();
+            }
+
+            foreach (var pid in pids.Where(p => !IsGone(p)))
+            {
+                // Clean up by the pid we hold, so a failure leaves nothing behind.
+                Kill(pid, 9);
+                IsGone(pid);
+            }
+        }
+    }
+
+    /// <summary>Reaps the process if it is our (adopted) child and has exited; otherwise asks /proc.</summary>
+    private static bool IsGone(int pid)
+    {
+        int reaped = WaitPid(pid, out _, WNoHang);
+        if (reaped == pid)
+        {
+            return true;
+        }
+
+        return reaped == 0 ? false : !ProcessExists(pid);
+    }
+
+    [LibraryImport("libc", EntryPoint = "prctl", SetLastError = true)]
+    private static partial int Prctl(int option, ulong arg2, ulong arg3, ulong arg4, ulong arg5);
+
+    [LibraryImport("libc", EntryPoint = "waitpid", SetLastError = true)]
+    private static partial int WaitPid(int pid, out int status, int options);
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}
