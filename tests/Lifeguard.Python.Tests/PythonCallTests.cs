@@ -31,6 +31,7 @@ public sealed class PythonCallTests : PythonTestBase
         Assert.Equal("fixtures.CustomError", error.PythonType);
         Assert.Equal("custom", error.PythonMessage);
         Assert.Contains("raise CustomError", error.PythonTraceback);
+        Assert.DoesNotContain("_runtime.py", error.PythonTraceback); // starts at the user's code
         Assert.Equal("fixtures.fail_custom", error.Function);
         Assert.IsAssignableFrom<ILifeguardException>(error);
         Assert.Equal(pid, await pool.CallAsync<int>("fixtures", "pid"));

@@ -218,7 +218,11 @@ def _reply_error(channel, call_id, error, kind):
     if kind == "encode":
         trace = ""
     else:
-        trace = "".join(traceback.format_exception(error_type, error, error.__traceback__))
+        # Start the traceback at the user's code: the first frame is this runtime calling it.
+        tb = error.__traceback__
+        if tb is not None and tb.tb_frame.f_code is _Calls.run.__code__ and tb.tb_next is not None:
+            tb = tb.tb_next
+        trace = "".join(traceback.format_exception(error_type, error, tb))
     body = {"kind": kind, "type": name, "message": str(error), "traceback": trace}
     channel.write_frame(p.ERROR, call_id, json.dumps(body, ensure_ascii=True).encode("ascii"))
 
