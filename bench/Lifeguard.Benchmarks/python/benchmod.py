@@ -1,0 +1,34 @@
+"""Functions the Python benchmarks call, through Lifeguard and through every baseline alike. Standard library only."""
+
+import time
+
+
+def square(x):
+    """The trivial call of python.roundtrip: a small argument, a small result."""
+    return x * x
+
+
+def echo(data):
+    """python.bytes1mib: returns its argument (bytes) unchanged."""
+    return data
+
+
+def burn(n):
+    """python.scaling: pure-Python CPU work, about 2 ms for the n that calibrate() returns. Returns a small int."""
+    total = 0
+    for i in range(n):
+        total += i * i % 7
+    return total % 1000
+
+
+def calibrate(target_ns):
+    """The n for which burn(n) takes about target_ns here: the median of a few timed runs, scaled."""
+    n = 20_000
+    burn(n)
+    samples = []
+    for _ in range(7):
+        start = time.perf_counter_ns()
+        burn(n)
+        samples.append(time.perf_counter_ns() - start)
+    samples.sort()
+    return max(1, round(n * target_ns / samples[len(samples) // 2]))
