@@ -6,6 +6,7 @@ internal static class QuickRunner
     private static readonly IQuickSet[] Sets =
     [
         new PoolQuickSet(),
+        new PythonQuickSet(),
     ];
 
     /// <summary>

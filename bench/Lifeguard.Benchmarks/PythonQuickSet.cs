@@ -1,0 +1,263 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Lifeguard.Benchmarks;
+
+/// <summary>
+/// <c>quick python</c>: the four Python scenarios, each subject measured side by side with its baselines in
+/// interleaved rounds (the order rotates every round, so drift on a noisy machine hits every contender alike),
+/// reported as medians. The .NET-side contenders are timed here; the stdlib pools (<c>multiprocessing-apply</c>,
+/// <c>processpool-submit</c>, <c>processpool-2</c>) by <c>python/stdlib_driver.py</c> inside Python, one round per
+/// command, in the same rotation. Measures for about a minute.
+/// </summary>
+internal sealed class PythonQuickSet : IQuickSet
+{
+    private const string Subject = "lifeguard";
+    private const int RoundtripCallsPerSample = 300;
+    private const int BytesCallsPerSample = 15;
+    private const int MinRounds = 5;
+    private static readonly Budget RoundtripBudget = new(WarmupRounds: 3, MaxRounds: 41, TimeSpan.FromSeconds(12));
+    private static readonly Budget ScalingBudget = new(WarmupRounds: 1, MaxRounds: 31, TimeSpan.FromSeconds(18));
+    private static readonly Budget BytesBudget = new(WarmupRounds: 3, MaxRounds: 41, TimeSpan.FromSeconds(8));
+    private static readonly Budget Start4Budget = new(WarmupRounds: 1, MaxRounds: 41, TimeSpan.FromSeconds(12));
+
+    public string Name => "python";
+
+    public string Description => "python.roundtrip, .scaling, .bytes1mib and .start4 vs pipe, stdlib-pool and bare-interpreter baselines";
+
+    public async Task<int> RunAsync(TextWriter output)
+    {
+        var total = Stopwatch.StartNew();
+        string loadBefore = LoadAverage();
+        var roundtrip = await RunRoundtripAsync();
+        var (scaling, iterations) = await RunScalingAsync();
+        var bytes = await RunBytesAsync();
+        var start4 = await RunStart4Async();
+        total.Stop();
+
+        Scenario[] scenarios = [roundtrip, scaling, bytes, start4];
+        await output.WriteLineAsync(Invariant(
+            $"quick python: {Environment.ProcessorCount} cores, {total.Elapsed.TotalSeconds:F1} s, medians of interleaved rounds; load average {loadBefore} before, {LoadAverage()} after"));
+        await output.WriteLineAsync(Invariant($"interpreter: {await PythonBench.InterpreterAsync()}"));
+        await output.WriteLineAsync();
+        await output.WriteLineAsync(Invariant(
+            $"{"scenario",-18} {"contender",-21} {"rounds",6} {"median µs",11} {"min µs",10} {"max µs",10} {"ratio",6} {"alloc/call",10}"));
+        foreach (var scenario in scenarios)
+        {
+            await WriteRowsAsync(output, scenario);
+        }
+
+        await output.WriteLineAsync();
+        await output.WriteLineAsync("ratio = lifeguard median / this baseline's median (lower is better); paired = median of the per-round ratios;");
+        await output.WriteLineAsync("alloc/call = .NET bytes allocated per call, process-wide (the stdlib baselines run in Python).");
+        await output.WriteLineAsync(Invariant(
+            $"{PythonRoundtripBenchmarks.Name}: per call, median of {RoundtripCallsPerSample} sequential calls of square(7) per round, pool of 1; stdlib baselines timed inside Python."));
+        await output.WriteLineAsync(Invariant(
+            $"{PythonScalingBenchmarks.Name}: per call, {PythonScalingBenchmarks.CallsPerInvoke} calls of burn({iterations}) (~2 ms) per round from {PythonScalingBenchmarks.Callers} callers; lifeguard = pool of 2."));
+        await output.WriteLineAsync(Invariant(
+            $"{PythonBytes1MiBBenchmarks.Name}: per echo of 1 MiB, median of {BytesCallsPerSample} per round."));
+        await output.WriteLineAsync(Invariant(
+            $"{PythonStart4Benchmarks.Name}: StartAsync(Size {PythonStart4Benchmarks.Workers}) until ready vs {PythonStart4Benchmarks.Workers} x `python -c pass` until exited, one start per round."));
+        await output.WriteLineAsync();
+
+        foreach (var scenario in scenarios)
+        {
+            foreach (var baseline in scenario.Baselines)
+            {
+                await output.WriteLineAsync(Json(scenario, baseline));
+            }
+        }
+
+        await output.FlushAsync();
+        return 0;
+    }
+
+    private static async Task<Scenario> RunRoundtripAsync()
+    {
+        var bench = new PythonRoundtripBenchmarks();
+        await using var apply = await StdlibDriver.StartAsync("apply");
+        await using var submit = await StdlibDriver.StartAsync("submit");
+        try
+        {
+            await bench.SetupAsync();
+            var scenario = await InterleaveAsync(
+                PythonRoundtripBenchmarks.Name,
+                RoundtripBudget,
+                new Competitor(Subject, () => bench.MedianNsAsync(lifeguard: true, RoundtripCallsPerSample)),
+                new Competitor("pipe-floor", () => bench.MedianNsAsync(lifeguard: false, RoundtripCallsPerSample)),
+                new Competitor("multiprocessing-apply", () => apply.MedianRoundTripNsAsync(RoundtripCallsPerSample, PythonRoundtripBenchmarks.Argument)),
+                new Competitor("processpool-submit", () => submit.MedianRoundTripNsAsync(RoundtripCallsPerSample, PythonRoundtripBenchmarks.Argument)));
+            await MeasureBytesAsync(scenario, "pipe-floor", lifeguard => bench.BytesPerCallAsync(lifeguard, RoundtripCallsPerSample));
+            return scenario;
+        }
+        finally
+        {
+            await bench.CleanupAsync();
+        }
+    }
+
+    private static async Task<(Scenario Scenario, int Iterations)> RunScalingAsync()
+    {
+        var bench = new PythonScalingBenchmarks();
+        await using var pool2 = await StdlibDriver.StartAsync("pool2");
+        try
+        {
+            await bench.SetupAsync(calibrate: true);
+            var scenario = await InterleaveAsync(
+                PythonScalingBenchmarks.Name,
+                ScalingBudget,
+                new Competitor(Subject, () => bench.PerCallNsAsync(twoWorkers: true)),
+                new Competitor("one-worker", () => bench.PerCallNsAsync(twoWorkers: false)),
+                new Competitor("processpool-2", () => pool2.PerCallNsAsync(PythonScalingBenchmarks.CallsPerInvoke, bench.Iterations)));
+            return (scenario, bench.Iterations);
+        }
+        finally
+        {
+            await bench.CleanupAsync();
+        }
+    }
+
+    private static async Task<Scenario> RunBytesAsync()
+    {
+        var bench = new PythonBytes1MiBBenchmarks();
+        try
+        {
+            await bench.SetupAsync();
+            var scenario = await InterleaveAsync(
+                PythonBytes1MiBBenchmarks.Name,
+                BytesBudget,
+                new Competitor(Subject, () => bench.MedianNsAsync(lifeguard: true, BytesCallsPerSample)),
+                new Competitor("raw-pipe", () => bench.MedianNsAsync(lifeguard: false, BytesCallsPerSample)));
+            await MeasureBytesAsync(scenario, "raw-pipe", lifeguard => bench.BytesPerCallAsync(lifeguard, BytesCallsPerSample));
+            return scenario;
+        }
+        finally
+        {
+            await bench.CleanupAsync();
+        }
+    }
+
+    private static async Task<Scenario> RunStart4Async()
+    {
+        var bench = new PythonStart4Benchmarks();
+        try
+        {
+            await bench.SetupAsync();
+            return await InterleaveAsync(
+                PythonStart4Benchmarks.Name,
+                Start4Budget,
+                new Competitor(Subject, () => bench.StartNsAsync(lifeguard: true)),
+                new Competitor("four-bare-starts", () => bench.StartNsAsync(lifeguard: false)));
+        }
+        finally
+        {
+            await bench.StopStartedAsync();
+        }
+    }
+
+    /// <summary>
+    /// Warm-up rounds (discarded), then rounds of one sample per contender, the order rotating every round, until
+    /// the budget is spent (at least <see cref="MinRounds"/>, at most the budget's maximum).
+    /// </summary>
+    private static async Task<Scenario> InterleaveAsync(string benchmark, Budget budget, params Competitor[] contenders)
+    {
+        for (var round = 0; round < budget.WarmupRounds; round++)
+        {
+            foreach (var contender in contenders)
+            {
+                await contender.Measure();
+            }
+        }
+
+        var scenario = new Scenario(benchmark, contenders.Select(c => c.Name).ToArray());
+        var clock = Stopwatch.StartNew();
+        for (var round = 0; round < budget.MaxRounds && (round < MinRounds || clock.Elapsed < budget.Time); round++)
+        {
+            for (var k = 0; k < contenders.Length; k++)
+            {
+                var contender = contenders[(round + k) % contenders.Length];
+                scenario.Samples[contender.Name].Add(await contender.Measure());
+            }
+        }
+
+        return scenario;
+    }
+
+    /// <summary>Process-wide bytes allocated per call by the subject and the .NET-side <paramref name="baseline"/>: median of three passes each.</summary>
+    private static async Task MeasureBytesAsync(Scenario scenario, string baseline, Func<bool, Task<double>> bytesPerCall)
+    {
+        var subject = new List<double>();
+        var other = new List<double>();
+        for (var i = 0; i < 3; i++)
+        {
+            subject.Add(await bytesPerCall(true));
+            other.Add(await bytesPerCall(false));
+        }
+
+        scenario.Bytes[Subject] = Statistics.Median(subject);
+        scenario.Bytes[baseline] = Statistics.Median(other);
+    }
+
+    private static async Task WriteRowsAsync(TextWriter output, Scenario scenario)
+    {
+        foreach (var name in scenario.Contenders)
+        {
+            var samples = scenario.Samples[name];
+            bool subject = name == Subject;
+            string ratio = subject ? "" : Invariant($"{scenario.Ratio(name):F2}");
+            string paired = subject ? "" : Invariant($" (paired {scenario.PairedRatio(name):F2})");
+            string allocated = scenario.Bytes.TryGetValue(name, out double bytes) ? Size(bytes) : "";
+            await output.WriteLineAsync(Invariant(
+                $"{scenario.Benchmark,-18} {name,-21} {samples.Count,6} {Statistics.Median(samples) / 1000,11:F1} {samples.Min() / 1000,10:F1} {samples.Max() / 1000,10:F1} {ratio,6} {allocated,10}{paired}"));
+        }
+    }
+
+    private static string Json(Scenario scenario, string baseline)
+    {
+        double subjectNs = Statistics.Median(scenario.Samples[Subject]);
+        double baselineNs = Statistics.Median(scenario.Samples[baseline]);
+        return Invariant(
+            $"{{\"benchmark\": \"{scenario.Benchmark}\", \"subject_ns\": {subjectNs:F1}, \"baseline\": \"{baseline}\", \"baseline_ns\": {baselineNs:F1}, \"ratio\": {subjectNs / baselineNs:F2}}}");
+    }
+
+    private static string Size(double bytes) => bytes < 10 * 1024 ? Invariant($"{bytes:F0} B") : Invariant($"{bytes / 1024:F0} KiB");
+
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "n/a";
+        }
+    }
+
+    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
+
+    private sealed record Budget(int WarmupRounds, int MaxRounds, TimeSpan Time);
+
+    /// <summary>A named contender; <see cref="Measure"/> takes one sample in nanoseconds.</summary>
+    private sealed record Competitor(string Name, Func<Task<double>> Measure);
+
+    /// <summary>Samples per contender, in round order (sample i of every contender is from round i); the first contender is the subject.</summary>
+    private sealed class Scenario(string benchmark, string[] contenders)
+    {
+        public string Benchmark { get; } = benchmark;
+
+        public string[] Contenders { get; } = contenders;
+
+        public IEnumerable<string> Baselines => Contenders.Skip(1);
+
+        /// <summary>Process-wide bytes allocated per call, for the contenders run in this process.</summary>
+        public Dictionary<string, double> Bytes { get; } = new(StringComparer.Ordinal);
+
+        public Dictionary<string, List<double>> Samples { get; } = contenders.ToDictionary(c => c, _ => new List<double>(), StringComparer.Ordinal);
+
+        public double Ratio(string baseline) => Statistics.Median(Samples[Subject]) / Statistics.Median(Samples[baseline]);
+
+        public double PairedRatio(string baseline)
+            => Statistics.Median([.. Samples[Subject].Zip(Samples[baseline], (s, b) => s / b)]);
+    }
+}
