@@ -15,6 +15,8 @@ internal sealed class PythonQuickSet : IQuickSet
     private const string Subject = "lifeguard";
     private const int RoundtripCallsPerSample = 300;
     private const int BytesCallsPerSample = 15;
+    private const int RoundtripCallsPerAllocationSample = 3000;
+    private const int BytesCallsPerAllocationSample = 40;
     private const int MinRounds = 5;
     private static readonly Budget RoundtripBudget = new(WarmupRounds: 3, MaxRounds: 41, TimeSpan.FromSeconds(12));
     private static readonly Budget ScalingBudget = new(WarmupRounds: 1, MaxRounds: 31, TimeSpan.FromSeconds(18));
@@ -87,7 +89,7 @@ internal sealed class PythonQuickSet : IQuickSet
                 new Competitor("pipe-floor", () => bench.MedianNsAsync(lifeguard: false, RoundtripCallsPerSample)),
                 new Competitor("multiprocessing-apply", () => apply.MedianRoundTripNsAsync(RoundtripCallsPerSample, PythonRoundtripBenchmarks.Argument)),
                 new Competitor("processpool-submit", () => submit.MedianRoundTripNsAsync(RoundtripCallsPerSample, PythonRoundtripBenchmarks.Argument)));
-            await MeasureBytesAsync(scenario, "pipe-floor", lifeguard => bench.BytesPerCallAsync(lifeguard, RoundtripCallsPerSample));
+            await MeasureBytesAsync(scenario, "pipe-floor", lifeguard => bench.BytesPerCallAsync(lifeguard, RoundtripCallsPerAllocationSample));
             return scenario;
         }
         finally
@@ -128,7 +130,7 @@ internal sealed class PythonQuickSet : IQuickSet
                 BytesBudget,
                 new Competitor(Subject, () => bench.MedianNsAsync(lifeguard: true, BytesCallsPerSample)),
                 new Competitor("raw-pipe", () => bench.MedianNsAsync(lifeguard: false, BytesCallsPerSample)));
-            await MeasureBytesAsync(scenario, "raw-pipe", lifeguard => bench.BytesPerCallAsync(lifeguard, BytesCallsPerSample));
+            await MeasureBytesAsync(scenario, "raw-pipe", lifeguard => bench.BytesPerCallAsync(lifeguard, BytesCallsPerAllocationSample));
             return scenario;
         }
         finally
