@@ -85,9 +85,19 @@ public sealed partial class PythonWorker
             ulong id = ++_lastCallId;
             SerializeCall(module, function, args, kwargs, name);
             Volatile.Write(ref _current, new CurrentCall(name, _settings.Time.GetTimestamp()));
-            using var timeout = _settings.CallTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_settings.CallTimeout, _settings.Time);
-            using var linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-            var token = linked?.Token ?? cancellationToken;
+            // One timeout source per worker, re-armed per call and reset after it (a new timer per call measured
+            // ~0.3 µs and 350 B); a linked source only when the caller's token can fire at all.
+            CancellationTokenSource? timeout = null;
+            if (_settings.CallTimeout != Timeout.InfiniteTimeSpan)
+            {
+                timeout = _callTimeout ??= new CancellationTokenSource(Timeout.InfiniteTimeSpan, _settings.Time);
+                timeout.CancelAfter(_settings.CallTimeout);
+            }
+
+            using var linked = timeout is not null && cancellationToken.CanBeCanceled
+                ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token)
+                : null;
+            var token = linked?.Token ?? timeout?.Token ?? cancellationToken;
             try
             {
                 await _writer.SendAsync(FrameKind.Call, id, token).ConfigureAwait(false);
@@ -137,12 +147,42 @@ public sealed partial class PythonWorker
             {
                 throw Violation(e.Message, e);
             }
+            finally
+            {
+                if (timeout is not null)
+                {
+                    ReleaseCallTimeout(timeout);
+                }
+            }
         }
         finally
         {
             Volatile.Write(ref _current, null);
             Volatile.Write(ref _busy, 0);
         }
+    }
+
+    /// <summary>
+    /// Readies the timeout source for the next call, or drops it if it fired. The worker may have been disposed
+    /// meanwhile (it crashed and the pool stopped it): then there is nothing to reuse, and the call's own error stands.
+    /// </summary>
+    private void ReleaseCallTimeout(CancellationTokenSource timeout)
+    {
+        try
+        {
+            if (timeout.TryReset())
+            {
+                return;
+            }
+
+            timeout.Dispose();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed with the worker.
+        }
+
+        _callTimeout = null;
     }
 
     private void ThrowIfDead(string name)

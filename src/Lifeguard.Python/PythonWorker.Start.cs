@@ -169,14 +169,14 @@ public sealed partial class PythonWorker
     /// <summary>Waits (bounded) for the process to exit and its output to drain, so a report can carry both.</summary>
     private async Task WaitForExitAsync()
     {
-        await _exited.Task.WaitAsync(TimeSpan.FromSeconds(5), _settings.Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _exited.Task.WaitAsync(TimeSpan.FromSeconds(5), _settings.Time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         if (!_exited.Task.IsCompleted)
         {
             Kill();
-            await _exited.Task.WaitAsync(TimeSpan.FromSeconds(5), _settings.Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await _exited.Task.WaitAsync(TimeSpan.FromSeconds(5), _settings.Time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
 
-        await _output.Completion.WaitAsync(TimeSpan.FromSeconds(1), _settings.Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _output.Completion.WaitAsync(TimeSpan.FromSeconds(1), _settings.Time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     private static (string Kind, string Type, string Message, string Traceback) ReadError(Frame frame)

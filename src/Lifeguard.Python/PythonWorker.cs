@@ -27,6 +27,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     private ulong _pendingCallbackId;
     private CurrentCall? _current;
     private long _memoryCheckedAt;
+    private CancellationTokenSource? _callTimeout;
 
     private PythonWorker(PythonWorkerSettings settings, Process process, WorkerContext? context)
     {
@@ -113,7 +114,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
 
         try
         {
-            await _exited.Task.WaitAsync(TimeSpan.FromSeconds(2), _settings.Time).ConfigureAwait(false);
+            await _exited.Task.WaitAsync(TimeSpan.FromSeconds(2), _settings.Time, CancellationToken.None).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -121,8 +122,9 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
             await _exited.Task.ConfigureAwait(false);
         }
 
-        await _output.Completion.WaitAsync(TimeSpan.FromSeconds(2), _settings.Time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await _output.Completion.WaitAsync(TimeSpan.FromSeconds(2), _settings.Time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _reader.Dispose();
+        _callTimeout?.Dispose();
         _process.Dispose();
     }
 

@@ -17,6 +17,7 @@ internal sealed class FrameWriter(Stream stream, int maxFrameSize)
     private ArrayBufferWriter<byte> _buffer = new(16 * 1024);
     private Utf8JsonWriter? _json;
     private readonly List<ReadOnlyMemory<byte>> _attachments = [];
+    private readonly byte[] _prefix = new byte[4];
 
     /// <summary>Attachments collected while the frame's JSON is written (bytes values).</summary>
     public List<ReadOnlyMemory<byte>> Attachments => _attachments;
@@ -67,22 +68,38 @@ internal sealed class FrameWriter(Stream stream, int maxFrameSize)
                     + "(PythonPoolOptions.MaxFrameSize).");
         }
 
-        foreach (var attachment in _attachments)
+        // The first attachment's length prefix rides with the header and JSON; attachments themselves are written
+        // straight from the caller's arrays, never copied into the frame buffer.
+        if (_attachments.Count > 0)
         {
-            BinaryPrimitives.WriteUInt32BigEndian(_buffer.GetSpan(4), (uint)attachment.Length);
+            BinaryPrimitives.WriteUInt32BigEndian(_buffer.GetSpan(4), (uint)_attachments[0].Length);
             _buffer.Advance(4);
-            attachment.Span.CopyTo(_buffer.GetSpan(attachment.Length));
-            _buffer.Advance(attachment.Length);
         }
 
-        var frame = MemoryMarshal.AsMemory(_buffer.WrittenMemory);
-        var header = frame.Span;
-        BinaryPrimitives.WriteUInt32BigEndian(header, (uint)(frame.Length - 4));
+        var head = MemoryMarshal.AsMemory(_buffer.WrittenMemory);
+        var header = head.Span;
+        BinaryPrimitives.WriteUInt32BigEndian(header, (uint)(total - 4));
         header[4] = (byte)kind;
         BinaryPrimitives.WriteUInt64BigEndian(header[5..], id);
         BinaryPrimitives.WriteUInt32BigEndian(header[13..], (uint)jsonLength);
-        _attachments.Clear();
-        await stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
-        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await stream.WriteAsync(head, cancellationToken).ConfigureAwait(false);
+            for (int i = 0; i < _attachments.Count; i++)
+            {
+                await stream.WriteAsync(_attachments[i], cancellationToken).ConfigureAwait(false);
+                if (i + 1 < _attachments.Count)
+                {
+                    BinaryPrimitives.WriteUInt32BigEndian(_prefix, (uint)_attachments[i + 1].Length);
+                    await stream.WriteAsync(_prefix, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _attachments.Clear();
+        }
     }
 }

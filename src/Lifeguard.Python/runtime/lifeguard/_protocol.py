@@ -22,8 +22,12 @@ CALLBACK_RESULT = 7
 CALLBACK_ERROR = 8
 
 _HEAD = struct.Struct(">IBQI")  # length, kind, id, json length
+_BODY_HEAD = struct.Struct(">BQI")  # kind, id, json length
 _U32 = struct.Struct(">I")
 _MIN_BODY = 13  # kind + id + json length
+
+# The common reply (no bytes, nothing odd) goes through one prebuilt encoder; anything it refuses takes the full path.
+_FAST_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
 class ProtocolError(Exception):
@@ -58,12 +62,12 @@ class Channel:
         body = self._reader.read(length)
         if len(body) < length:
             raise ProtocolError("the input ended inside a frame of %d bytes" % length)
-        kind = body[0]
-        frame_id = int.from_bytes(body[1:9], "big")
-        json_length = int.from_bytes(body[9:13], "big")
+        kind, frame_id, json_length = _BODY_HEAD.unpack_from(body)
         end = _MIN_BODY + json_length
         if end > length:
             raise ProtocolError("the JSON part (%d bytes) overruns its frame" % json_length)
+        if end == length:
+            return kind, frame_id, body[_MIN_BODY:], ()
         attachments = []
         position = end
         view = memoryview(body)
@@ -84,7 +88,14 @@ class Channel:
             raise EncodeError(
                 "the reply is %d bytes, more than the maximum frame size of %d bytes" % (total, self.max_frame)
             )
-        parts = [_HEAD.pack(total, kind, frame_id, len(payload)), payload]
+        head = _HEAD.pack(total, kind, frame_id, len(payload))
+        if not attachments:
+            data = head + payload
+            written = os.write(self._fd_out, data)
+            if written < len(data):
+                self._write_all([memoryview(data)[written:]])
+            return
+        parts = [head, payload]
         for attachment in attachments:
             parts.append(_U32.pack(len(attachment)))
             parts.append(attachment)
@@ -118,6 +129,11 @@ class Channel:
 
     def encode(self, value):
         """Returns (json bytes, attachments) for a value, or raises EncodeError naming what cannot be sent."""
+        if not self.named_floats:
+            try:
+                return _FAST_ENCODER.encode(value).encode("utf-8"), ()
+            except (TypeError, ValueError, RecursionError, UnicodeEncodeError):
+                pass  # bytes, or something to report: the full path below explains it
         attachments = []
 
         def default(obj):
