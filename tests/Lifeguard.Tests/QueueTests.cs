@@ -426,7 +426,7 @@ public sealed class QueueTests
         (await second).Dispose();
     }
 
-    [Fact(Skip = "BUG: ValidateAsync queues the replacement start (RemoveDead) before the failed caller re-enters the queue, so a quick replacement goes to the caller behind it")]
+    [Fact]
     public async Task CheckoutAsync_WaiterHandedAWorkerThatFailsValidation_KeepsItsTurnWhenTheReplacementIsQuick()
     {
         // Unlike the tests above, the replacement is not held back: it may be up before the first caller has queued

@@ -15,7 +15,7 @@ internal sealed partial class PoolCore<TWorker>
     {
         var stack = _leakDetection ? new StackTrace(2, fNeedFileInfo: true) : null;
         return _validator is null
-            ? CheckoutOnceOrFault(timeout, timeout, tryOnly, stack, front: false, cancellationToken)
+            ? CheckoutOnceOrFault(timeout, timeout, tryOnly, stack, invalid: null, invalidReason: null, cancellationToken)
             : CheckoutValidatedAsync(timeout, tryOnly, stack, cancellationToken);
     }
 
@@ -24,11 +24,17 @@ internal sealed partial class PoolCore<TWorker>
     /// method, and are counted here, outside the lock: a metrics listener's callback is user code.
     /// </summary>
     private ValueTask<Lease<TWorker>> CheckoutOnceOrFault(
-        TimeSpan timeout, TimeSpan reportedTimeout, bool tryOnly, StackTrace? stack, bool front, CancellationToken cancellationToken)
+        TimeSpan timeout,
+        TimeSpan reportedTimeout,
+        bool tryOnly,
+        StackTrace? stack,
+        WorkerSlot<TWorker>? invalid,
+        Exception? invalidReason,
+        CancellationToken cancellationToken)
     {
         try
         {
-            return CheckoutOnce(timeout, reportedTimeout, tryOnly, stack, front, cancellationToken);
+            return CheckoutOnce(timeout, reportedTimeout, tryOnly, stack, invalid, invalidReason, cancellationToken);
         }
         catch (Exception e)
         {
@@ -46,26 +52,59 @@ internal sealed partial class PoolCore<TWorker>
         }
     }
 
+    /// <summary>
+    /// One attempt: an idle worker, an own start, or a place in the queue. <paramref name="invalid"/>, when set, is a
+    /// worker this caller just found invalid: it is removed in the same transition that places the caller again.
+    /// </summary>
     private ValueTask<Lease<TWorker>> CheckoutOnce(
-        TimeSpan timeout, TimeSpan reportedTimeout, bool tryOnly, StackTrace? stack, bool front, CancellationToken cancellationToken)
+        TimeSpan timeout,
+        TimeSpan reportedTimeout,
+        bool tryOnly,
+        StackTrace? stack,
+        WorkerSlot<TWorker>? invalid,
+        Exception? invalidReason,
+        CancellationToken cancellationToken)
     {
         // The clock is read only when an option, a listening histogram or a finite wait needs it.
         long now = NeedsTimestamps ? _time.GetTimestamp() : 0;
         Lease<TWorker> lease = default;
         Waiter<TWorker>? waiter = null;
-        bool idle;
+        bool idle = false;
         bool startOwn = false;
-        using (_lock.EnterScope())
+        var fx = default(Effects);
+        try
         {
-            idle = _idle.Count > 0 && !_stopping;
-            if (idle)
+            using (_lock.EnterScope())
             {
-                lease = MarkBusyLocked(TakeIdleLocked(), now, stack);
-                AssertInvariantsLocked();
+                bool removed = invalid is not null && RemoveInvalidLocked(invalid, invalidReason!, ref fx);
+                try
+                {
+                    idle = _idle.Count > 0 && !_stopping;
+                    if (idle)
+                    {
+                        lease = MarkBusyLocked(TakeIdleLocked(), now, stack);
+                        AssertInvariantsLocked();
+                    }
+                    else
+                    {
+                        waiter = StartOrEnqueueLocked(timeout, reportedTimeout, tryOnly, stack, front: invalid is not null, now, cancellationToken, out startOwn);
+                    }
+                }
+                finally
+                {
+                    // Only now, with the caller placed, may a replacement start: it serves the queue's head.
+                    if (removed)
+                    {
+                        ReconcileLocked(ref fx);
+                    }
+                }
             }
-            else
+        }
+        finally
+        {
+            if (invalid is not null)
             {
-                waiter = StartOrEnqueueLocked(timeout, reportedTimeout, tryOnly, stack, front, now, cancellationToken, out startOwn);
+                Run(ref fx);
             }
         }
 
@@ -140,12 +179,17 @@ internal sealed partial class PoolCore<TWorker>
                 throw BackoffExceptionLocked();
             }
 
-            // Reserve the capacity before starting, so concurrent callers cannot overshoot the cap.
-            _starting++;
-            _pending++;
-            AssertInvariantsLocked();
-            startOwn = true;
-            return null;
+            // A caller going back to the head of the queue waits there for the replacement its transition starts
+            // (unless it cannot wait at all); anyone else starts a worker of its own. Reserve the capacity first, so
+            // concurrent callers cannot overshoot the cap.
+            if (!front || timeout == TimeSpan.Zero)
+            {
+                _starting++;
+                _pending++;
+                AssertInvariantsLocked();
+                startOwn = true;
+                return null;
+            }
         }
 
         if (tryOnly)
@@ -186,22 +230,30 @@ internal sealed partial class PoolCore<TWorker>
     private async ValueTask<Lease<TWorker>> CheckoutValidatedAsync(TimeSpan timeout, bool tryOnly, StackTrace? stack, CancellationToken cancellationToken)
     {
         long started = _time.GetTimestamp();
-        bool retry = false;
+        WorkerSlot<TWorker>? invalid = null;
+        Exception? reason = null;
         while (true)
         {
-            cancellationToken.ThrowIfCancellationRequested();
             var remaining = timeout == Timeout.InfiniteTimeSpan
                 ? timeout
                 : TimeSpan.FromTicks(Math.Max(0, (timeout - _time.GetElapsedTime(started)).Ticks));
 
-            // A caller whose worker failed validation keeps its turn: it goes back to the head of the queue.
-            var lease = await CheckoutOnceOrFault(remaining, timeout, tryOnly, stack, front: retry, cancellationToken).ConfigureAwait(false);
-            if (lease.IsEmpty || await ValidateAsync(lease, cancellationToken).ConfigureAwait(false))
+            // A caller whose worker failed validation keeps its turn: the dead worker is removed and the caller
+            // placed (at the head of the queue, or starting its own replacement) in one transition, so no quick
+            // replacement can go to the caller behind it.
+            var lease = await CheckoutOnceOrFault(remaining, timeout, tryOnly, stack, invalid, reason, cancellationToken).ConfigureAwait(false);
+            if (lease.IsEmpty)
             {
                 return lease;
             }
 
-            retry = true;
+            reason = await ValidateAsync(lease, cancellationToken).ConfigureAwait(false);
+            if (reason is null)
+            {
+                return lease;
+            }
+
+            invalid = lease.Slot;
         }
     }
 
@@ -308,7 +360,8 @@ internal sealed partial class PoolCore<TWorker>
         return new Lease<TWorker>(tracker, tracker.Issue());
     }
 
-    private async ValueTask<bool> ValidateAsync(Lease<TWorker> lease, CancellationToken cancellationToken)
+    /// <summary>Validates a leased worker; on failure ends the lease (without a checkin) and returns why.</summary>
+    private async ValueTask<Exception?> ValidateAsync(Lease<TWorker> lease, CancellationToken cancellationToken)
     {
         var slot = lease.Slot!;
         Exception? error = null;
@@ -329,14 +382,14 @@ internal sealed partial class PoolCore<TWorker>
             error = e;
         }
 
-        if (!valid)
+        if (valid)
         {
-            lease.Tracker!.Cancel(lease.Generation);
-            Log.WorkerFailedValidation(_logger, Name, slot.Id, error);
-            RemoveDead(slot, ExceptionFactory.WorkerFailedValidation(Name, slot.Id, error), countAsFailure: true);
+            return null;
         }
 
-        return valid;
+        lease.Tracker!.Cancel(lease.Generation);
+        Log.WorkerFailedValidation(_logger, Name, slot.Id, error);
+        return ExceptionFactory.WorkerFailedValidation(Name, slot.Id, error);
     }
 
     private void EnqueueLocked(Waiter<TWorker> waiter, bool front)

@@ -23,6 +23,20 @@ internal sealed partial class PoolCore<TWorker>
 
     public void OnStaleReturn(int workerId) => Log.StaleLeaseDisposed(_logger, Name, workerId);
 
+    /// <summary>Removes a worker that failed validation at checkout, counting it as a death; false if it is gone already.</summary>
+    private bool RemoveInvalidLocked(WorkerSlot<TWorker> slot, Exception reason, ref Effects fx)
+    {
+        if (slot.State is SlotState.Detached or SlotState.Gone)
+        {
+            return false;
+        }
+
+        _deaths++;
+        StopLocked(slot, "died", ref fx);
+        RecordFailureLocked(reason, ref fx);
+        return true;
+    }
+
     /// <summary>poolboy's handle_worker_exit: remove the worker, then replace it if a caller waits or the base is short.</summary>
     private bool RemoveDead(WorkerSlot<TWorker> slot, Exception reason, bool countAsFailure)
     {

@@ -352,12 +352,10 @@ internal sealed partial class PoolCore<TWorker>
 
             var fx = default(Effects);
             Task pending;
+            int undrained;
             using (_lock.EnterScope())
             {
-                if (_busy > 0)
-                {
-                    Log.DrainTimedOut(_logger, Name, _busy, _options.DrainTimeout);
-                }
+                undrained = _busy;
 
                 foreach (var slot in _workers.ToArray())
                 {
@@ -368,6 +366,12 @@ internal sealed partial class PoolCore<TWorker>
                 SignalPendingLocked();
                 pending = _pendingDone.Task;
                 AssertInvariantsLocked();
+            }
+
+            if (undrained > 0)
+            {
+                // Logged outside the lock: a logger may read the pool's status.
+                Log.DrainTimedOut(_logger, Name, undrained, _options.DrainTimeout);
             }
 
             Run(ref fx);

@@ -64,6 +64,13 @@ internal sealed class Waiter<TWorker>(PoolCore<TWorker> owner) : IValueTaskSourc
     /// </summary>
     Lease<TWorker> IValueTaskSource<Lease<TWorker>>.GetResult(short token)
     {
+        // A second await of the same ValueTask (a caller's misuse) must fail here, before anything is recycled:
+        // recycling twice would put this waiter in the free list twice and hand it to two callers.
+        if (token != _core.Version)
+        {
+            throw new InvalidOperationException("This checkout's ValueTask was already awaited; a ValueTask can be awaited once.");
+        }
+
         bool succeeded = false;
         try
         {
