@@ -110,7 +110,7 @@ internal sealed partial class PoolCore<TWorker>
 
         if (idle)
         {
-            RecordImmediateCheckout();
+            RecordCheckout(startedAt: 0);
             return new ValueTask<Lease<TWorker>>(lease);
         }
 
@@ -262,15 +262,7 @@ internal sealed partial class PoolCore<TWorker>
     {
         if (succeeded)
         {
-            if (_metrics.Checkouts.Enabled)
-            {
-                _metrics.Checkouts.Add(1, _poolTag);
-            }
-
-            if (_metrics.CheckoutWait.Enabled && waiter.StartedAt != 0)
-            {
-                _metrics.CheckoutWait.Record(_time.GetElapsedTime(waiter.StartedAt).TotalSeconds, _poolTag);
-            }
+            RecordCheckout(waiter.StartedAt);
         }
 
         // Dispose waits for a cancellation callback that is running right now, so after it no callback of this use
@@ -324,7 +316,8 @@ internal sealed partial class PoolCore<TWorker>
         return new Waiter<TWorker>(this);
     }
 
-    private void RecordImmediateCheckout()
+    /// <summary>Counts a checkout and its wait; <paramref name="startedAt"/> is when the wait began, 0 for none (or unrecorded).</summary>
+    private void RecordCheckout(long startedAt)
     {
         if (_metrics.Checkouts.Enabled)
         {
@@ -333,7 +326,7 @@ internal sealed partial class PoolCore<TWorker>
 
         if (_metrics.CheckoutWait.Enabled)
         {
-            _metrics.CheckoutWait.Record(0, _poolTag);
+            _metrics.CheckoutWait.Record(startedAt == 0 ? 0 : _time.GetElapsedTime(startedAt).TotalSeconds, _poolTag);
         }
     }
 

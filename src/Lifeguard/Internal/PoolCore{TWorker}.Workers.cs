@@ -188,16 +188,7 @@ internal sealed partial class PoolCore<TWorker>
             throw failure;
         }
 
-        if (_metrics.Checkouts.Enabled)
-        {
-            _metrics.Checkouts.Add(1, _poolTag);
-        }
-
-        if (started != 0)
-        {
-            _metrics.CheckoutWait.Record(_time.GetElapsedTime(started).TotalSeconds, _poolTag);
-        }
-
+        RecordCheckout(started);
         return lease;
     }
 
