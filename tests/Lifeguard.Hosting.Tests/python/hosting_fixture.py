@@ -1,0 +1,10 @@
+"""Functions the hosting tests call in pooled Python workers."""
+import os
+
+
+def square(x):
+    return x * x
+
+
+def pid():
+    return os.getpid()
