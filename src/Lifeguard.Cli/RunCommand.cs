@@ -1,0 +1,131 @@
+using System.CommandLine;
+using System.Globalization;
+using Lifeguard.Python;
+
+namespace Lifeguard.Cli;
+
+/// <summary>
+/// <c>lifeguard run FILE.py:FUNCTION --input IN.jsonl</c>: calls the function once per non-blank input line in a pool of
+/// Python workers and writes one JSON line per input, in input order. Stateless; each invocation owns its pool.
+/// </summary>
+internal static class RunCommand
+{
+    public static Command Create(TextWriter error)
+    {
+        var target = new Argument<string>("FILE.py:FUNCTION") { Description = "The Python file and the function in it to call; the file's folder goes on the module path." };
+        var input = new Option<FileInfo>("--input") { Description = "A JSON Lines file: each non-blank line is one call's single argument.", Required = true };
+        var outputFile = new Option<FileInfo?>("--output") { Description = "Where to write the results (JSON Lines, in input order). Default: standard output." };
+        var size = new Option<int?>("--size") { Description = "Workers kept ready. Default: the number of processors." };
+        var maxOverflow = new Option<int>("--max-overflow") { Description = "Extra workers for bursts. Default 0." };
+        var timeout = new Option<TimeSpan?>("--timeout")
+        {
+            Description = $"Per attempt; a call past it is interrupted ({Durations.Accepted}). Default 100s.",
+            CustomParser = r => LifeguardCommand.ParseDuration(r),
+        };
+        var retries = new Option<int>("--retries") { Description = "Extra attempts for an input whose worker crashed or timed out (never for one whose Python code raised). Default 0." };
+        var python = new Option<string?>("--python") { Description = "The Python interpreter. Default: LIFEGUARD_PYTHON, else python3 on PATH." };
+        var command = new Command(
+            "run",
+            "Call a Python function once per line of a JSON Lines file, in a supervised pool of Python workers.\n"
+                + "Output: one JSON line per non-blank input line, in input order: {\"index\": i, \"result\": ...} or\n"
+                + "{\"index\": i, \"error\": {\"type\": ..., \"message\": ...}}. Exit code 0 when every input succeeded, 1 when some failed,\n"
+                + "2 for bad arguments.\n\n"
+                + "Examples:\n"
+                + "  lifeguard run optimizer.py:optimize --input deliveries.jsonl > plans.jsonl\n"
+                + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --size 4 --timeout 30s --retries 2")
+        {
+            target, input, outputFile, size, maxOverflow, timeout, retries, python,
+        };
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var settings = new RunSettings(
+                ParseTarget(parse.GetValue(target)!),
+                parse.GetValue(input)!,
+                parse.GetValue(outputFile),
+                parse.GetValue(size) ?? Environment.ProcessorCount,
+                parse.GetValue(maxOverflow),
+                parse.GetValue(timeout) ?? TimeSpan.FromSeconds(100),
+                parse.GetValue(retries),
+                parse.GetValue(python));
+            settings.Validate();
+            return await new RunJob(settings, error).RunAsync(cancellationToken).ConfigureAwait(false);
+        });
+        return command;
+    }
+
+    private static (string File, string Module, string Function) ParseTarget(string target)
+    {
+        int colon = target.LastIndexOf(':');
+        if (colon <= 0 || colon == target.Length - 1)
+        {
+            throw new UsageException($"'{target}' is not FILE.py:FUNCTION.");
+        }
+
+        var file = Path.GetFullPath(target[..colon]);
+        var function = target[(colon + 1)..];
+        if (!file.EndsWith(".py", StringComparison.Ordinal))
+        {
+            throw new UsageException($"'{target[..colon]}' is not a .py file.");
+        }
+
+        if (!File.Exists(file))
+        {
+            throw new UsageException($"'{target[..colon]}' does not exist.");
+        }
+
+        return (file, Path.GetFileNameWithoutExtension(file), function);
+    }
+}
+
+/// <summary>What one <c>lifeguard run</c> was asked to do. Immutable.</summary>
+internal sealed record RunSettings(
+    (string File, string Module, string Function) Target,
+    FileInfo Input,
+    FileInfo? Output,
+    int Size,
+    int MaxOverflow,
+    TimeSpan Timeout,
+    int Retries,
+    string? Python)
+{
+    public void Validate()
+    {
+        if (!Input.Exists)
+        {
+            throw new UsageException($"--input '{Input}' does not exist.");
+        }
+
+        if (Size < 1 || MaxOverflow < 0 || Retries < 0)
+        {
+            throw new UsageException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"--size must be at least 1, --max-overflow and --retries at least 0 (were {Size}, {MaxOverflow}, {Retries})."));
+        }
+
+        if (Timeout <= TimeSpan.Zero)
+        {
+            throw new UsageException("--timeout must be positive.");
+        }
+    }
+
+    public PythonPoolOptions PoolOptions()
+    {
+        var options = new PythonPoolOptions
+        {
+            Name = "run:" + Target.Module,
+            Size = Size,
+            MaxOverflow = MaxOverflow,
+            CallTimeout = Timeout,
+            MaxRetries = Retries,
+            PythonPath = Python,
+            CheckoutTimeout = System.Threading.Timeout.InfiniteTimeSpan,
+
+            // Many inputs fail or crash in a bad batch; the run reports them per input rather than stopping.
+            MaxRestarts = int.MaxValue,
+        };
+        options.ModulePaths.Add(Path.GetDirectoryName(Target.File)!);
+        options.Preload.Add(Target.Module);
+        return options;
+    }
+}

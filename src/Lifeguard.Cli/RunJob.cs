@@ -1,0 +1,161 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Threading.Channels;
+using Lifeguard.Python;
+using Spectre.Console;
+
+namespace Lifeguard.Cli;
+
+/// <summary>
+/// One run: streams the input, calls the function for each line with at most the pool's cap in flight, and writes the
+/// results in input order. Memory stays bounded however large the input: a bounded channel of pending results is the
+/// reorder window, and latency percentiles come from a fixed-size sample. Not thread-safe; used once.
+/// </summary>
+internal sealed class RunJob(RunSettings settings, TextWriter error)
+{
+    private readonly RunStatistics _stats = new();
+
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        PythonPool pool;
+        try
+        {
+            pool = await PythonPool.StartAsync(settings.PoolOptions(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is LifeguardException)
+        {
+            await error.WriteLineAsync($"lifeguard run: the Python workers could not start: {(e.InnerException ?? e).Message}").ConfigureAwait(false);
+            return ExitCodes.SomeFailed;
+        }
+
+        await using (pool.ConfigureAwait(false))
+        {
+            var sink = settings.Output is null ? Console.OpenStandardOutput() : settings.Output.Create();
+            await using (sink.ConfigureAwait(false))
+            {
+                var clock = Stopwatch.StartNew();
+                if (Console.IsErrorRedirected)
+                {
+                    await PumpAsync(pool, sink, progress: null, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await WithProgressAsync(pool, sink, cancellationToken).ConfigureAwait(false);
+                }
+
+                await error.WriteLineAsync(_stats.Summary(clock.Elapsed, pool.GetStatus())).ConfigureAwait(false);
+            }
+        }
+
+        return _stats.Failed == 0 ? ExitCodes.Success : ExitCodes.SomeFailed;
+    }
+
+    /// <summary>A progress bar with rate and ETA and a live pool status line, on stderr, when stderr is a terminal.</summary>
+    private async Task WithProgressAsync(PythonPool pool, Stream sink, CancellationToken cancellationToken)
+    {
+        long total = 0;
+        foreach (var line in File.ReadLines(settings.Input.FullName))
+        {
+            total += string.IsNullOrWhiteSpace(line) ? 0 : 1;
+        }
+
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        await console.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+            .StartAsync(async context =>
+            {
+                var task = context.AddTask(settings.Target.Module + "." + settings.Target.Function, maxValue: Math.Max(1, total));
+                await PumpAsync(pool, sink, done =>
+                {
+                    task.Value = done;
+                    var s = pool.GetStatus();
+                    task.Description = $"{settings.Target.Function} [grey]busy {s.Busy} idle {s.Idle} overflow {s.Overflow} waiting {s.Waiters} restarts {s.TotalRestarts}[/] {done / Math.Max(0.001, task.ElapsedTime?.TotalSeconds ?? 0):0}/s";
+                }, cancellationToken).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+    }
+
+    private async Task PumpAsync(PythonPool pool, Stream sink, Action<long>? progress, CancellationToken cancellationToken)
+    {
+        var cap = pool.GetStatus().Size + pool.GetStatus().MaxOverflow;
+        using var inFlight = new SemaphoreSlim(cap);
+
+        // The reorder window: results wait here, in input order, until written.
+        var pending = Channel.CreateBounded<Task<RunEntry>>(new BoundedChannelOptions(Math.Max(64, cap * 8)) { SingleReader = true, SingleWriter = true });
+        var reader = Task.Run(
+            async () =>
+            {
+                try
+                {
+                    long index = 0;
+                    using var input = new StreamReader(settings.Input.FullName);
+                    while (await input.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
+                    {
+                        if (!string.IsNullOrWhiteSpace(line))
+                        {
+                            await pending.Writer.WriteAsync(CallAsync(pool, inFlight, index++, line, cancellationToken), cancellationToken).ConfigureAwait(false);
+                        }
+                    }
+                }
+                finally
+                {
+                    pending.Writer.Complete();
+                }
+            },
+            cancellationToken);
+
+        var writer = new RunWriter(sink);
+        long done = 0;
+        await foreach (var next in pending.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        {
+            var entry = await next.ConfigureAwait(false);
+            await writer.WriteAsync(entry, cancellationToken).ConfigureAwait(false);
+            _stats.Record(entry);
+            progress?.Invoke(++done);
+        }
+
+        await reader.ConfigureAwait(false);
+        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<RunEntry> CallAsync(PythonPool pool, SemaphoreSlim inFlight, long index, string line, CancellationToken cancellationToken)
+    {
+        JsonElement argument;
+        try
+        {
+            using var document = JsonDocument.Parse(line);
+            argument = document.RootElement.Clone();
+        }
+        catch (JsonException e)
+        {
+            return RunEntry.Failure(index, "InvalidInput", $"line is not JSON: {e.Message}", TimeSpan.Zero);
+        }
+
+        await inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        long started = Stopwatch.GetTimestamp();
+        try
+        {
+            var result = await pool.CallAsync(settings.Target.Module, settings.Target.Function, [argument], cancellationToken: cancellationToken).ConfigureAwait(false);
+            return RunEntry.Success(index, result, Stopwatch.GetElapsedTime(started));
+        }
+        catch (PythonException e)
+        {
+            return RunEntry.Failure(index, e.PythonType, e.PythonMessage, Stopwatch.GetElapsedTime(started));
+        }
+        catch (Exception e) when (e is PythonWorkerCrashedException or PythonProtocolException)
+        {
+            return RunEntry.Failure(index, "WorkerCrashed", e.Message, Stopwatch.GetElapsedTime(started));
+        }
+        catch (PythonCallTimeoutException e)
+        {
+            return RunEntry.Failure(index, "Timeout", e.Message, Stopwatch.GetElapsedTime(started));
+        }
+        catch (PythonSerializationException e)
+        {
+            return RunEntry.Failure(index, "InvalidInput", e.Message, Stopwatch.GetElapsedTime(started));
+        }
+        finally
+        {
+            inFlight.Release();
+        }
+    }
+}
