@@ -153,6 +153,11 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
         {
             return RunEntry.Failure(index, "InvalidInput", e.Message, Stopwatch.GetElapsedTime(started));
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Whatever else went wrong is this input's error entry: one input never ends the run.
+            return RunEntry.Failure(index, e.GetType().Name, e.Message, Stopwatch.GetElapsedTime(started));
+        }
         finally
         {
             inFlight.Release();

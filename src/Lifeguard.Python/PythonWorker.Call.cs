@@ -139,8 +139,9 @@ public sealed partial class PythonWorker
                     _settings.CallTimeout,
                     killed);
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
+                // A broken pipe, or one closed because the pool stopped this worker after it died mid-call.
                 throw await CrashedAsync(e).ConfigureAwait(false);
             }
             catch (PythonProtocolException e)
@@ -159,6 +160,12 @@ public sealed partial class PythonWorker
         {
             Volatile.Write(ref _current, null);
             Volatile.Write(ref _busy, 0);
+
+            // Stopped while this call was reading: the reader's buffer is released now that no read uses it.
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                _reader.Dispose();
+            }
         }
     }
 

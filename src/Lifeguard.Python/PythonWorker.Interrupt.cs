@@ -70,7 +70,7 @@ public sealed partial class PythonWorker
                 workerKilled: true));
             return true;
         }
-        catch (IOException)
+        catch (Exception e) when (e is IOException or ObjectDisposedException)
         {
             await WaitForExitAsync().ConfigureAwait(false);
             return true;

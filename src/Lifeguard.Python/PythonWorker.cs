@@ -123,7 +123,13 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
         }
 
         await _output.Completion.WaitAsync(TimeSpan.FromSeconds(2), _settings.Time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _reader.Dispose();
+        // A call still reading (the worker died under it) releases the reader itself when it ends; releasing its
+        // pooled buffer under it would let another renter write into it.
+        if (Volatile.Read(ref _busy) == 0)
+        {
+            _reader.Dispose();
+        }
+
         _callTimeout?.Dispose();
         _process.Dispose();
     }
