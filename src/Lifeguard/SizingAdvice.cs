@@ -61,16 +61,17 @@ public sealed record SizingAdvice(
     {
         var c = CultureInfo.InvariantCulture;
         double w = ServiceTime.TotalSeconds;
+        string wText = w >= 1 ? string.Format(c, "{0:0.###} s", w) : string.Format(c, "{0:0.###} ms", w * 1000);
         var lines = new List<string>
         {
-            string.Format(c, "Little's Law: L = λ·W = {0:0.###}/s × {1:0.###} s = {2:0.###} workers busy on average.", ArrivalRate, w, MeanBusy),
+            string.Format(c, "Little's Law: L = λ·W = {0:0.###}/s × {1} = {2:0.###} workers busy on average.", ArrivalRate, wText, MeanBusy),
             Headroom == 1
                 ? string.Format(c, "Size = ⌈L⌉ = {0}: enough ready workers for the average load.", Size)
                 : string.Format(c, "Size = ⌈L × {0:0.###} headroom⌉ = {1}: the average load with spare capacity.", Headroom, Size),
         };
         if (PeakRate is { } peak)
         {
-            lines.Add(string.Format(c, "MaxOverflow = ⌈(peak − λ)·W⌉ = ⌈({0:0.###} − {1:0.###})/s × {2:0.###} s⌉ = {3}: extra workers for the peak, dismissed after it.", peak, ArrivalRate, w, MaxOverflow));
+            lines.Add(string.Format(c, "MaxOverflow = ⌈(peak − λ)·W⌉ = ⌈({0:0.###} − {1:0.###})/s × {2}⌉ = {3}: extra workers for the peak, dismissed after it.", peak, ArrivalRate, wText, MaxOverflow));
         }
 
         return string.Join(Environment.NewLine, lines);
