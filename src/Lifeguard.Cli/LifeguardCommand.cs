@@ -10,6 +10,7 @@ internal static class LifeguardCommand
     {
         var root = new RootCommand("Lifeguard: supervised worker pools. Run a Python function over a file of inputs, or size a pool.")
         {
+            BenchCommand.Create(output),
             DemoCommand.Create(output),
             RunCommand.Create(error),
             SizeCommand.Create(output),
