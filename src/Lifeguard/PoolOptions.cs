@@ -89,6 +89,12 @@ public class PoolOptions
     /// </summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The sliding window over which the pool measures its arrival rate and lease time for
+    /// <see cref="PoolStatus.Sizing"/>. Default 60 s; from 1 s to 1 h.
+    /// </summary>
+    public TimeSpan SizingWindow { get; set; } = TimeSpan.FromSeconds(60);
+
     /// <summary>The clock for every timeout, backoff and age. Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
@@ -189,6 +195,11 @@ public class PoolOptions
         if (LeakDetectionThreshold is { } leak)
         {
             CheckPositive(errors, nameof(LeakDetectionThreshold), leak);
+        }
+
+        if (SizingWindow < TimeSpan.FromSeconds(1) || SizingWindow > TimeSpan.FromHours(1))
+        {
+            errors.Add($"SizingWindow must be from 1 s to 1 h (was {SizingWindow}).");
         }
 
         if (TimeProvider is null)

@@ -58,6 +58,12 @@ public sealed record PoolStatus
     /// <summary>The most recent start failure or death reason, if any.</summary>
     public Exception? LastFailure { get; init; }
 
+    /// <summary>
+    /// The pool's measured load and the sizing advice it implies, once at least a second has been measured and a lease
+    /// sampled; otherwise <see langword="null"/>.
+    /// </summary>
+    public SizingObservation? Sizing { get; init; }
+
     /// <summary>Every idle and busy worker.</summary>
     public required IReadOnlyList<WorkerStatus> Workers { get; init; }
 

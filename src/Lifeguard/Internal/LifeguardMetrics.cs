@@ -39,6 +39,10 @@ internal sealed class LifeguardMetrics
         meter.CreateObservableGauge("lifeguard.pool.workers.starting", () => Observe(static p => p.StartingCount), "{worker}", "Workers being started.");
         meter.CreateObservableGauge("lifeguard.pool.workers.overflow", () => Observe(static p => p.OverflowCount), "{worker}", "Live workers beyond Size.");
         meter.CreateObservableGauge("lifeguard.pool.waiters", () => Observe(static p => p.WaiterCount), "{caller}", "Callers queued for a worker.");
+        meter.CreateObservableGauge("lifeguard.pool.arrival_rate", () => ObserveSizing(static s => s.ArrivalRate), "{checkout}/s", "Checkouts per second over the sizing window (λ).");
+        meter.CreateObservableGauge("lifeguard.pool.lease.mean", () => ObserveSizing(static s => s.MeanLeaseTime.TotalSeconds), "s", "Mean lease time over the sizing window (W = L / λ).");
+        meter.CreateObservableGauge("lifeguard.pool.advice.size", () => ObserveSizing(static s => s.Advice.Size), "{worker}", "Size advised by Little's Law for the measured load.");
+        meter.CreateObservableGauge("lifeguard.pool.advice.max_overflow", () => ObserveSizing(static s => s.Advice.MaxOverflow), "{worker}", "MaxOverflow advised for the measured peak.");
     }
 
     public Histogram<double> CheckoutWait { get; }
@@ -79,6 +83,27 @@ internal sealed class LifeguardMetrics
         }
     }
 
+    private List<Measurement<double>> ObserveSizing(Func<SizingObservation, double> read)
+    {
+        IPoolGauges[] pools;
+        lock (_lock)
+        {
+            pools = [.. _pools];
+        }
+
+        // Outside the registry's lock: each observation takes its pool's own lock.
+        var result = new List<Measurement<double>>(pools.Length);
+        foreach (var pool in pools)
+        {
+            if (pool.Sizing is { } sizing)
+            {
+                result.Add(new Measurement<double>(read(sizing), new KeyValuePair<string, object?>(PoolNameTag, pool.Name)));
+            }
+        }
+
+        return result;
+    }
+
     private List<Measurement<int>> Observe(Func<IPoolGauges, int> read)
     {
         lock (_lock)
@@ -108,4 +133,6 @@ internal interface IPoolGauges
     int OverflowCount { get; }
 
     int WaiterCount { get; }
+
+    SizingObservation? Sizing { get; }
 }

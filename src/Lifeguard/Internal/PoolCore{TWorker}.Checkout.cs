@@ -346,6 +346,11 @@ internal sealed partial class PoolCore<TWorker>
         _checkouts++;
         slot.Uses++;
         slot.CheckedOutAt = now;
+        if (!_sizingArmed)
+        {
+            StartMeasuringLocked(); // after a quiet spell only: one predictable test per checkout otherwise
+        }
+
         slot.CheckoutStack = stack;
         slot.LeakReported = false;
         var tracker = slot.SpareTracker ?? new LeaseTracker<TWorker>(this, slot);

@@ -240,6 +240,7 @@ internal sealed partial class PoolCore<TWorker>
             TotalDeaths = _deaths,
             TotalStartFailures = _startFailures,
             LastFailure = _lastFailure,
+            Sizing = ObserveLocked(now),
             Workers = workers,
         };
     }

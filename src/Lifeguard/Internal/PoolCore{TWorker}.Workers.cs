@@ -370,6 +370,7 @@ internal sealed partial class PoolCore<TWorker>
             _cooldownTimer?.Dispose();
             _backoffTimer?.Dispose();
             _leakTimer?.Dispose();
+            _sizingTimer.Dispose();
             _metrics.Unregister(this);
             Log.PoolStopped(_logger, Name);
         }

@@ -75,6 +75,14 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private ITimer? _cooldownTimer;
     private ITimer? _backoffTimer;
     private readonly ITimer? _leakTimer;
+    private readonly ITimer _sizingTimer;
+    private readonly (long At, long Checkouts, long BusySum, long BusySamples)[] _load;
+    private int _loadCount;
+    private int _loadNext;
+    private long _busySum;
+    private long _busySamples;
+    private int _sizingTicks;
+    private bool _sizingArmed;
 
     private int _nextWorkerId;
 
@@ -95,6 +103,9 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
         _onTerminated = OnWorkerTerminated;
         _metrics = LifeguardMetrics.Get(options.MeterFactory);
         _metrics.Register(this);
+        // One snapshot of the load counters a second, for a window of SizingWindow (plus the snapshot that opens it).
+        _load = new (long, long, long, long)[(int)Math.Ceiling(options.SizingWindow.TotalSeconds) + 1];
+        _sizingTimer = CreateTimer(static s => ((PoolCore<TWorker>)s!).OnSizingTick(), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         if (options.LeakDetectionThreshold is { } threshold)
         {
             var period = TimeSpan.FromTicks(Math.Clamp(threshold.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, MaxTimerDelay.Ticks));

@@ -1,0 +1,78 @@
+using Lifeguard.Testing;
+
+namespace Lifeguard.Tests;
+
+public sealed class SizingObservationTests
+{
+    [Fact]
+    public async Task Status_SteadyLoad_MeasuresRateAndLeaseTimeAndAdvises()
+    {
+        var time = new ManualTimeProvider();
+        var options = Scenario.Options(time, size: 10);
+        await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
+        Assert.Null(pool.GetStatus().Sizing); // nothing measured yet
+
+        // 20 s of 4 arrivals a second, each holding its worker for 0.5 s: L = 4/s × 0.5 s = 2.
+        for (int second = 0; second < 20; second++)
+        {
+            var leases = new List<Lease<FakeWorker>>();
+            for (int i = 0; i < 4; i++)
+            {
+                leases.Add(await pool.CheckoutAsync());
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(500));
+            leases.ForEach(l => l.Dispose());
+            time.Advance(TimeSpan.FromMilliseconds(500));
+        }
+
+        var sizing = pool.GetStatus().Sizing;
+        Assert.NotNull(sizing);
+        Assert.InRange(sizing.ArrivalRate, 3.5, 4.5);
+        Assert.InRange(sizing.PeakRate, 4 - 1e-9, 4 + 1e-9);
+        Assert.InRange(sizing.MeanBusy, 1.8, 2.2);                                           // L sampled 4 times a second
+        Assert.InRange(sizing.MeanLeaseTime, TimeSpan.FromMilliseconds(450), TimeSpan.FromMilliseconds(580)); // W = L / λ
+        Assert.Equal(2, sizing.Advice.Size);
+        Assert.InRange(sizing.Window, TimeSpan.FromSeconds(19), TimeSpan.FromSeconds(21));
+    }
+
+    [Fact]
+    public async Task Status_LongAfterTheLoadStopped_HasNoObservation()
+    {
+        var time = new ManualTimeProvider();
+        var options = Scenario.Options(time, size: 2);
+        options.SizingWindow = TimeSpan.FromSeconds(10);
+        await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
+        for (int second = 0; second < 5; second++)
+        {
+            (await pool.CheckoutAsync()).Dispose();
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.NotNull(pool.GetStatus().Sizing);
+        time.Advance(TimeSpan.FromDays(2)); // an idle pool stops its measurement ticks: this is quick
+        Assert.Null(pool.GetStatus().Sizing);
+    }
+
+    [Fact]
+    public async Task Metrics_ExposeRateLeaseTimeAndAdvice()
+    {
+        var time = new ManualTimeProvider();
+        var options = Scenario.Options(time, size: 4);
+        using var metrics = new MetricCollector(options.Name);
+        await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
+        for (int second = 0; second < 5; second++)
+        {
+            var lease = await pool.CheckoutAsync();
+            time.Advance(TimeSpan.FromMilliseconds(250));
+            lease.Dispose();
+            time.Advance(TimeSpan.FromMilliseconds(750));
+        }
+
+        metrics.RecordObservables();
+        Assert.InRange(metrics.Last("lifeguard.pool.arrival_rate")!.Value, 0.5, 1.5);
+        Assert.InRange(metrics.Last("lifeguard.pool.lease.mean")!.Value, 0.15, 0.35); // held 0.25 s; L is sampled every 0.25 s
+        Assert.Equal(1, metrics.Last("lifeguard.pool.advice.size"));
+        Assert.NotNull(metrics.Last("lifeguard.pool.advice.max_overflow"));
+    }
+}
