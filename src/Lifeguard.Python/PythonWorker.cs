@@ -25,6 +25,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     private int _reported;
     private int _disposed;
     private ulong _pendingCallbackId;
+    private int? _exitCode;
     private CurrentCall? _current;
     private long _memoryCheckedAt;
     private CancellationTokenSource? _callTimeout;
@@ -172,6 +173,9 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
             return;
         }
 
+        // Kept now: the pool may dispose the Process (stopping the dead worker) while a failing call still reports it.
+        _exitCode = ReadExitCode();
+
         // Report before completing _exited: a caller that awaits the exit (to build its crash report) must find
         // the pool already told, or its own checkin could mistake the death for something else.
         if (Interlocked.Exchange(ref _reported, 1) == 0)
@@ -195,7 +199,9 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
         Kill();
     }
 
-    private int SafeExitCode()
+    private int SafeExitCode() => _exitCode ?? ReadExitCode();
+
+    private int ReadExitCode()
     {
         try
         {
