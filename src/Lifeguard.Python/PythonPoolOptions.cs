@@ -90,6 +90,12 @@ public sealed class PythonPoolOptions : PoolOptions
     /// <summary>Include call arguments in error messages (they may hold personal data). Default <see langword="false"/>.</summary>
     public bool IncludeArgumentsInErrors { get; set; }
 
+    /// <summary>
+    /// The script the interpreter runs instead of the bundled runtime's entry script. Internal: it lets the reliability
+    /// suites start deliberately hostile workers through the real start path.
+    /// </summary>
+    internal string? EntryScript { get; set; }
+
     /// <inheritdoc />
     protected override void Validate(ICollection<string> errors)
     {

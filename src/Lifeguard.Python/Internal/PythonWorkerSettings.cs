@@ -62,7 +62,7 @@ internal sealed class PythonWorkerSettings
         {
             PoolName = options.Name,
             Interpreter = interpreter,
-            EntryScript = RuntimeDeployer.EntryScript,
+            EntryScript = options.EntryScript is { } script ? Path.GetFullPath(script) : RuntimeDeployer.EntryScript,
             ModulePaths = [.. options.ModulePaths.Select(Path.GetFullPath)],
             Preload = [.. options.Preload],
             InitFunction = options.InitFunction,

@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 
-namespace Lifeguard.Python.Tests;
+namespace Lifeguard.Reliability.Tests;
 
 /// <summary>
 /// A worker never outlives its host. The host runs as a child process of the test; the test makes itself a child
 /// subreaper, so workers orphaned by the host's death become its children and it reaps them itself: a zombie is never
 /// mistaken for a survivor, nor the reverse, and nothing is left behind.
 /// </summary>
-public sealed partial class OrphanTests : PythonTestBase
+public sealed partial class OrphanTests : ReliabilityTestBase
 {
     private const int PrSetChildSubreaper = 36;
     private const int WNoHang = 1;
@@ -27,7 +27,7 @@ public sealed partial class OrphanTests : PythonTestBase
             UseShellExecute = false,
         };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Lifeguard.Python.TestHost.dll"));
-        info.ArgumentList.Add(FixturesPath);
+        info.ArgumentList.Add(PythonPath);
         info.ArgumentList.Add("3");
         info.ArgumentList.Add(mode);
         using var host = Process.Start(info)!;
