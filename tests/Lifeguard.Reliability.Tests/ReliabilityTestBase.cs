@@ -68,7 +68,7 @@ public abstract partial class ReliabilityTestBase
     }
 
     /// <summary>Sends a signal to one process, by the pid we hold.</summary>
-    protected static void Signal(int pid, int signal) => _ = Kill(pid, signal);
+    public static void SendSignal(int pid, int signal) => _ = Kill(pid, signal);
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
