@@ -9,6 +9,22 @@ public sealed class MetricsTests
     private const string PoolTag = "lifeguard.pool.name";
 
     [Fact]
+    public async Task LeaseDuration_WorkerDiedWhileLeased_StillRecorded()
+    {
+        var time = new ManualTimeProvider();
+        var options = Scenario.Options(time, size: 1);
+        using var metrics = new MetricCollector(options.Name);
+        await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
+
+        var lease = await pool.CheckoutAsync();
+        time.Advance(TimeSpan.FromSeconds(3));
+        lease.Worker.Die(); // the call hung, then its worker was killed: the longest leases end this way
+        lease.Dispose();
+
+        Assert.Equal([3.0], Values(metrics, "lifeguard.pool.lease.duration"));
+    }
+
+    [Fact]
     public async Task Histograms_WaitAndHold_RecordSeconds()
     {
         var time = new ManualTimeProvider();

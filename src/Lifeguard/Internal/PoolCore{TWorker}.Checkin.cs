@@ -14,13 +14,15 @@ internal sealed partial class PoolCore<TWorker>
         using (_lock.EnterScope())
         {
             slot.SpareTracker = tracker;
+            checkedOutAt = slot.CheckedOutAt;
             if (slot.State != SlotState.Busy)
             {
-                // The worker died, or the pool force-stopped it, while it was leased: already accounted for.
+                // The worker died, or the pool force-stopped it, while it was leased: already accounted for, but the
+                // lease still counts (these are often the longest: a call that hung until its timeout).
+                RecordLeaseDuration(checkedOutAt, now);
                 return;
             }
 
-            checkedOutAt = slot.CheckedOutAt;
             slot.CheckoutStack = null;
             DetachLocked(slot);
             if (_stopping)
@@ -58,12 +60,16 @@ internal sealed partial class PoolCore<TWorker>
             AssertInvariantsLocked();
         }
 
+        RecordLeaseDuration(checkedOutAt, now);
+        Run(ref fx);
+    }
+
+    private void RecordLeaseDuration(long checkedOutAt, long now)
+    {
         if (checkedOutAt != 0 && _metrics.LeaseDuration.Enabled)
         {
             _metrics.LeaseDuration.Record(_time.GetElapsedTime(checkedOutAt, now).TotalSeconds, _poolTag);
         }
-
-        Run(ref fx);
     }
 
     /// <summary>Asks the factory's recycler, outside the lock; a recycler that throws retires the worker.</summary>
