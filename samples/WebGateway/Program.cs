@@ -1,0 +1,40 @@
+using Lifeguard.Samples.WebGateway;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http.Json;
+
+// The "Monocle" gateway of Stuart's article, in ASP.NET Core: clients post a batch of deliveries as JSON, and a pool of
+// python3 processes running the data team's optimiser (samples/python/optimizer.py) stacks them onto couriers.
+// The pool is Lifeguard's poolboy: a few processes kept ready, more for bursts, callers queued, dead ones replaced.
+var builder = WebApplication.CreateBuilder(args);
+
+// The pool's options come from appsettings.json, section Lifeguard:Pools:stacking. Its module path "python" is taken
+// relative to the application's folder, where the build copies optimizer.py, so the gateway starts from any directory.
+builder.Services.AddLifeguard().AddPythonPool(StackingEndpoints.PoolName, options =>
+{
+    for (var i = 0; i < options.ModulePaths.Count; i++)
+    {
+        options.ModulePaths[i] = Path.Combine(AppContext.BaseDirectory, options.ModulePaths[i]);
+    }
+});
+builder.Services.AddHealthChecks().AddLifeguardHealthChecks("ready");
+
+// The pool's metrics, read live from the "Lifeguard" meter (GET /metrics).
+builder.Services.AddSingleton<LifeguardMeterReader>();
+
+// Failures become problem details: a body that is not a batch 400, a batch the optimiser rejects 422, a full pool 503
+// with Retry-After. ThrowOnBadRequest sends unreadable bodies there too, so they get the same kind of answer.
+builder.Services.AddProblemDetails();
+builder.Services.AddExceptionHandler<GatewayExceptionHandler>();
+builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+builder.Services.Configure<JsonOptions>(options => options.SerializerOptions.WriteIndented = builder.Environment.IsDevelopment());
+
+var app = builder.Build();
+_ = app.Services.GetRequiredService<LifeguardMeterReader>(); // listening now, before the pools start their workers in Run
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+
+app.MapStacking();
+app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthReportWriter.WriteAsync });
+app.MapGet("/metrics", (LifeguardMeterReader meter) => meter.Read());
+
+app.Run();

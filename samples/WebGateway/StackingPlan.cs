@@ -1,0 +1,31 @@
+namespace Lifeguard.Samples.WebGateway;
+
+// The JSON that python/optimizer.py returns, as records; the gateway answers with them, so a plan that does not have
+// this shape fails in the gateway instead of reaching the client. The pool reads results with the web defaults of
+// System.Text.Json, so the camelCase keys of the Python side map to these PascalCase names by themselves.
+
+/// <summary>The plan of one batch of deliveries.</summary>
+public sealed record StackingPlan(
+    string? Batch,
+    IReadOnlyList<CourierStack> Stacks,
+    IReadOnlyList<CourierTotal> Couriers,
+    int Deliveries,
+    int StackedDeliveries,
+    int LateDeliveries,
+    double TotalDistanceKm);
+
+/// <summary>Deliveries one courier carries together, the route's stops, and when it sets off and finishes (minutes).</summary>
+public sealed record CourierStack(
+    string Courier,
+    IReadOnlyList<string> Deliveries,
+    IReadOnlyList<Stop> Stops,
+    double DistanceKm,
+    double StartAt,
+    double FinishAt,
+    IReadOnlyList<string> Late);
+
+/// <summary>A pickup or a dropoff: where (km on the city grid) and when the courier arrives (minutes).</summary>
+public sealed record Stop(string Kind, string Delivery, IReadOnlyList<double> At, double Eta);
+
+/// <summary>What one courier does in the plan.</summary>
+public sealed record CourierTotal(string Id, int Stacks, int Deliveries, double DistanceKm, double FinishAt);
