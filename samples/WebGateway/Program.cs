@@ -2,13 +2,14 @@ using Lifeguard.Samples.WebGateway;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Json;
 
-// The "Monocle" gateway of Stuart's article, in ASP.NET Core: clients post a batch of deliveries as JSON, and a pool of
+// "Monocle", an API gateway in ASP.NET Core: clients post a batch of deliveries as JSON, and a pool of
 // python3 processes running the data team's optimiser (samples/python/optimizer.py) stacks them onto couriers.
 // The pool is Lifeguard's poolboy: a few processes kept ready, more for bursts, callers queued, dead ones replaced.
 var builder = WebApplication.CreateBuilder(args);
 
-// The pool's options come from appsettings.json, section Lifeguard:Pools:stacking. Its module path "python" is taken
-// relative to the application's folder, where the build copies optimizer.py, so the gateway starts from any directory.
+// The pool's options come from appsettings.json, section Lifeguard:Pools:stacking. Relative module paths would mean the
+// content root (the project folder under dotnet run); this one, "python", means the application's folder, where the
+// build copies optimizer.py, so the gateway finds it however it is started.
 builder.Services.AddLifeguard().AddPythonPool(StackingEndpoints.PoolName, options =>
 {
     for (var i = 0; i < options.ModulePaths.Count; i++)

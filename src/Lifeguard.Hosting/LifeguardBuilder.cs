@@ -1,6 +1,7 @@
 using Lifeguard.Hosting.Internal;
 using Lifeguard.Python;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 
 namespace Lifeguard.Hosting;
 
@@ -73,7 +74,26 @@ public sealed class LifeguardBuilder
                 return await PythonPool.StartAsync(options, cancellationToken).ConfigureAwait(false);
             },
             PoolServices.WatchSize<PythonPoolOptions>));
-        PoolServices.AddOptions(Services.AddOptions<PythonPoolOptions>(name), configure);
+        var options = Services.AddOptions<PythonPoolOptions>(name);
+        PoolServices.AddOptions(options, configure);
+
+        // Relative paths in appsettings.json mean the application's content root, as for any other file it names,
+        // not whatever the process's current directory happens to be.
+        options.PostConfigure<IServiceProvider>((o, services) =>
+        {
+            if (services.GetService<IHostEnvironment>()?.ContentRootPath is { Length: > 0 } root)
+            {
+                for (int i = 0; i < o.ModulePaths.Count; i++)
+                {
+                    o.ModulePaths[i] = Path.GetFullPath(o.ModulePaths[i], root);
+                }
+
+                if (o.WorkingDirectory is { Length: > 0 } directory)
+                {
+                    o.WorkingDirectory = Path.GetFullPath(directory, root);
+                }
+            }
+        });
         PoolServices.AddPoolService<PythonPool>(Services, name);
         return this;
     }

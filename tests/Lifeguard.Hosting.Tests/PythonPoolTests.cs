@@ -35,4 +35,25 @@ public sealed class PythonPoolTests : HostingTestBase
         await Testing.FakeWorkerFactory.WaitUntilAsync(
             () => !pids.Any(pid => Directory.Exists($"/proc/{pid}")), "every python process is gone");
     }
+
+    [Fact]
+    public async Task Relative_module_paths_in_configuration_mean_the_content_root()
+    {
+        // The test's current directory is its output folder; the module lives in python/ below it, the content root.
+        var root = Path.Combine(AppContext.BaseDirectory, "python");
+        Assert.False(File.Exists(Path.Combine(Environment.CurrentDirectory, "hosting_fixture.py")));
+        var host = Build(
+            new Dictionary<string, string?> { ["Lifeguard:Pools:py:Size"] = "1", ["Lifeguard:Pools:py:ModulePaths:0"] = "." },
+            lifeguard => lifeguard.AddPythonPool("py"),
+            builder => builder.Environment.ContentRootPath = root);
+        using var timeout = new CancellationTokenSource(Bound);
+        await host.StartAsync(timeout.Token);
+
+        var py = host.Services.GetRequiredKeyedService<PythonPool>("py");
+        Assert.Equal(64, await py.CallAsync<int>("hosting_fixture", "square", [8], cancellationToken: timeout.Token));
+        Assert.Equal(
+            Path.GetFullPath(root),
+            host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<PythonPoolOptions>>().Get("py").ModulePaths.Single());
+        await host.StopAsync(timeout.Token);
+    }
 }
