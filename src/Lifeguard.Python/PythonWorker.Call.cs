@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
@@ -148,6 +149,10 @@ public sealed partial class PythonWorker
             {
                 throw Violation(e.Message, e);
             }
+            catch (FrameTooLargeException)
+            {
+                throw ArgumentsTooLarge(name);
+            }
             finally
             {
                 if (timeout is not null)
@@ -202,9 +207,17 @@ public sealed partial class PythonWorker
         }
     }
 
+    /// <summary>
+    /// Writes the call frame's JSON. Whatever goes wrong while the arguments are written (System.Text.Json refusing a
+    /// type, a getter or a converter throwing, the frame growing past its maximum) is this call's
+    /// <see cref="PythonSerializationException"/>, naming the argument; nothing has been sent.
+    /// </summary>
     private void SerializeCall(string module, string function, IReadOnlyList<object?>? args, IReadOnlyDictionary<string, object?>? kwargs, string name)
     {
         var json = _writer.Begin();
+        int position = -1;
+        string? keyword = null;
+        object? value = null;
         try
         {
             using (PythonJson.BeginWrite(_writer.Attachments))
@@ -216,6 +229,8 @@ public sealed partial class PythonWorker
                 json.WriteStartArray();
                 foreach (var arg in args ?? [])
                 {
+                    position++;
+                    value = arg;
                     WriteValue(json, arg);
                 }
 
@@ -224,10 +239,12 @@ public sealed partial class PythonWorker
                 {
                     json.WritePropertyName("k"u8);
                     json.WriteStartObject();
-                    foreach (var (key, value) in kwargs)
+                    foreach (var (key, item) in kwargs)
                     {
+                        keyword = key;
+                        value = item;
                         json.WritePropertyName(key);
-                        WriteValue(json, value);
+                        WriteValue(json, item);
                     }
 
                     json.WriteEndObject();
@@ -246,12 +263,37 @@ public sealed partial class PythonWorker
                 json.Flush();
             }
         }
-        catch (Exception e) when (e is JsonException or NotSupportedException or InvalidOperationException or ArgumentException)
+        catch (FrameTooLargeException)
         {
+            throw ArgumentsTooLarge(name);
+        }
+        catch (Exception e)
+        {
+            string where = keyword is not null ? $"keyword argument '{keyword}'" : position >= 0 ? $"positional argument {position}" : "";
+            string? nonFinite = value switch
+            {
+                double d when !double.IsFinite(d) => d.ToString(CultureInfo.InvariantCulture),
+                float f when !float.IsFinite(f) => f.ToString(CultureInfo.InvariantCulture),
+                _ => null,
+            };
+            string reason = nonFinite is not null
+                ? $"{nonFinite} is not a JSON number; set PythonPoolOptions.AllowNamedFloatingPointLiterals "
+                    + "to send NaN and infinities as the strings \"NaN\", \"Infinity\" and \"-Infinity\"."
+                : e.Message;
             throw new PythonSerializationException(
-                $"The arguments of {name} could not be serialised to JSON: {e.Message}", _settings.PoolName, e);
+                $"The arguments of {name} could not be serialised to JSON: "
+                    + (where.Length > 0 ? $"{where} ({value?.GetType().Name ?? "null"}): " : "")
+                    + reason,
+                _settings.PoolName,
+                e);
         }
     }
+
+    private PythonSerializationException ArgumentsTooLarge(string name)
+        => new(
+            $"The arguments of {name} take more than {_writer.MaxFrameSize} bytes, the maximum frame size of pool '{_settings.PoolName}' "
+                + "(PythonPoolOptions.MaxFrameSize); nothing was sent.",
+            _settings.PoolName);
 
     private void WriteValue(Utf8JsonWriter json, object? value)
     {
@@ -281,6 +323,13 @@ public sealed partial class PythonWorker
                 throw Violation($"the result of {name} is not valid JSON ({e.Message})", e);
             }
 
+            throw new PythonSerializationException(
+                $"The result of {name} could not be read as {typeof(T).Name}: {e.Message}", _settings.PoolName, e);
+        }
+        catch (Exception e) when (e is not PythonProtocolException)
+        {
+            // The result type refused the value (a constructor or setter threw, a type System.Text.Json does not
+            // support): the reply was read whole, so the worker is fine.
             throw new PythonSerializationException(
                 $"The result of {name} could not be read as {typeof(T).Name}: {e.Message}", _settings.PoolName, e);
         }

@@ -132,6 +132,7 @@ public sealed partial class PythonWorker
         if (error is null)
         {
             var json = _writer.Begin();
+            bool written = false;
             try
             {
                 using (PythonJson.BeginWrite(_writer.Attachments))
@@ -139,25 +140,57 @@ public sealed partial class PythonWorker
                     WriteValue(json, result);
                 }
 
-                await _writer.SendAsync(FrameKind.CallbackResult, callbackId, cancellationToken).ConfigureAwait(false);
-                return;
+                json.Flush();
+                written = true;
             }
-            catch (Exception e) when (e is JsonException or NotSupportedException or PythonSerializationException)
+            catch (FrameTooLargeException e)
             {
-                error = new PythonSerializationException($"The result of host callback '{name}' could not be serialised: {e.Message}", e);
+                error = new PythonSerializationException(
+                    $"The result of host callback '{name}' takes more than {_writer.MaxFrameSize} bytes, the maximum frame size (PythonPoolOptions.MaxFrameSize).",
+                    _settings.PoolName,
+                    e);
+            }
+            catch (Exception e)
+            {
+                // Whatever the value's serialisation threw (a getter, a type System.Text.Json refuses): Python gets
+                // an answer either way, or it would wait for one while the worker went back to the pool.
+                error = new PythonSerializationException($"The result of host callback '{name}' could not be serialised: {e.Message}", _settings.PoolName, e);
+            }
+
+            if (written)
+            {
+                try
+                {
+                    await _writer.SendAsync(FrameKind.CallbackResult, callbackId, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (FrameTooLargeException e)
+                {
+                    // Attachments past the maximum: nothing was sent.
+                    error = new PythonSerializationException(
+                        $"The result of host callback '{name}' takes more than {_writer.MaxFrameSize} bytes, the maximum frame size (PythonPoolOptions.MaxFrameSize).",
+                        _settings.PoolName,
+                        e);
+                }
             }
         }
 
-        await SendCallbackErrorAsync(callbackId, error.GetType().Name, error.Message, cancellationToken).ConfigureAwait(false);
+        await SendCallbackErrorAsync(callbackId, error!.GetType().Name, error.Message, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task SendCallbackErrorAsync(ulong callbackId, string type, string message, CancellationToken cancellationToken)
     {
+        WriteCallbackError(type, message);
+        await _writer.SendAsync(FrameKind.CallbackError, callbackId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Begins a callback error frame; the type and message are cut short so that it always fits the smallest frame.</summary>
+    private void WriteCallbackError(string type, string message)
+    {
         var json = _writer.Begin();
         json.WriteStartObject();
-        json.WriteString("type"u8, type);
-        json.WriteString("message"u8, message);
+        json.WriteString("type"u8, type.Length <= 200 ? type : type[..200]);
+        json.WriteString("message"u8, message.Length <= 500 ? message : message[..500] + "…");
         json.WriteEndObject();
-        await _writer.SendAsync(FrameKind.CallbackError, callbackId, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -8,13 +8,14 @@ namespace Lifeguard.Python;
 
 /// <summary>
 /// Builds frames in one reusable buffer and writes them to a worker's stdin: header, JSON written straight into the
-/// buffer, then attachments. Not thread-safe: one writer per worker, one frame at a time.
+/// buffer, then attachments. The buffer refuses to grow past the maximum frame size, so a value too large to send is
+/// refused while it is being written, not after. Not thread-safe: one writer per worker, one frame at a time.
 /// </summary>
 internal sealed class FrameWriter(Stream stream, int maxFrameSize)
 {
     private const int HeaderSize = 17; // u32 length, u8 kind, u64 id, u32 json length
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-    private ArrayBufferWriter<byte> _buffer = new(16 * 1024);
+    private BoundedBuffer _buffer = new(16 * 1024, maxFrameSize);
     private Utf8JsonWriter? _json;
     private readonly List<ReadOnlyMemory<byte>> _attachments = [];
     private readonly byte[] _prefix = new byte[4];
@@ -27,7 +28,7 @@ internal sealed class FrameWriter(Stream stream, int maxFrameSize)
     {
         if (_buffer.Capacity > 1024 * 1024)
         {
-            _buffer = new ArrayBufferWriter<byte>(16 * 1024);
+            _buffer = new BoundedBuffer(16 * 1024, maxFrameSize);
         }
         else
         {
@@ -48,8 +49,11 @@ internal sealed class FrameWriter(Stream stream, int maxFrameSize)
         return _json;
     }
 
+    /// <summary>The maximum frame size, length prefix included.</summary>
+    public int MaxFrameSize => maxFrameSize;
+
     /// <summary>Finishes the frame begun with <see cref="Begin"/> and writes it.</summary>
-    /// <exception cref="PythonSerializationException">The frame would exceed the maximum frame size; nothing is written.</exception>
+    /// <exception cref="FrameTooLargeException">The frame would exceed the maximum frame size; nothing is written.</exception>
     public async ValueTask SendAsync(FrameKind kind, ulong id, CancellationToken cancellationToken)
     {
         _json!.Flush();
@@ -63,9 +67,7 @@ internal sealed class FrameWriter(Stream stream, int maxFrameSize)
         if (total > maxFrameSize)
         {
             _attachments.Clear();
-            throw new PythonSerializationException(
-                $"The call's arguments take {total} bytes, more than the maximum frame size of {maxFrameSize} bytes "
-                    + "(PythonPoolOptions.MaxFrameSize).");
+            throw new FrameTooLargeException();
         }
 
         // The first attachment's length prefix rides with the header and JSON; attachments themselves are written
@@ -101,5 +103,60 @@ internal sealed class FrameWriter(Stream stream, int maxFrameSize)
         {
             _attachments.Clear();
         }
+    }
+
+    /// <summary>
+    /// The frame buffer: an <see cref="ArrayBufferWriter{T}"/> that throws <see cref="FrameTooLargeException"/> once
+    /// more than the maximum frame size has been written, and hands out no more room than the maximum allows beyond
+    /// what a single write asks for. So it never grows far past the maximum, however large the value being written.
+    /// </summary>
+    private sealed class BoundedBuffer(int initialCapacity, int limit) : IBufferWriter<byte>
+    {
+        private readonly ArrayBufferWriter<byte> _inner = new(initialCapacity);
+
+        public int WrittenCount => _inner.WrittenCount;
+
+        public int Capacity => _inner.Capacity;
+
+        public ReadOnlyMemory<byte> WrittenMemory => _inner.WrittenMemory;
+
+        public void ResetWrittenCount() => _inner.ResetWrittenCount();
+
+        public void Advance(int count)
+        {
+            _inner.Advance(count);
+            if (_inner.WrittenCount > limit)
+            {
+                throw new FrameTooLargeException();
+            }
+        }
+
+        public Memory<byte> GetMemory(int sizeHint = 0)
+        {
+            var memory = _inner.GetMemory(sizeHint);
+            int room = Math.Max(Math.Max(sizeHint, 1), limit - _inner.WrittenCount + 1);
+            return memory.Length > room ? memory[..room] : memory;
+        }
+
+        public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+    }
+}
+
+/// <summary>A frame being built would exceed the maximum frame size; nothing of it was written to the worker.</summary>
+internal sealed class FrameTooLargeException : Exception
+{
+    public FrameTooLargeException()
+        : base("The frame would exceed the maximum frame size.")
+    {
+    }
+
+    public FrameTooLargeException(string message)
+        : base(message)
+    {
+    }
+
+    public FrameTooLargeException(string message, Exception innerException)
+        : base(message, innerException)
+    {
     }
 }

@@ -31,6 +31,7 @@ internal static class PythonJson
         var options = user is null ? new JsonSerializerOptions(JsonSerializerDefaults.Web) : new JsonSerializerOptions(user);
         options.Converters.Insert(0, new BytesConverter());
         options.Converters.Insert(1, new BigIntegerConverter());
+        options.Converters.Insert(2, new TaskRefusingConverterFactory());
         if (namedFloats)
         {
             options.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals;
@@ -154,6 +155,24 @@ internal static class PythonJson
                 writer.WriteBase64StringValue(value);
             }
         }
+    }
+
+    /// <summary>
+    /// Refuses tasks, wherever they appear in a value. System.Text.Json would write a task's properties, and reading
+    /// <c>Result</c> blocks until the task completes: a caller passing a task that never completes would hang in its
+    /// own call, holding a worker, and no token could end it.
+    /// </summary>
+    private sealed class TaskRefusingConverterFactory : JsonConverterFactory
+    {
+        public override bool CanConvert(Type typeToConvert)
+            => typeof(Task).IsAssignableFrom(typeToConvert)
+                || typeToConvert == typeof(ValueTask)
+                || (typeToConvert.IsGenericType && typeToConvert.GetGenericTypeDefinition() == typeof(ValueTask<>));
+
+        public override JsonConverter? CreateConverter(Type typeToConvert, JsonSerializerOptions options)
+            => throw new NotSupportedException(
+                $"A {(typeToConvert.IsGenericType ? typeToConvert.Name[..typeToConvert.Name.IndexOf('`', StringComparison.Ordinal)] : typeToConvert.Name)} "
+                    + "cannot cross the wire: await it and pass its result.");
     }
 
     private sealed class BigIntegerConverter : JsonConverter<BigInteger>

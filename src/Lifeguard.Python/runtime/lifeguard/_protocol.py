@@ -57,8 +57,9 @@ class Channel:
         if len(head) < 4:
             raise ProtocolError("the input ended inside a frame header")
         (length,) = _U32.unpack(head)
-        if length < _MIN_BODY or length > self.max_frame:
-            raise ProtocolError("frame length %d is outside [%d, %d]" % (length, _MIN_BODY, self.max_frame))
+        # The maximum frame size counts the length prefix too (docs/protocol.md): 13 <= length <= max - 4.
+        if length < _MIN_BODY or length > self.max_frame - 4:
+            raise ProtocolError("frame length %d is outside [%d, %d]" % (length, _MIN_BODY, self.max_frame - 4))
         body = self._reader.read(length)
         if len(body) < length:
             raise ProtocolError("the input ended inside a frame of %d bytes" % length)
@@ -84,9 +85,10 @@ class Channel:
 
     def write_frame(self, kind, frame_id, payload, attachments=()):
         total = _MIN_BODY + len(payload) + sum(4 + len(a) for a in attachments)
-        if total > self.max_frame:
+        # As the host counts it: the frame with its 4-byte length prefix. A frame the host would refuse is never sent.
+        if total + 4 > self.max_frame:
             raise EncodeError(
-                "the reply is %d bytes, more than the maximum frame size of %d bytes" % (total, self.max_frame)
+                "the reply is %d bytes, more than the maximum frame size of %d bytes" % (total + 4, self.max_frame)
             )
         head = _HEAD.pack(total, kind, frame_id, len(payload))
         if not attachments:

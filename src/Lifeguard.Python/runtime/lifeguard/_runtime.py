@@ -224,7 +224,27 @@ def _reply_error(channel, call_id, error, kind):
             tb = tb.tb_next
         trace = "".join(traceback.format_exception(error_type, error, tb))
     body = {"kind": kind, "type": name, "message": str(error), "traceback": trace}
-    channel.write_frame(p.ERROR, call_id, json.dumps(body, ensure_ascii=True).encode("ascii"))
+    channel.write_frame(p.ERROR, call_id, _fit_error(body, channel.max_frame))
+
+
+def _fit_error(body, max_frame):
+    """The error frame's JSON, cut to fit the maximum frame size.
+
+    A message can carry a caller's argument (ValueError(arg)), and the traceback repeats it: an error frame too large
+    to send would leave the call unanswered. The longer of message and traceback is halved, keeping its beginning and
+    saying how much was cut, until the frame fits.
+    """
+    limit = max_frame - 4 - p._MIN_BODY
+    full = {"message": body["message"], "traceback": body["traceback"]}
+    keep = {key: len(text) for key, text in full.items()}
+    while True:
+        data = json.dumps(body, ensure_ascii=True).encode("ascii")
+        if len(data) <= limit or not any(keep.values()):
+            return data
+        key = max(keep, key=keep.get)
+        keep[key] //= 2
+        text = full[key]
+        body[key] = text[: keep[key]] + "... [%d characters cut to fit the maximum frame size]" % (len(text) - keep[key])
 
 
 def _rewire_stdio():
