@@ -99,9 +99,14 @@ public sealed partial class PythonWorker
                 ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token)
                 : null;
             var token = linked?.Token ?? timeout?.Token ?? cancellationToken;
+            bool sent = false;
             try
             {
-                await _writer.SendAsync(FrameKind.Call, id, token).ConfigureAwait(false);
+                // Cancelled while the arguments were written (a slow getter, say): nothing was sent, so the worker
+                // needs no interrupt and stays as it was.
+                token.ThrowIfCancellationRequested();
+                sent = true;
+                await SendWholeAsync(FrameKind.Call, id, token).ConfigureAwait(false);
                 while (true)
                 {
                     var frame = await _reader.ReadAsync(token).ConfigureAwait(false) ?? throw await CrashedAsync(null).ConfigureAwait(false);
@@ -126,7 +131,7 @@ public sealed partial class PythonWorker
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
-                bool killed = await InterruptAsync(id, name, cancellationToken.IsCancellationRequested ? "cancelled" : "timed out").ConfigureAwait(false);
+                bool killed = sent && await InterruptAsync(id, name, cancellationToken.IsCancellationRequested ? "cancelled" : "timed out").ConfigureAwait(false);
                 if (cancellationToken.IsCancellationRequested)
                 {
                     throw new OperationCanceledException(cancellationToken);
@@ -134,7 +139,8 @@ public sealed partial class PythonWorker
 
                 throw new PythonCallTimeoutException(
                     $"{name} on Python worker {ProcessId} of pool '{_settings.PoolName}' did not finish within {_settings.CallTimeout} (CallTimeout); "
-                        + (killed ? "it did not stop when interrupted, so the worker was killed and will be replaced." : "it was interrupted and the worker kept."),
+                        + (killed ? "it did not stop when interrupted, so the worker was killed and will be replaced."
+                            : sent ? "it was interrupted and the worker kept." : "it was never sent, and the worker kept."),
                     _settings.PoolName,
                     name,
                     _settings.CallTimeout,
@@ -160,6 +166,15 @@ public sealed partial class PythonWorker
                     ReleaseCallTimeout(timeout);
                 }
             }
+        }
+        catch (Exception e) when (Volatile.Read(ref _stoppedByPool) != 0 && e is not (OperationCanceledException or PoolStoppedException))
+        {
+            // The pool stopped this worker under the call (it is stopping, and the call outlasted DrainTimeout):
+            // whatever the call saw of that (an interrupted function, a closed pipe), it is the pool's stop.
+            throw new PoolStoppedException(
+                $"Pool '{_settings.PoolName}' stopped Python worker {ProcessId} while it ran {name}: the pool is stopping and the call "
+                    + "outlasted its DrainTimeout, so the call was interrupted.",
+                _settings.PoolName);
         }
         finally
         {
@@ -199,6 +214,12 @@ public sealed partial class PythonWorker
 
     private void ThrowIfDead(string name)
     {
+        if (Volatile.Read(ref _stoppedByPool) != 0)
+        {
+            throw new PoolStoppedException(
+                $"Python worker {ProcessId} was stopped by pool '{_settings.PoolName}'; {name} was not sent.", _settings.PoolName);
+        }
+
         if (IsDead || Volatile.Read(ref _reported) != 0)
         {
             throw new PythonWorkerCrashedException(
@@ -294,6 +315,79 @@ public sealed partial class PythonWorker
             $"The arguments of {name} take more than {_writer.MaxFrameSize} bytes, the maximum frame size of pool '{_settings.PoolName}' "
                 + "(PythonPoolOptions.MaxFrameSize); nothing was sent.",
             _settings.PoolName);
+
+    /// <summary>
+    /// Sends the frame begun with the writer, whole. The token does not cut it short half way: the worker reads whole
+    /// frames, and one left half-written would keep it waiting for the rest, out of step for good. Once the token
+    /// fires, the worker has <see cref="PythonPoolOptions.CancelGracePeriod"/> to take the rest (a worker between
+    /// calls reads at once); past it the write is abandoned and the worker killed and reported.
+    /// </summary>
+    /// <exception cref="OperationCanceledException">The write was abandoned; the worker is being killed.</exception>
+    private async ValueTask SendWholeAsync(FrameKind kind, ulong id, CancellationToken token)
+    {
+        if (!token.CanBeCanceled)
+        {
+            await _writer.SendAsync(kind, id, CancellationToken.None).ConfigureAwait(false);
+            return;
+        }
+
+        var abort = _sendAbort ??= new CancellationTokenSource(Timeout.InfiniteTimeSpan, _settings.Time);
+        try
+        {
+            using (token.UnsafeRegister(static s => ((PythonWorker)s!).OnSendCancelled(), this))
+            {
+                await _writer.SendAsync(kind, id, abort.Token).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (abort.IsCancellationRequested)
+        {
+            PythonLog.KilledAfterInterrupt(_logger, ProcessId, "(sending a frame)");
+            KillAndReport(new PythonCallTimeoutException(
+                $"Python worker {ProcessId} of pool '{_settings.PoolName}' did not take a frame within {_settings.CancelGracePeriod} of its call being "
+                    + "cancelled (CancelGracePeriod); the worker was killed.",
+                _settings.PoolName,
+                "",
+                _settings.CancelGracePeriod,
+                workerKilled: true));
+            throw new OperationCanceledException(token);
+        }
+        finally
+        {
+            // The grace timer, if the token fired, is stopped for the next frame; a source that fired is replaced.
+            ReleaseSendAbort(abort);
+        }
+    }
+
+    private void ReleaseSendAbort(CancellationTokenSource abort)
+    {
+        try
+        {
+            if (abort.TryReset())
+            {
+                return;
+            }
+
+            abort.Dispose();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed with the worker.
+        }
+
+        _sendAbort = null;
+    }
+
+    private void OnSendCancelled()
+    {
+        try
+        {
+            _sendAbort?.CancelAfter(_settings.CancelGracePeriod);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed with the worker.
+        }
+    }
 
     private void WriteValue(Utf8JsonWriter json, object? value)
     {

@@ -161,7 +161,7 @@ public sealed partial class PythonWorker
             {
                 try
                 {
-                    await _writer.SendAsync(FrameKind.CallbackResult, callbackId, cancellationToken).ConfigureAwait(false);
+                    await SendWholeAsync(FrameKind.CallbackResult, callbackId, cancellationToken).ConfigureAwait(false);
                     return;
                 }
                 catch (FrameTooLargeException e)
@@ -175,7 +175,8 @@ public sealed partial class PythonWorker
             }
         }
 
-        await SendCallbackErrorAsync(callbackId, error!.GetType().Name, error.Message, cancellationToken).ConfigureAwait(false);
+        WriteCallbackError(error!.GetType().Name, error.Message);
+        await SendWholeAsync(FrameKind.CallbackError, callbackId, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task SendCallbackErrorAsync(ulong callbackId, string type, string message, CancellationToken cancellationToken)

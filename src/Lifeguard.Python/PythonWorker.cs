@@ -29,6 +29,8 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     private CurrentCall? _current;
     private long _memoryCheckedAt;
     private CancellationTokenSource? _callTimeout;
+    private CancellationTokenSource? _sendAbort;
+    private int _stoppedByPool;
 
     private PythonWorker(PythonWorkerSettings settings, Process process, WorkerContext? context)
     {
@@ -100,8 +102,13 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
             return;
         }
 
-        // An intended stop: its exit is not a death to report to the pool.
-        Interlocked.Exchange(ref _reported, 1);
+        // An intended stop: its exit is not a death to report to the pool. A worker that had not died or been
+        // reported is stopped by its pool; if a call is running on it, the pool is stopping and the call outlasted
+        // DrainTimeout: that call fails with PoolStoppedException.
+        if (Interlocked.Exchange(ref _reported, 1) == 0)
+        {
+            Volatile.Write(ref _stoppedByPool, 1);
+        }
 
         try
         {
@@ -111,6 +118,13 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
         catch (IOException)
         {
             // Already gone.
+        }
+
+        if (Volatile.Read(ref _stoppedByPool) != 0 && Volatile.Read(ref _busy) != 0)
+        {
+            // A running call does not read its input: interrupt it (KeyboardInterrupt, so its finally blocks run);
+            // the worker answers it, reads the end of its input and exits. A call that ignores it is killed below.
+            NativeMethods.TrySignal(ProcessId, NativeMethods.SIGINT);
         }
 
         try
@@ -132,6 +146,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
         }
 
         _callTimeout?.Dispose();
+        _sendAbort?.Dispose();
         _process.Dispose();
     }
 

@@ -1,7 +1,9 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text;
 using Lifeguard.Python;
 using Lifeguard.Testing;
+using Xunit.Abstractions;
 
 namespace Lifeguard.Reliability.Tests;
 
@@ -11,7 +13,7 @@ namespace Lifeguard.Reliability.Tests;
 /// late, and ten thousand callers at once. In every case the caller gets a typed error, no worker is lost, leaked or
 /// shared, and the pool returns to its full idle size.
 /// </summary>
-public sealed class HostileCallerTests : ReliabilityTestBase
+public sealed partial class HostileCallerTests(ITestOutputHelper output) : ReliabilityTestBase
 {
     /// <summary>How long any single await may take before the test fails instead of hanging.</summary>
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
@@ -216,6 +218,402 @@ public sealed class HostileCallerTests : ReliabilityTestBase
         await AssertSameWorkersAsync(pool, [pid]);
     }
 
+    [Fact]
+    public async Task Cancel_WhileQueued_WaiterRemovedItsPlaceFreedNothingSent()
+    {
+        await using var pool = await StartAsync("cancel-queued", o => o.MaxWaiters = 2);
+        int pid = await PidAsync(pool);
+        Task<int> second, third;
+        var lease = await pool.CheckoutAsync();
+        try
+        {
+            using var first = new CancellationTokenSource();
+            var cancelled = pool.CallAsync<int>("callers", "echo", [1], cancellationToken: first.Token);
+            second = pool.CallAsync<int>("callers", "echo", [2]);
+            await FakeWorkerFactory.WaitUntilAsync(() => pool.GetStatus().Waiters == 2, "two callers queue");
+            await Assert.ThrowsAsync<PoolRejectedException>(() => pool.CallAsync<int>("callers", "echo", [3]).WaitAsync(Bound));
+
+            first.Cancel();
+            var canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(Bound));
+            Assert.Equal(first.Token, canceled.CancellationToken);
+            Assert.Equal(1, pool.GetStatus().Waiters);
+
+            // The cancelled caller's place is free again: a new caller queues instead of being rejected.
+            third = pool.CallAsync<int>("callers", "echo", [3]);
+            await FakeWorkerFactory.WaitUntilAsync(() => pool.GetStatus().Waiters == 2, "the freed place is taken");
+        }
+        finally
+        {
+            lease.Dispose();
+        }
+
+        Assert.Equal(2, await second.WaitAsync(Bound));
+        Assert.Equal(3, await third.WaitAsync(Bound));
+        Assert.Equal(2, await pool.CallAsync<int>("callers", "served"));
+        Assert.Equal(1, pool.GetStatus().TotalRejections);
+        await AssertSameWorkersAsync(pool, [pid]);
+    }
+
+    [Fact]
+    public async Task Cancel_WhileArgumentsAreWritten_NothingSentWorkerUntouched()
+    {
+        await using var pool = await StartAsync("cancel-serialising");
+        int pid = await PidAsync(pool);
+        using var cts = new CancellationTokenSource();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(
+            () => pool.CallAsync<int>("callers", "echo", [new CancelsWhenWritten(cts)], cancellationToken: cts.Token).WaitAsync(Bound));
+        Assert.Equal(cts.Token, canceled.CancellationToken);
+
+        // Nothing was sent, so there was nothing to interrupt: no grace period, no kill.
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(1), $"took {started.Elapsed}");
+        Assert.Equal(0, await pool.CallAsync<int>("callers", "served"));
+        await AssertSameWorkersAsync(pool, [pid]);
+    }
+
+    [Fact]
+    public async Task Cancel_WhileSending_FrameFinishedThenInterrupted_WorkerKept()
+    {
+        await using var pool = await StartAsync("cancel-sending");
+        int pid = await PidAsync(pool);
+        using var cts = new CancellationTokenSource();
+        Task<int> call;
+
+        // A stopped worker reads nothing: the 8 MiB argument fills the pipe and the host's write blocks part way.
+        SendSignal(pid, Sigstop);
+        try
+        {
+            call = pool.CallAsync<int>("callers", "length", [new byte[8 << 20]], cancellationToken: cts.Token);
+            await FakeWorkerFactory.WaitUntilAsync(() => IsWriteBlocked(pid), "the host's write of the argument is blocked on a full pipe");
+            cts.Cancel();
+        }
+        finally
+        {
+            SendSignal(pid, Sigcont);
+        }
+
+        var canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(Bound));
+        Assert.Equal(cts.Token, canceled.CancellationToken);
+        await AssertSameWorkersAsync(pool, [pid]);
+    }
+
+    [Fact]
+    public async Task Cancel_WhileSendingToAWorkerThatTakesNothing_KilledAfterTheGracePeriodAndReplaced()
+    {
+        await using var pool = await StartAsync("cancel-sending-stuck", o => o.CancelGracePeriod = TimeSpan.FromMilliseconds(300));
+        int pid = await PidAsync(pool);
+        using var cts = new CancellationTokenSource();
+
+        // Stopped for good: the pool's SIGKILL ends it all the same.
+        SendSignal(pid, Sigstop);
+        var call = pool.CallAsync<int>("callers", "length", [new byte[8 << 20]], cancellationToken: cts.Token);
+        await FakeWorkerFactory.WaitUntilAsync(() => IsWriteBlocked(pid), "the host's write of the argument is blocked on a full pipe");
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        cts.Cancel();
+        var canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(Bound));
+        Assert.Equal(cts.Token, canceled.CancellationToken);
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(3), $"took {started.Elapsed}");
+
+        await FakeWorkerFactory.WaitUntilAsync(() => !ProcessExists(pid), "the worker that took nothing is killed");
+        var status = await WaitIdleAsync(pool, 1);
+        Assert.Equal(1, status.TotalDeaths);
+        Assert.NotEqual(pid, await PidAsync(pool));
+    }
+
+    [Fact]
+    public async Task Cancel_WhileRunning_PromptInterruptWorkerReused()
+    {
+        await using var pool = await StartAsync("cancel-running");
+        int pid = await PidAsync(pool);
+        using var cts = new CancellationTokenSource();
+        var call = pool.CallAsync<double>("callers", "sleep", [30], cancellationToken: cts.Token);
+        await FakeWorkerFactory.WaitUntilAsync(() => pool.GetStatus().Workers.Any(w => w.Details.ContainsKey("call")), "the call runs");
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        cts.Cancel();
+        var canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(Bound));
+        Assert.Equal(cts.Token, canceled.CancellationToken);
+
+        // The worker confirmed the interrupt (it was not left to the 2 s grace period and killed).
+        Assert.True(started.Elapsed < TimeSpan.FromSeconds(1.5), $"took {started.Elapsed}");
+        await AssertSameWorkersAsync(pool, [pid]);
+    }
+
+    [Fact]
+    public async Task Cancel_WhileReceiving_ReplyReadToItsEndWorkerKept()
+    {
+        await using var pool = await StartAsync("cancel-receiving");
+        int pid = await PidAsync(pool);
+        using var cts = new CancellationTokenSource();
+        Task<string?> call;
+        try
+        {
+            // The worker stops itself half way through writing its 8 MiB reply: the host is mid-frame.
+            call = pool.CallAsync<string>("callers", "text_paused", [8 << 20], cancellationToken: cts.Token);
+            await FakeWorkerFactory.WaitUntilAsync(() => IsStopped(pid), "the worker stopped half way through its reply");
+            cts.Cancel();
+        }
+        finally
+        {
+            SendSignal(pid, Sigcont);
+        }
+
+        var canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(Bound));
+        Assert.Equal(cts.Token, canceled.CancellationToken);
+        await AssertSameWorkersAsync(pool, [pid]);
+        Assert.Equal(1000, (await pool.CallAsync<string>("callers", "text", [1000]))!.Length);
+    }
+
+    [Fact]
+    public async Task Cancel_AtRandomMoments_EveryCallEndsWithItsResultOrCancelled_WorkersKept()
+    {
+        await using var pool = await StartAsync("cancel-random", size: 2);
+        var pids = Pids(pool);
+        var random = new Random(20_240_611);
+        var blob = new byte[256 * 1024];
+        int completed = 0, cancelled = 0;
+        for (int round = 0; round < 50; round++)
+        {
+            var calls = new List<(Task<int> Call, int Expected, CancellationTokenSource Source)>();
+            for (int i = 0; i < 4; i++)
+            {
+                var cts = new CancellationTokenSource(TimeSpan.FromTicks(random.Next(0, 40_000)));
+                calls.Add(i % 2 == 0
+                    ? (pool.CallAsync<int>("callers", "echo", [i], cancellationToken: cts.Token), i, cts)
+                    : (pool.CallAsync<int>("callers", "length", [blob], cancellationToken: cts.Token), blob.Length, cts));
+            }
+
+            foreach (var (call, expected, source) in calls)
+            {
+                try
+                {
+                    Assert.Equal(expected, await call.WaitAsync(Bound));
+                    completed++;
+                }
+                catch (OperationCanceledException e)
+                {
+                    Assert.Equal(source.Token, e.CancellationToken);
+                    cancelled++;
+                }
+                finally
+                {
+                    source.Dispose();
+                }
+            }
+        }
+
+        Assert.Equal(200, completed + cancelled);
+        await AssertSameWorkersAsync(pool, pids);
+    }
+
+    [Fact]
+    public async Task Dispose_WithCallsRunningQueuedAndLeased_EveryCallEndsTyped_NoProcessLeft()
+    {
+        var marker = Path.Combine(Path.GetTempPath(), $"lifeguard-finally-{Guid.NewGuid():N}");
+        var pool = await StartAsync("dispose-busy", o => o.DrainTimeout = TimeSpan.FromMilliseconds(200), size: 3);
+        try
+        {
+            var pids = Pids(pool);
+            var running = new[]
+            {
+                pool.CallAsync<double>("callers", "sleep_then_mark", [30, marker]),
+                pool.CallAsync<double>("callers", "sleep", [30]),
+            };
+            await FakeWorkerFactory.WaitUntilAsync(() => pool.GetStatus().Workers.Count(w => w.Details.ContainsKey("call")) == 2, "two calls run");
+            var lease = await pool.CheckoutAsync();
+            var queued = Enumerable.Range(0, 3).Select(i => pool.CallAsync<int>("callers", "echo", [i])).ToArray();
+            await FakeWorkerFactory.WaitUntilAsync(() => pool.GetStatus().Waiters == 3, "three callers queue");
+
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            var disposing = pool.DisposeAsync().AsTask();
+            foreach (var call in queued)
+            {
+                var stopped = await Assert.ThrowsAsync<PoolStoppedException>(() => call.WaitAsync(Bound));
+                Assert.StartsWith("Pool 'dispose-busy' is stopping or stopped; no worker can be checked out.", stopped.Message);
+            }
+
+            foreach (var call in running)
+            {
+                var stopped = await Assert.ThrowsAsync<PoolStoppedException>(() => call.WaitAsync(Bound));
+                Assert.Matches(
+                    @"^Pool 'dispose-busy' stopped Python worker \d+ while it ran callers\.sleep(_then_mark)?: the pool is stopping and the call outlasted its DrainTimeout, so the call was interrupted\.",
+                    stopped.Message);
+                Assert.Equal("dispose-busy", stopped.PoolName);
+            }
+
+            await disposing.WaitAsync(Bound);
+            Assert.True(started.Elapsed < TimeSpan.FromSeconds(2), $"disposal took {started.Elapsed}");
+
+            // The interrupted function's finally block ran; every process is gone; the lease is dead but harmless.
+            Assert.True(File.Exists(marker), "the interrupted call's finally block ran");
+            Assert.All(pids, pid => Assert.False(ProcessExists(pid), $"worker {pid} outlived its pool"));
+            var late = await Assert.ThrowsAsync<PoolStoppedException>(() => lease.Worker.CallAsync<int>("callers", "pid").WaitAsync(Bound));
+            Assert.Matches(@"^Python worker \d+ was stopped by pool 'dispose-busy'; callers\.pid was not sent\.", late.Message);
+            lease.Dispose();
+            await Assert.ThrowsAsync<PoolStoppedException>(() => pool.CallAsync<int>("callers", "pid").WaitAsync(Bound));
+        }
+        finally
+        {
+            await pool.DisposeAsync();
+            File.Delete(marker);
+        }
+    }
+
+    [Fact]
+    public async Task Lease_DisposedTwiceOrAsAStaleCopy_NeverHandsOneWorkerToTwoCallers()
+    {
+        await using var pool = await StartAsync("stale-leases", o => o.CheckoutTimeout = TimeSpan.FromMilliseconds(100));
+        int pid = await PidAsync(pool);
+
+        var first = await pool.CheckoutAsync();
+        var copy = first;
+        var worker = first.Worker;
+        first.Dispose();
+        first.Dispose();
+        await copy.DisposeAsync();
+        Assert.Equal(1, pool.GetStatus().Idle);
+
+        // The worker goes to the next caller; the first caller's copies can neither return nor break it.
+        var second = await pool.CheckoutAsync();
+        Assert.Same(worker, second.Worker);
+        copy.MarkBroken();
+        copy.Dispose();
+        await first.DisposeAsync();
+        Assert.False(copy.IsActive);
+        Assert.True(second.IsActive);
+        Assert.Throws<ObjectDisposedException>(() => copy.Worker);
+        Assert.Equal((0, 1), (pool.GetStatus().Idle, pool.GetStatus().Busy));
+        await Assert.ThrowsAsync<PoolTimeoutException>(() => pool.CheckoutAsync().AsTask().WaitAsync(Bound));
+        Assert.Equal(pid, await second.Worker.CallAsync<int>("callers", "pid"));
+        second.Dispose();
+
+        // Sixteen threads dispose one lease at once: exactly one checkin.
+        var third = await pool.CheckoutAsync();
+        using var gate = new Barrier(16);
+        var threads = Enumerable.Range(0, 16).Select(_ => new Thread(() =>
+        {
+            gate.SignalAndWait(Bound);
+            third.Dispose();
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        threads.ForEach(t => t.Join(Bound));
+        Assert.Equal((1, 0), (pool.GetStatus().Idle, pool.GetStatus().Busy));
+        Assert.Equal(2 + 2 + 15, Logs.Entries.Count(e => e.EventId.Id == 1301));
+        await AssertSameWorkersAsync(pool, [pid]);
+    }
+
+    [Fact]
+    public async Task Lease_TwoCallsAtOnceOnOneWorker_SecondRefusedFirstUnharmed()
+    {
+        await using var pool = await StartAsync("one-worker-two-calls");
+        int pid = await PidAsync(pool);
+        await using (var lease = await pool.CheckoutAsync())
+        {
+            var first = lease.Worker.CallAsync<double>("callers", "sleep", [0.2]);
+            var second = await Assert.ThrowsAsync<InvalidOperationException>(() => lease.Worker.CallAsync<int>("callers", "pid"));
+            Assert.Equal(
+                $"Python worker {pid} is already serving a call: a worker serves one call at a time. Use the pool, or await the previous call.",
+                second.Message);
+            Assert.Equal(0.2, await first.WaitAsync(Bound));
+            Assert.Equal(pid, await lease.Worker.CallAsync<int>("callers", "pid"));
+        }
+
+        await AssertSameWorkersAsync(pool, [pid]);
+    }
+
+    [Fact]
+    public async Task TenThousandCallers_PoolOfTwo_EveryCallAnsweredOrRefusedOnce_PoolIntact()
+    {
+        const int Callers = 10_000;
+        await using var pool = await StartAsync(
+            "ten-thousand",
+            o =>
+            {
+                o.MaxWaiters = 50;
+                o.CheckoutTimeout = TimeSpan.FromMilliseconds(50);
+            },
+            size: 2);
+        var pids = Pids(pool);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        long memoryBefore = GC.GetTotalMemory(forceFullCollection: true);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+
+        // Eight launchers start 1,250 callers each, yielding between starts, so callers keep arriving while the queue
+        // fills and drains. Each call takes 2 ms in Python: 50 queued callers need 50 ms, so the tail of a full
+        // queue times out. Every caller asks for its own number back: any other would be a mix-up.
+        var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var launchers = Enumerable.Range(0, 8).Select(l => Task.Run(async () =>
+        {
+            await go.Task;
+            var mine = new List<Task<Outcome>>(Callers / 8);
+            for (int i = l; i < Callers; i += 8)
+            {
+                mine.Add(CallOnceAsync(pool, i));
+                await Task.Yield();
+            }
+
+            return await Task.WhenAll(mine);
+        })).ToArray();
+        go.SetResult();
+        var outcomes = (await Task.WhenAll(launchers).WaitAsync(TimeSpan.FromSeconds(120))).SelectMany(o => o).ToList();
+        var elapsed = started.Elapsed;
+
+        int answered = outcomes.Count(o => o == Outcome.Answered);
+        int rejected = outcomes.Count(o => o == Outcome.Rejected);
+        int timedOut = outcomes.Count(o => o == Outcome.TimedOut);
+        output.WriteLine($"{Callers} callers on 2 workers, MaxWaiters 50, CheckoutTimeout 50 ms: {answered} answered, {rejected} rejected, "
+            + $"{timedOut} timed out in {elapsed.TotalSeconds:0.00} s");
+        Assert.Equal(0, outcomes.Count(o => o == Outcome.Wrong));
+        Assert.Equal(Callers, outcomes.Count);
+        Assert.Equal(Callers, answered + rejected + timedOut);
+        Assert.True(answered >= 2, $"only {answered} answered: the first two callers find idle workers");
+
+        // The pool's own counts agree with the callers', and Python ran each answered call exactly once.
+        var status = await WaitIdleAsync(pool, 2);
+        Assert.Equal(rejected, status.TotalRejections);
+        Assert.Equal(timedOut, status.TotalTimeouts);
+        Assert.Equal(answered, status.TotalCheckouts);
+        await using (var one = await pool.CheckoutAsync())
+        await using (var other = await pool.CheckoutAsync())
+        {
+            int served = await one.Worker.CallAsync<int>("callers", "served") + await other.Worker.CallAsync<int>("callers", "served");
+            Assert.Equal(answered, served);
+        }
+
+        Assert.Equal(pids, Pids(pool));
+        Assert.Equal(0, status.TotalDeaths);
+
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        long grown = GC.GetTotalMemory(forceFullCollection: true) - memoryBefore;
+        output.WriteLine($"managed heap after the run: {grown / 1024.0 / 1024.0:+0.0;-0.0} MiB");
+        Assert.True(grown < 32 * 1024 * 1024, $"the host kept {grown:N0} bytes after the run");
+    }
+
+    private static async Task<Outcome> CallOnceAsync(PythonPool pool, int i)
+    {
+        try
+        {
+            return await pool.CallAsync<int>("callers", "echo_slowly", [i, 0.002]) == i ? Outcome.Answered : Outcome.Wrong;
+        }
+        catch (PoolRejectedException)
+        {
+            return Outcome.Rejected;
+        }
+        catch (PoolTimeoutException)
+        {
+            return Outcome.TimedOut;
+        }
+    }
+
+    private enum Outcome
+    {
+        Answered,
+        Rejected,
+        TimedOut,
+        Wrong,
+    }
+
     private static (object?[] Args, Dictionary<string, object?>? Kwargs) Unserialisable(string kind)
     {
         switch (kind)
@@ -271,6 +669,19 @@ public sealed class HostileCallerTests : ReliabilityTestBase
 
     public sealed record Holder(ValueTask<int> Pending);
 
+    /// <summary>Cancels its caller's token when System.Text.Json reads it: a caller cancelled while its arguments are written.</summary>
+    public sealed class CancelsWhenWritten(CancellationTokenSource source)
+    {
+        public int Value
+        {
+            get
+            {
+                source.Cancel();
+                return 1;
+            }
+        }
+    }
+
     public sealed class Refusing
     {
         public int Value
@@ -279,6 +690,79 @@ public sealed class HostileCallerTests : ReliabilityTestBase
             set => throw new FormatException("the setter refuses");
         }
     }
+
+    private const int Sigstop = 19;
+    private const int Sigcont = 18;
+
+    private static bool IsStopped(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..][0] == 'T';
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Whether the host's write to the worker is blocked: the pipe the (stopped) worker reads its frames from is full.
+    /// Reads the pipe's fill level through /proc, opening its read end without reading from it.
+    /// </summary>
+    private static bool IsWriteBlocked(int pid)
+    {
+        foreach (var fd in Directory.EnumerateFiles($"/proc/{pid}/fd"))
+        {
+            if (new FileInfo(fd).LinkTarget is not { } target || !target.StartsWith("pipe:", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            // The protocol input is the one pipe the worker holds read-only; its stdout and stderr are write ends.
+            var flags = File.ReadLines($"/proc/{pid}/fdinfo/{Path.GetFileName(fd)}").First(l => l.StartsWith("flags:", StringComparison.Ordinal));
+            if ((Convert.ToInt32(flags[6..].Trim(), 8) & 3) != 0)
+            {
+                continue;
+            }
+
+            int handle = Open(fd, ONonblock);
+            if (handle < 0)
+            {
+                return false;
+            }
+
+            try
+            {
+                // A pipe is full by pages: the writer blocks once fewer than a page of its capacity is free.
+                int capacity = Fcntl(handle, FGetPipeSize, 0);
+                return Ioctl(handle, Fionread, out int queued) == 0 && queued > capacity - 4096;
+            }
+            finally
+            {
+                _ = Close(handle);
+            }
+        }
+
+        return false;
+    }
+
+    private const int ONonblock = 0x800;
+    private const int FGetPipeSize = 1032;
+    private const uint Fionread = 0x541B;
+
+    [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]
+    private static partial int Open(string path, int flags);
+
+    [LibraryImport("libc", EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(int fd, int command, int argument);
+
+    [LibraryImport("libc", EntryPoint = "ioctl", SetLastError = true)]
+    private static partial int Ioctl(int fd, nuint request, out int value);
+
+    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
 
     private PythonPoolOptions Options(string name, int size = 1)
     {
