@@ -1,12 +1,15 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Text.Unicode;
 
 namespace Lifeguard.Python;
 
 /// <summary>
-/// Reads length-prefixed frames from a worker's stdout. The buffer grows with the data that actually arrives, never
-/// beyond the maximum frame size, so a hostile length prefix cannot make the host allocate. Resumable: a cancelled
-/// read leaves what was received in the buffer for the next read. Not thread-safe: one reader per worker.
+/// Reads length-prefixed frames from a worker's stdout and checks every rule of the frame layout before returning one.
+/// The buffer grows with the data that actually arrives (beyond its first 16 KiB, to at most twice what has been
+/// received), never beyond the maximum frame size, so a hostile length prefix cannot make the host allocate.
+/// Resumable: a cancelled read leaves what was received in the buffer for the next read. Not thread-safe: one reader
+/// per worker.
 /// </summary>
 internal sealed class FrameReader(Stream stream, int maxFrameSize) : IDisposable
 {
@@ -18,8 +21,12 @@ internal sealed class FrameReader(Stream stream, int maxFrameSize) : IDisposable
     private int _consumeOnNextRead;
     private int _smallFramesSinceLarge;
 
+    /// <summary>The size of the buffer frames are read into.</summary>
+    public int BufferSize => _buffer.Length;
+
     /// <summary>Reads the next frame; <see langword="null"/> at a clean end of the stream.</summary>
-    /// <exception cref="PythonProtocolException">A malformed frame, or the stream ended inside one.</exception>
+    /// <exception cref="PythonProtocolException">A malformed frame.</exception>
+    /// <exception cref="EndOfStreamException">The stream ended inside a frame: the worker died writing it.</exception>
     public async ValueTask<Frame?> ReadAsync(CancellationToken cancellationToken)
     {
         _start += _consumeOnNextRead;
@@ -52,7 +59,7 @@ internal sealed class FrameReader(Stream stream, int maxFrameSize) : IDisposable
         int total = HeaderSize + (int)length;
         if (!await FillAsync(total, cancellationToken).ConfigureAwait(false))
         {
-            throw new PythonProtocolException($"The worker's output ended inside a frame of {length} bytes.");
+            throw new EndOfStreamException($"The worker's output ended inside a frame of {length} bytes.");
         }
 
         var body = _buffer.AsMemory(_start + HeaderSize, (int)length);
@@ -69,13 +76,31 @@ internal sealed class FrameReader(Stream stream, int maxFrameSize) : IDisposable
             throw new PythonProtocolException($"The worker sent a frame of unknown kind {(byte)kind}.");
         }
 
+        var json = body.Slice(MinBody, (int)jsonLength);
+        if (!Utf8.IsValid(json.Span))
+        {
+            throw new PythonProtocolException("The worker sent a frame whose JSON part is not valid UTF-8.");
+        }
+
+        // Whole (size, bytes) pairs to the end of the frame, whether or not the JSON references them.
+        var attachments = body[(MinBody + (int)jsonLength)..];
+        for (var rest = attachments.Span; !rest.IsEmpty;)
+        {
+            if (rest.Length < 4 || BinaryPrimitives.ReadUInt32BigEndian(rest) > (uint)(rest.Length - 4))
+            {
+                throw new PythonProtocolException($"The worker sent a frame whose attachments overrun it ({length} bytes).");
+            }
+
+            rest = rest[(4 + (int)BinaryPrimitives.ReadUInt32BigEndian(rest))..];
+        }
+
         _consumeOnNextRead = total;
         if (total > 1024 * 1024)
         {
             _smallFramesSinceLarge = 0;
         }
 
-        return new Frame(kind, id, body.Slice(MinBody, (int)jsonLength), body[(MinBody + (int)jsonLength)..]);
+        return new Frame(kind, id, json, attachments);
     }
 
     public void Dispose()
@@ -102,9 +127,10 @@ internal sealed class FrameReader(Stream stream, int maxFrameSize) : IDisposable
                 else
                 {
                     // Grow by doubling as the data arrives, never past what this frame needs (its length was checked
-                    // against the maximum frame size): a lying length prefix costs little until it is backed by data.
-                    // Once 64 KiB of the frame are here, the sender means it: grow straight to its length.
-                    int size = _end >= 64 * 1024 ? needed : Math.Min(needed, _buffer.Length * 2);
+                    // against the maximum frame size): the buffer stays within twice what was received, so a lying
+                    // length prefix costs little until it is backed by data. Large buffers are kept across large
+                    // frames (above), so the doubling is paid once per run of them.
+                    int size = Math.Min(needed, _buffer.Length * 2);
                     var larger = ArrayPool<byte>.Shared.Rent(size);
                     Buffer.BlockCopy(_buffer, 0, larger, 0, _end);
                     ArrayPool<byte>.Shared.Return(_buffer);
@@ -122,7 +148,7 @@ internal sealed class FrameReader(Stream stream, int maxFrameSize) : IDisposable
 
                 if (needed == HeaderSize)
                 {
-                    throw new PythonProtocolException("The worker's output ended inside a frame header.");
+                    throw new EndOfStreamException("The worker's output ended inside a frame header.");
                 }
 
                 return false;
