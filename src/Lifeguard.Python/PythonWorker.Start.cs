@@ -8,6 +8,8 @@ namespace Lifeguard.Python;
 /// <summary>Starting a worker: the process (from the launcher thread), the init frame, and the handshake.</summary>
 public sealed partial class PythonWorker
 {
+    private const int ProtocolVersion = 1;
+
     internal static async Task<PythonWorker> StartAsync(PythonWorkerSettings settings, WorkerContext? context, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(settings.Interpreter)
@@ -84,13 +86,7 @@ public sealed partial class PythonWorker
             switch (frame)
             {
                 case { Kind: FrameKind.Hello } hello:
-                    using (var document = JsonDocument.Parse(hello.Json))
-                    {
-                        var root = document.RootElement;
-                        PythonVersion = root.GetProperty("python").GetString() ?? "";
-                        RuntimeVersion = root.GetProperty("runtime").GetString() ?? "";
-                    }
-
+                    ReadHello(hello);
                     PythonLog.WorkerReady(_logger, ProcessId, PythonVersion, RuntimeVersion, _settings.Interpreter);
                     return;
                 case { Kind: FrameKind.Error } error:
@@ -105,9 +101,15 @@ public sealed partial class PythonWorker
                             + $"Its output:\n{_output.Tail()}".TrimEnd(),
                         _settings.PoolName);
                 default:
-                    throw new PythonProtocolException(
-                        $"Python worker {ProcessId} sent a {frame.Value.Kind} frame before its handshake.", _settings.PoolName);
+                    throw new PythonProtocolException($"it sent a {frame.Value.Kind} frame before its hello.");
             }
+        }
+        catch (PythonProtocolException e)
+        {
+            throw new PythonProtocolException(
+                $"Python worker {ProcessId} of pool '{_settings.PoolName}' broke the protocol during its handshake: {e.Message.TrimEnd('.')}.",
+                _settings.PoolName,
+                e);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -127,10 +129,39 @@ public sealed partial class PythonWorker
         }
     }
 
+    /// <summary>Checks the hello (docs/protocol.md) and keeps the versions it names.</summary>
+    /// <exception cref="PythonProtocolException">The hello is not the expected JSON object.</exception>
+    /// <exception cref="PythonStartException">The worker speaks another protocol version.</exception>
+    private void ReadHello(Frame hello)
+    {
+        int protocol;
+        try
+        {
+            using var document = JsonDocument.Parse(hello.Json);
+            var root = document.RootElement;
+            protocol = root.GetProperty("protocol").GetInt32();
+            PythonVersion = root.GetProperty("python").GetString() ?? throw new InvalidOperationException("\"python\" is null.");
+            RuntimeVersion = root.GetProperty("runtime").GetString() ?? throw new InvalidOperationException("\"runtime\" is null.");
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            throw new PythonProtocolException(
+                $"it sent a hello that is not {{\"protocol\": 1, \"runtime\": string, \"python\": string, ...}} ({e.Message})", e);
+        }
+
+        if (protocol != ProtocolVersion)
+        {
+            throw new PythonStartException(
+                $"Python worker {ProcessId} of pool '{_settings.PoolName}' speaks protocol {protocol}; this host speaks protocol {ProtocolVersion}. "
+                    + $"Its runtime ({RuntimeVersion}) does not match this version of Lifeguard.Python.",
+                _settings.PoolName);
+        }
+    }
+
     private void WriteInit(Utf8JsonWriter json)
     {
         json.WriteStartObject();
-        json.WriteNumber("protocol", 1);
+        json.WriteNumber("protocol", ProtocolVersion);
         json.WriteNumber("maxFrame", _settings.MaxFrameSize);
         json.WriteBoolean("namedFloats", _settings.NamedFloats);
         json.WriteStartArray("paths");
@@ -187,13 +218,14 @@ public sealed partial class PythonWorker
             var root = document.RootElement;
             return (
                 root.TryGetProperty("kind", out var k) ? k.GetString() ?? "" : "",
-                root.TryGetProperty("type", out var t) ? t.GetString() ?? "" : "",
-                root.TryGetProperty("message", out var m) ? m.GetString() ?? "" : "",
+                root.GetProperty("type").GetString() ?? throw new InvalidOperationException("\"type\" is null."),
+                root.GetProperty("message").GetString() ?? throw new InvalidOperationException("\"message\" is null."),
                 root.TryGetProperty("traceback", out var tb) ? tb.GetString() ?? "" : "");
         }
-        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
         {
-            throw new PythonProtocolException("The worker sent an error frame that is not the expected JSON object.", null, e);
+            throw new PythonProtocolException(
+                $"The worker sent an error frame that is not {{\"type\": string, \"message\": string, ...}} ({e.Message}).", null, e);
         }
     }
 }
