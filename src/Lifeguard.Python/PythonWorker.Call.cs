@@ -151,8 +151,9 @@ public sealed partial class PythonWorker
                 // A broken pipe, or one closed because the pool stopped this worker after it died mid-call.
                 throw await CrashedAsync(e).ConfigureAwait(false);
             }
-            catch (PythonProtocolException e)
+            catch (PythonProtocolException e) when (e.PoolName is null)
             {
+                // The reader's or the JSON mapping's own finding; a Violation above was told and thrown as it is.
                 throw Violation(e.Message, e);
             }
             catch (FrameTooLargeException)
@@ -433,7 +434,12 @@ public sealed partial class PythonWorker
     {
         var reader = new Utf8JsonReader(frame.Json.Span, new JsonReaderOptions { MaxDepth = _settings.Json.MaxDepth == 0 ? 64 : _settings.Json.MaxDepth });
         var element = JsonElement.ParseValue(ref reader);
-        return frame.Attachments.IsEmpty ? element : InlineBytes(element);
+
+        // ParseValue stops after the value; reading on throws if anything but whitespace follows it.
+        _ = reader.Read();
+
+        // A reference with no attachment at all is as much a violation as one past the last: both are resolved.
+        return frame.Attachments.IsEmpty && frame.Json.Span.IndexOf("\"$bytes\""u8) < 0 ? element : InlineBytes(element);
     }
 
     /// <summary>
@@ -514,7 +520,7 @@ public sealed partial class PythonWorker
     {
         PythonLog.ProtocolViolation(_logger, ProcessId, reason);
         var error = new PythonProtocolException(
-            $"Python worker {ProcessId} of pool '{_settings.PoolName}' broke the protocol: {reason}. It was killed and will be replaced.",
+            $"Python worker {ProcessId} of pool '{_settings.PoolName}' broke the protocol: {reason.TrimEnd('.')}. It was killed and will be replaced.",
             _settings.PoolName,
             inner);
         KillAndReport(error);

@@ -58,7 +58,10 @@ internal static class PythonJson
         return default;
     }
 
-    /// <summary>Attachment <paramref name="index"/> of the frame being read (inside <see cref="BeginRead"/>).</summary>
+    /// <summary>
+    /// Attachment <paramref name="index"/> of the frame being read (inside <see cref="BeginRead"/>). Each is read once:
+    /// a second reference is a protocol violation, so the bytes copied out of a frame never exceed the frame.
+    /// </summary>
     public static byte[] Attachment(int index)
     {
         if (_threadReadIndex is null)
@@ -93,6 +96,12 @@ internal static class PythonJson
         }
 
         var (offset, size) = _threadReadIndex[index];
+        if (size < 0)
+        {
+            throw new PythonProtocolException($"A {{\"$bytes\": {index}}} reference points at an attachment already read: each is referenced once.");
+        }
+
+        _threadReadIndex[index] = (offset, -1);
         return _threadReading.Span.Slice(offset, size).ToArray();
     }
 
@@ -177,17 +186,35 @@ internal static class PythonJson
 
     private sealed class BigIntegerConverter : JsonConverter<BigInteger>
     {
+        /// <summary>
+        /// The largest exponent accepted (a double's range ends at 308). A few bytes such as <c>1e999999999</c> would
+        /// otherwise ask for a number of 400 MB, computed for minutes, far beyond the frame that carried them.
+        /// </summary>
+        private const int MaxExponent = 1000;
+
         public override BigInteger Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
         {
             if (reader.TokenType == JsonTokenType.Number)
             {
                 var raw = reader.HasValueSequence ? System.Buffers.BuffersExtensions.ToArray(reader.ValueSequence) : reader.ValueSpan.ToArray();
-                return BigInteger.Parse(System.Text.Encoding.ASCII.GetString(raw), NumberStyles.Integer | NumberStyles.AllowExponent, CultureInfo.InvariantCulture);
+                var text = System.Text.Encoding.ASCII.GetString(raw);
+                int e = text.AsSpan().IndexOfAny('e', 'E');
+                if (e >= 0 && !(int.TryParse(text.AsSpan(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int exponent) && exponent <= MaxExponent))
+                {
+                    throw new JsonException($"The number {Shorten(text)} has an exponent beyond {MaxExponent}, too large for a BigInteger.");
+                }
+
+                return BigInteger.TryParse(text, NumberStyles.Integer | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out var value)
+                    ? value
+                    : throw new JsonException($"The number {Shorten(text)} is not an integer.");
             }
 
             if (reader.TokenType == JsonTokenType.String)
             {
-                return BigInteger.Parse(reader.GetString()!, CultureInfo.InvariantCulture);
+                var text = reader.GetString()!;
+                return BigInteger.TryParse(text, CultureInfo.InvariantCulture, out var value)
+                    ? value
+                    : throw new JsonException($"The string \"{Shorten(text)}\" is not an integer.");
             }
 
             throw new JsonException($"Expected an integer, found {reader.TokenType}.");
@@ -195,5 +222,7 @@ internal static class PythonJson
 
         public override void Write(Utf8JsonWriter writer, BigInteger value, JsonSerializerOptions options)
             => writer.WriteRawValue(value.ToString(CultureInfo.InvariantCulture), skipInputValidation: true);
+
+        private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
     }
 }
