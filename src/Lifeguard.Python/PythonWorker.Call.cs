@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
@@ -507,13 +508,56 @@ public sealed partial class PythonWorker
     private Exception CallError(Frame frame, string name, IReadOnlyList<object?>? args)
     {
         var (_, type, message, traceback) = ReadError(frame);
-        var where = _settings.IncludeArgumentsInErrors && args is not null
-            ? $"{name}({Truncate(JsonSerializer.Serialize(args, _settings.Json.GetTypeInfo(typeof(IReadOnlyList<object?>))), 200)})"
-            : name;
+        var where = _settings.IncludeArgumentsInErrors && args is not null ? $"{name}({ArgumentsForMessage(args)})" : name;
         return new PythonException($"{type}: {message} (in {where})", _settings.PoolName, type, message, traceback, name);
     }
 
+    /// <summary>
+    /// The arguments as JSON for an error message (IncludeArgumentsInErrors), at most 200 characters. They are
+    /// written into a small fixed buffer that stops the serialisation once full, so a large argument costs nothing
+    /// here; arguments that throw when read a second time leave the message without them, never another exception.
+    /// </summary>
+    private string ArgumentsForMessage(IReadOnlyList<object?> args)
+    {
+        var buffer = new FixedBuffer(8 * 1024);
+        try
+        {
+            using (var json = new Utf8JsonWriter(buffer))
+            {
+                JsonSerializer.Serialize(json, args, _settings.Json.GetTypeInfo(typeof(IReadOnlyList<object?>)));
+            }
+
+            return Truncate(Encoding.UTF8.GetString(buffer.Written), 200);
+        }
+        catch (FrameTooLargeException)
+        {
+            // Cut short: what was written so far, and the mark that more followed.
+            var start = Encoding.UTF8.GetString(buffer.Written);
+            return (start.Length <= 200 ? start : start[..200]) + "…";
+        }
+        catch (Exception e)
+        {
+            return $"arguments not shown: reading them again threw {e.GetType().Name}";
+        }
+    }
+
     private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length] + "…";
+
+    /// <summary>A buffer of fixed capacity that throws <see cref="FrameTooLargeException"/> instead of growing.</summary>
+    private sealed class FixedBuffer(int capacity) : System.Buffers.IBufferWriter<byte>
+    {
+        private readonly byte[] _bytes = new byte[capacity];
+        private int _written;
+
+        public ReadOnlySpan<byte> Written => _bytes.AsSpan(0, _written);
+
+        public void Advance(int count) => _written += count;
+
+        public Memory<byte> GetMemory(int sizeHint = 0)
+            => sizeHint <= capacity - _written && _written < capacity ? _bytes.AsMemory(_written) : throw new FrameTooLargeException();
+
+        public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+    }
 
     /// <summary>A frame the protocol does not allow: kill the worker (the pool replaces it) and report it typed.</summary>
     private PythonProtocolException Violation(string reason, Exception? inner = null)

@@ -101,6 +101,26 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
         await AssertSameWorkersAsync(pool, [pid]);
     }
 
+    [Fact]
+    public async Task Error_WithArgumentsInErrors_ShowsTheirBeginningWithoutSerialisingThemWhole()
+    {
+        await using var pool = await StartAsync("arguments-in-errors", o => o.IncludeArgumentsInErrors = true);
+        int pid = await PidAsync(pool);
+        var large = new byte[32 << 20];
+        long before = GC.GetTotalAllocatedBytes(precise: true);
+        var error = await Assert.ThrowsAsync<PythonException>(() => pool.CallAsync<int>("callers", "fail", ["boom", large]).WaitAsync(Bound));
+        long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        Assert.Equal("ValueError: boom (in callers.fail([\"boom\"…))", error.Message);
+
+        // Base64 of 32 MiB alone is 43 MB of text; the message needs its first characters only.
+        Assert.True(allocated < 40 * 1024 * 1024, $"building the error allocated {allocated:N0} bytes");
+
+        // Arguments that throw when read again: the error stands, without them.
+        var again = await Assert.ThrowsAsync<PythonException>(() => pool.CallAsync<int>("callers", "fail", ["boom", new ThrowsOnSecondRead()]).WaitAsync(Bound));
+        Assert.Equal("ValueError: boom (in callers.fail(arguments not shown: reading them again threw InvalidDataException))", again.Message);
+        await AssertSameWorkersAsync(pool, [pid]);
+    }
+
     [Theory]
     [InlineData(-1)]
     [InlineData(0)]
@@ -680,6 +700,14 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
                 return 1;
             }
         }
+    }
+
+    /// <summary>Reads once; the second reading throws (a lazily loaded value that went away, say).</summary>
+    public sealed class ThrowsOnSecondRead
+    {
+        private int _reads;
+
+        public int Value => ++_reads == 1 ? 1 : throw new InvalidDataException("gone");
     }
 
     public sealed class Refusing

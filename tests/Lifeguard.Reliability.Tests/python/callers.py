@@ -83,7 +83,7 @@ def nested(depth):
     return value
 
 
-def fail(message):
+def fail(message, *rest):
     raise ValueError(message)
 
 
