@@ -56,7 +56,11 @@ public sealed class PythonPool : IPool
     /// <param name="function">The function's name; an <c>async def</c> is awaited.</param>
     /// <param name="args">The positional arguments, as one list; <see langword="null"/> for none.</param>
     /// <param name="kwargs">The keyword arguments; <see langword="null"/> for none.</param>
-    /// <param name="cancellationToken">Cancels the wait for a worker, or interrupts the call.</param>
+    /// <param name="cancellationToken">
+    /// Cancels the wait for a worker, or interrupts the call. A cancelled call ends with
+    /// <see cref="OperationCanceledException"/> carrying this token, even when its worker failed at the same moment
+    /// (the failure is its inner exception), and is not retried.
+    /// </param>
     public Task<T?> CallAsync<T>(
         string module,
         string function,
@@ -122,6 +126,14 @@ public sealed class PythonPool : IPool
                 // the interrupt, is replaced rather than trusted with the retry.
                 lease.MarkBroken();
                 PythonLog.Retrying(_logger, module + "." + function, attempt + 2, _maxRetries + 1, e.Message);
+            }
+            catch (Exception e) when (cancellationToken.IsCancellationRequested
+                && e is PythonWorkerCrashedException or PythonCallTimeoutException)
+            {
+                // The worker failed while (or just before) the caller gave up: the caller asked to stop, so it gets
+                // its cancellation, whichever came first; the failure is kept as the cause.
+                throw new OperationCanceledException(
+                    $"The call to {module}.{function} was cancelled; its worker also failed: {e.Message}", e, cancellationToken);
             }
             finally
             {

@@ -78,6 +78,24 @@ public sealed class PythonFailureTests : PythonTestBase
     }
 
     [Fact]
+    public async Task CallAsync_WorkerCrashesAfterCallerCancelled_OperationCanceled_NotRetried()
+    {
+        var options = Options("cancel-crash");
+        options.MaxRetries = 3;
+        await using var pool = await PythonPool.StartAsync(options);
+        using var cts = new CancellationTokenSource();
+        var call = pool.CallAsync<double>("fixtures", "exit_on_interrupt", [30], cancellationToken: cts.Token);
+        await FakeWorkerFactory.WaitUntilAsync(() => pool.GetStatus().Workers.Any(w => w.Details.ContainsKey("call")), "the call is running");
+        long checkouts = pool.GetStatus().TotalCheckouts;
+        cts.Cancel();
+
+        // The caller asked to stop: it gets its cancellation, not a crash, and the call is not retried.
+        var canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+        Assert.Equal(cts.Token, canceled.CancellationToken);
+        Assert.Equal(checkouts, pool.GetStatus().TotalCheckouts);
+    }
+
+    [Fact]
     public async Task CallAsync_AsyncFunctionCancelled_WorkerKept()
     {
         var options = Options("async-cancel");
