@@ -7,26 +7,38 @@ namespace Lifeguard.Python;
 /// Writes the embedded Python runtime to a cache folder named after its content hash, once per process, atomically
 /// (a temporary folder renamed into place), so concurrent hosts never see half a runtime. Thread-safe.
 /// </summary>
+/// <remarks>
+/// Whoever can write into the runtime's folder chooses the code every worker runs, so the folder is never a shared
+/// one: it is under the user's cache folder (<c>XDG_CACHE_HOME</c>, else <c>~/.cache</c>), or, for a user with no
+/// home, a fresh private folder (mode 0700, unpredictable name) in the temporary directory, used by this process only.
+/// </remarks>
 internal static class RuntimeDeployer
 {
     private const string Prefix = "lifeguard-runtime/";
-    private static readonly Lazy<string> Deployed = new(Deploy, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<string> Deployed = new(
+        () => Deploy(CacheRoot(Environment.GetEnvironmentVariable("XDG_CACHE_HOME"), Environment.GetFolderPath(Environment.SpecialFolder.UserProfile))),
+        LazyThreadSafetyMode.ExecutionAndPublication);
 
     /// <summary>The folder holding <c>lifeguard_worker.py</c> and the <c>lifeguard</c> package.</summary>
     public static string RuntimeDirectory => Deployed.Value;
 
     public static string EntryScript => Path.Combine(RuntimeDirectory, "lifeguard_worker.py");
 
-    private static string Deploy()
+    /// <summary>
+    /// Deploys the runtime under <paramref name="cacheRoot"/><c>/lifeguard</c>, reusing a deployment of the same
+    /// content; with no cache root, into a new private temporary folder that is removed when the process exits.
+    /// Returns the runtime's folder.
+    /// </summary>
+    internal static string Deploy(string? cacheRoot)
     {
-        var assembly = typeof(RuntimeDeployer).Assembly;
-        var files = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
-        foreach (var name in assembly.GetManifestResourceNames())
+        var files = EmbeddedFiles();
+        if (cacheRoot is null)
         {
-            if (name.StartsWith(Prefix, StringComparison.Ordinal))
-            {
-                files[name[Prefix.Length..].Replace('\\', '/')] = Read(assembly, name);
-            }
+            // Created by mkdtemp: mode 0700, a name nobody can guess or take first.
+            var own = Directory.CreateTempSubdirectory("lifeguard-runtime-").FullName;
+            Write(own, files);
+            AppDomain.CurrentDomain.ProcessExit += (_, _) => TryDelete(own);
+            return own;
         }
 
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -37,7 +49,7 @@ internal static class RuntimeDeployer
         }
 
         var id = Convert.ToHexStringLower(hash.GetHashAndReset())[..16];
-        var root = Path.Combine(CacheRoot(), "lifeguard");
+        var root = Path.Combine(cacheRoot, "lifeguard");
         var target = Path.Combine(root, "runtime-" + id);
         if (File.Exists(Path.Combine(target, "lifeguard_worker.py")))
         {
@@ -46,13 +58,7 @@ internal static class RuntimeDeployer
 
         Directory.CreateDirectory(root);
         var staging = Path.Combine(root, ".staging-" + Guid.NewGuid().ToString("N"));
-        foreach (var (path, content) in files)
-        {
-            var file = Path.Combine(staging, path);
-            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-            File.WriteAllBytes(file, content);
-        }
-
+        Write(staging, files);
         try
         {
             Directory.Move(staging, target);
@@ -66,16 +72,55 @@ internal static class RuntimeDeployer
         return target;
     }
 
-    private static string CacheRoot()
+    /// <summary>
+    /// The user's cache folder: <c>XDG_CACHE_HOME</c> when it is an absolute path, else <c>~/.cache</c>; <see langword="null"/>
+    /// for a user with no home, never the shared temporary directory.
+    /// </summary>
+    internal static string? CacheRoot(string? xdgCacheHome, string? home)
     {
-        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        if (!string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg))
+        if (!string.IsNullOrEmpty(xdgCacheHome) && Path.IsPathRooted(xdgCacheHome))
         {
-            return xdg;
+            return xdgCacheHome;
         }
 
-        var home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-        return string.IsNullOrEmpty(home) ? Path.GetTempPath() : Path.Combine(home, ".cache");
+        return string.IsNullOrEmpty(home) ? null : Path.Combine(home, ".cache");
+    }
+
+    private static SortedDictionary<string, byte[]> EmbeddedFiles()
+    {
+        var assembly = typeof(RuntimeDeployer).Assembly;
+        var files = new SortedDictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var name in assembly.GetManifestResourceNames())
+        {
+            if (name.StartsWith(Prefix, StringComparison.Ordinal))
+            {
+                files[name[Prefix.Length..].Replace('\\', '/')] = Read(assembly, name);
+            }
+        }
+
+        return files;
+    }
+
+    private static void Write(string folder, SortedDictionary<string, byte[]> files)
+    {
+        foreach (var (path, content) in files)
+        {
+            var file = Path.Combine(folder, path);
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllBytes(file, content);
+        }
+    }
+
+    private static void TryDelete(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: a private folder in the temporary directory.
+        }
     }
 
     private static byte[] Read(Assembly assembly, string name)
