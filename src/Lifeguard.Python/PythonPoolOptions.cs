@@ -67,8 +67,9 @@ public sealed class PythonPoolOptions : PoolOptions
     public bool AllowNamedFloatingPointLiterals { get; set; }
 
     /// <summary>
-    /// When set, only these modules can be called; checked by the host before sending and by the worker before
-    /// importing. Default <see langword="null"/>: any module on the path.
+    /// When set, only these modules can be called, and only their public functions (names not starting with
+    /// <c>_</c>); checked by the host before sending and by the worker before importing. Default <see langword="null"/>:
+    /// any function of any module on the path, so a caller who chooses the names can run any code.
     /// </summary>
     public ISet<string>? AllowedModules { get; set; }
 

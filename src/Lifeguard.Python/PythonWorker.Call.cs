@@ -68,11 +68,24 @@ public sealed partial class PythonWorker
         ArgumentException.ThrowIfNullOrEmpty(function);
         cancellationToken.ThrowIfCancellationRequested();
         string name = module + "." + function;
-        if (_settings.AllowedModules is { } allowed && !allowed.Contains(module))
+        if (_settings.AllowedModules is { } allowed)
         {
-            throw new PythonModuleNotAllowedException(
-                $"Module '{module}' is not in the module allowlist of pool '{_settings.PoolName}' (AllowedModules); {name} was not called.",
-                _settings.PoolName);
+            if (!allowed.Contains(module))
+            {
+                throw new PythonModuleNotAllowedException(
+                    $"Module '{module}' is not in the module allowlist of pool '{_settings.PoolName}' (AllowedModules); {name} was not called.",
+                    _settings.PoolName);
+            }
+
+            // The module object's own attributes (__getattribute__, __setattr__, ...) would let a caller read or
+            // replace any of its globals, and '_' names are private by Python's convention: not the allowed surface.
+            if (function[0] == '_')
+            {
+                throw new PythonModuleNotAllowedException(
+                    $"{name} is not a public function (its name starts with '_'): with AllowedModules set, only the public functions of the "
+                        + "allowed modules can be called; it was not called.",
+                    _settings.PoolName);
+            }
         }
 
         if (Interlocked.Exchange(ref _busy, 1) != 0)

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using System.Text.Json;
 using Lifeguard.Python;
 using Lifeguard.Testing;
 using Xunit.Abstractions;
@@ -24,7 +25,7 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
     private static readonly int LengthCallOverhead = 17 + Encoding.UTF8.GetByteCount("""{"m":"callers","f":"length","a":[""]}""");
 
     [Theory]
-    [InlineData("cycle", "positional argument 0 (Node): A possible object cycle was detected.", typeof(System.Text.Json.JsonException))]
+    [InlineData("cycle", "positional argument 0 (Node): A possible object cycle was detected.", typeof(JsonException))]
     [InlineData("getter", "positional argument 0 (ThrowingGetter): the getter refuses", typeof(KeyNotFoundException))]
     [InlineData("stream", "positional argument 1 (MemoryStream): Timeouts are not supported on this stream.", typeof(InvalidOperationException))]
     [InlineData("nan", "positional argument 0 (Double): NaN is not a JSON number; set PythonPoolOptions.AllowNamedFloatingPointLiterals to send NaN and infinities as the strings \"NaN\", \"Infinity\" and \"-Infinity\".", typeof(ArgumentException))]
@@ -33,7 +34,7 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
     [InlineData("type", "positional argument 0 (RuntimeType): Serialization and deserialization of 'System.RuntimeType' instances is not supported.", typeof(NotSupportedException))]
     [InlineData("delegate", "positional argument 0 (Func`1): Serialization and deserialization of 'System.Func`1", typeof(NotSupportedException))]
     [InlineData("pointer", "positional argument 0 (IntPtr): Serialization and deserialization of 'System.IntPtr' instances is not supported.", typeof(NotSupportedException))]
-    [InlineData("too-deep", "positional argument 0 (Object[]): A possible object cycle was detected.", typeof(System.Text.Json.JsonException))]
+    [InlineData("too-deep", "positional argument 0 (Object[]): A possible object cycle was detected.", typeof(JsonException))]
     [InlineData("task", "positional argument 0 (Task`1): A Task cannot cross the wire: await it and pass its result.", typeof(NotSupportedException))]
     [InlineData("task-inside", "positional argument 0 (Holder): A ValueTask cannot cross the wire: await it and pass its result.", typeof(NotSupportedException))]
     public async Task Argument_CannotBeSerialised_TypedErrorNothingSent_WorkerKept(string kind, string reason, Type inner)
@@ -71,8 +72,8 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
     {
         await using var pool = await StartAsync("deep-argument");
         int pid = await PidAsync(pool);
-        var deep = System.Text.Json.JsonDocument.Parse(
-            new string('[', 990) + new string(']', 990), new System.Text.Json.JsonDocumentOptions { MaxDepth = 1000 }).RootElement;
+        var deep = JsonDocument.Parse(
+            new string('[', 990) + new string(']', 990), new JsonDocumentOptions { MaxDepth = 1000 }).RootElement;
         var error = await Assert.ThrowsAsync<PythonException>(() => pool.CallAsync("callers", "echo", [deep]).WaitAsync(Bound));
         Assert.Equal("RecursionError", error.PythonType);
         Assert.StartsWith("maximum recursion depth exceeded while decoding a JSON array", error.PythonMessage);
@@ -119,6 +120,72 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
         var again = await Assert.ThrowsAsync<PythonException>(() => pool.CallAsync<int>("callers", "fail", ["boom", new ThrowsOnSecondRead()]).WaitAsync(Bound));
         Assert.Equal("ValueError: boom (in callers.fail(arguments not shown: reading them again threw InvalidDataException))", again.Message);
         await AssertSameWorkersAsync(pool, [pid]);
+    }
+
+    [Theory]
+    [InlineData("__getattribute__", "API_KEY")]
+    [InlineData("__setattr__", "echo")]
+    [InlineData("__delattr__", "echo")]
+    [InlineData("_protocol", null)]
+    public async Task AllowedModules_OnlyTheirPublicFunctions_NotTheModulesOwnAttributes(string function, string? argument)
+    {
+        await using var pool = await StartAsync("allowlist-private", o => o.AllowedModules = new HashSet<string>(StringComparer.Ordinal) { "callers" });
+        int pid = await PidAsync(pool);
+        object?[] args = argument is null ? [] : function == "__setattr__" ? [argument, 1] : [argument];
+
+        // The module object's own methods would read (__getattribute__) or replace (__setattr__, __delattr__) any of its
+        // globals for every later caller of this worker: with an allowlist, names starting with '_' are not callable.
+        var host = await Assert.ThrowsAsync<PythonModuleNotAllowedException>(() => pool.CallAsync("callers", function, args).WaitAsync(Bound));
+        Assert.Equal(
+            $"callers.{function} is not a public function (its name starts with '_'): with AllowedModules set, only the public functions of the "
+                + "allowed modules can be called; it was not called.",
+            host.Message);
+
+        Assert.Equal(7, await pool.CallAsync<int>("callers", "echo", [7]));
+        await AssertSameWorkersAsync(pool, [pid]);
+    }
+
+    [Fact]
+    public async Task AllowedModules_TheWorkerRefusesPrivateNamesItself()
+    {
+        // The worker's own check, for a host that did not make it: the runtime's resolver, run in a plain python3.
+        var script = string.Join('\n',
+            "import sys",
+            $"sys.path[:0] = [{JsonSerializer.Serialize(RuntimeDeployer.RuntimeDirectory)}, {JsonSerializer.Serialize(PythonPath)}]",
+            "from lifeguard import _runtime",
+            "_runtime._calls.allowed = frozenset({'callers'})",
+            "for name in ('__getattribute__', '__setattr__', '_protocol', 'echo'):",
+            "    try:",
+            "        _runtime._calls.resolve('callers', name)",
+            "        print('resolved', name)",
+            "    except PermissionError as error:",
+            "        print('refused', error)");
+        var info = new System.Diagnostics.ProcessStartInfo("python3") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(script);
+        using var python = System.Diagnostics.Process.Start(info)!;
+        string stdout;
+        try
+        {
+            stdout = await python.StandardOutput.ReadToEndAsync().WaitAsync(Bound);
+            await python.WaitForExitAsync().WaitAsync(Bound);
+        }
+        finally
+        {
+            if (!python.HasExited)
+            {
+                python.Kill();
+            }
+        }
+
+        Assert.Equal(
+            [
+                "refused callers.__getattribute__ is not a public function: with a module allowlist, names starting with '_' cannot be called",
+                "refused callers.__setattr__ is not a public function: with a module allowlist, names starting with '_' cannot be called",
+                "refused callers._protocol is not a public function: with a module allowlist, names starting with '_' cannot be called",
+                "resolved echo",
+            ],
+            stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
     [Theory]

@@ -102,3 +102,7 @@ def echo_slowly(value, seconds):
     _served += 1
     time.sleep(seconds)
     return value
+
+
+# Module state a caller must not be able to read or change through the module's own attributes.
+API_KEY = "not-for-callers"

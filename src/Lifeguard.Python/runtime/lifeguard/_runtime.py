@@ -103,8 +103,16 @@ class _Calls:
         key = (module, function)
         target = self.cache.get(key)
         if target is None:
-            if self.allowed is not None and module not in self.allowed:
-                raise PermissionError("module %r is not in this pool's module allowlist" % module)
+            if self.allowed is not None:
+                if module not in self.allowed:
+                    raise PermissionError("module %r is not in this pool's module allowlist" % module)
+                # The module object's own methods (__getattribute__, __setattr__, ...) would read or replace its
+                # globals; '_' names are private: with an allowlist, only public functions can be called.
+                if function.startswith("_"):
+                    raise PermissionError(
+                        "%s.%s is not a public function: with a module allowlist, names starting with '_' cannot be called"
+                        % (module, function)
+                    )
             target = getattr(importlib.import_module(module), function)
             if not callable(target):
                 raise TypeError("%s.%s is not callable" % (module, function))
