@@ -25,8 +25,9 @@ public sealed partial class PythonWorker
         // The worker ignores SIGINT between calls (it must: a late one could hit the next call). So a cancel that
         // lands after the call was sent but before Python entered the function would be lost: repeat the signal
         // until the reply to this call arrives. The last one is handled before the worker reads another frame.
+        // Signals go by pid: once the worker is known to have exited, its pid may be another process's.
         using var resend = _settings.Time.CreateTimer(
-            static s => NativeMethods.TrySignal((int)s!, NativeMethods.SIGINT), ProcessId, InterruptResendInterval, InterruptResendInterval);
+            static s => ((PythonWorker)s!).SignalUnlessExited(NativeMethods.SIGINT), this, InterruptResendInterval, InterruptResendInterval);
         try
         {
             // A call blocked in lifeguard.call_host defers the interrupt until it has its answer: give it one.
@@ -79,6 +80,14 @@ public sealed partial class PythonWorker
         {
             _ = Violation(e.Message, e);
             return true;
+        }
+    }
+
+    private void SignalUnlessExited(int signal)
+    {
+        if (!IsDead)
+        {
+            NativeMethods.TrySignal(ProcessId, signal);
         }
     }
 

@@ -124,7 +124,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
         {
             // A running call does not read its input: interrupt it (KeyboardInterrupt, so its finally blocks run);
             // the worker answers it, reads the end of its input and exits. A call that ignores it is killed below.
-            NativeMethods.TrySignal(ProcessId, NativeMethods.SIGINT);
+            SignalUnlessExited(NativeMethods.SIGINT);
         }
 
         try
