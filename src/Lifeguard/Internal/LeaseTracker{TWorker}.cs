@@ -16,7 +16,10 @@ internal sealed class LeaseTracker<TWorker>
 {
     private readonly PoolCore<TWorker> _core;
     private int _generation;
-    private volatile bool _broken;
+
+    // The generation of the lease last marked broken: a mark names its lease, so a stale copy's late mark can never
+    // land on the next holder's lease.
+    private int _brokenGeneration;
 
     public LeaseTracker(PoolCore<TWorker> core, WorkerSlot<TWorker> slot)
     {
@@ -37,13 +40,12 @@ internal sealed class LeaseTracker<TWorker>
 
     public WorkerSlot<TWorker> Slot { get; }
 
-    public bool Broken => _broken;
+    /// <summary>Whether the lease just returned (the generation before the current, even one) was marked broken.</summary>
+    public bool Broken => Volatile.Read(ref _brokenGeneration) == Volatile.Read(ref _generation) - 1;
 
     /// <summary>Starts a new lease. Called by the pool under its lock, only while not leased.</summary>
     public int Issue()
     {
-        _broken = false;
-
         // Under the pool's lock and only while not leased (even generation): no disposal can race this write, as a
         // stale copy's compare-and-swap expects an odd generation.
         int generation = _generation + 1;
@@ -55,9 +57,13 @@ internal sealed class LeaseTracker<TWorker>
 
     public void MarkBroken(int generation)
     {
+        // Read the mark, then check the lease is current, then write only over the mark read. A stale copy that passed
+        // the check before the lease moved on either writes its own (old) generation, which no later lease has, or
+        // fails its compare-and-swap because the next holder marked its own lease meanwhile.
+        int mark = Volatile.Read(ref _brokenGeneration);
         if (IsCurrent(generation))
         {
-            _broken = true;
+            Interlocked.CompareExchange(ref _brokenGeneration, generation, mark);
         }
     }
 
