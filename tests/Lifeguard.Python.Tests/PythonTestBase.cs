@@ -23,18 +23,6 @@ public abstract class PythonTestBase
         return options;
     }
 
-    protected static bool ProcessExists(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            // A zombie (state Z) has exited; it only waits to be reaped.
-            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
-            return state != 'Z';
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
+    /// <summary>True while the process runs (a zombie has exited: it only waits to be reaped).</summary>
+    protected static bool ProcessExists(int pid) => ProcFs.IsRunning(pid);
 }

@@ -91,7 +91,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : ReliabilityTestBase
 
             // The storm is over: flush any worker still frozen (it answers nothing until its call times out and it is
             // replaced), then the pool must be back to its full size, every worker alive and running.
-            var recovered = await RecoverAsync(pool);
+            var recovered = await SettleAsync(pool, Size);
             var status = pool.GetStatus();
             faults.Observe();
             Report(calls, workload, faults, leases, status, stormTime, recovered);
@@ -115,46 +115,6 @@ public sealed class ChaosTests(ITestOutputHelper output) : ReliabilityTestBase
         await AssertNoWorkerLeftAsync(faults.SeenPids);
         Assert.Empty(Directory.EnumerateFiles(markers.FullName));
         markers.Delete(recursive: true);
-    }
-
-    private static async Task<bool> RecoverAsync(PythonPool pool)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            var status = pool.GetStatus();
-            var pids = status.Workers.Select(w => (int)w.Details["pid"]!).ToList();
-            bool frozen = pids.Exists(pid => FaultInjector.State(pid) == 'T');
-            if (!frozen && status is { State: PoolState.Ready, Busy: 0, Starting: 0, Idle: Size })
-            {
-                return true;
-            }
-
-            if (frozen)
-            {
-                // One call per worker at once reaches the frozen one; it times out, is replaced, the call retried.
-                await Task.WhenAll(Enumerable.Range(0, Size).Select(_ => pool.CallAsync<int>("chaos", "pid")));
-            }
-            else
-            {
-                await Task.Delay(20);
-            }
-        }
-
-        return false;
-    }
-
-    private static async Task AssertNoWorkerLeftAsync(IReadOnlyCollection<int> seen)
-    {
-        var deadline = Stopwatch.StartNew();
-        List<int> left;
-        while ((left = [.. seen.Where(FaultInjector.IsOurWorker), .. ChildProcesses().Where(FaultInjector.IsOurWorker)]).Count > 0
-            && deadline.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(20);
-        }
-
-        Assert.True(left.Count == 0, "worker processes outlived the pool: " + string.Join(", ", left.Distinct()));
     }
 
     private void Report(long calls, Workload workload, FaultInjector faults, LeaseDurationProbe leases, PoolStatus status, TimeSpan storm, bool recovered)

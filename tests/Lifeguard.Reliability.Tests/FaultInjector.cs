@@ -1,4 +1,4 @@
-using System.Globalization;
+using Lifeguard.Testing;
 
 namespace Lifeguard.Reliability.Tests;
 
@@ -95,15 +95,13 @@ public sealed class FaultInjector(Func<PoolStatus> status, int seed)
     /// <summary>A live (not zombie) child of this process whose command line runs the worker runtime.</summary>
     public static bool IsOurWorker(int pid)
     {
+        if (!ProcFs.IsRunning(pid) || ProcFs.ParentOf(pid) != Environment.ProcessId)
+        {
+            return false;
+        }
+
         try
         {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            if (fields[0] == "Z" || int.Parse(fields[1], CultureInfo.InvariantCulture) != Environment.ProcessId)
-            {
-                return false;
-            }
-
             return File.ReadAllText($"/proc/{pid}/cmdline").Contains("lifeguard_worker.py", StringComparison.Ordinal);
         }
         catch (IOException)
@@ -113,16 +111,5 @@ public sealed class FaultInjector(Func<PoolStatus> status, int seed)
     }
 
     /// <summary>The process state letter from /proc (R, S, T for stopped, Z), or null when it is gone.</summary>
-    public static char? State(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..][0];
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
+    public static char? State(int pid) => ProcFs.State(pid);
 }

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
+using Lifeguard.Python;
 using Lifeguard.Testing;
 
 namespace Lifeguard.Reliability.Tests;
@@ -23,48 +25,54 @@ public abstract partial class ReliabilityTestBase
         int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : fallback;
 
     /// <summary>True while the process runs (a zombie has exited: it only waits to be reaped).</summary>
-    protected static bool ProcessExists(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var state = stat[(stat.LastIndexOf(')') + 2)..][0];
-            return state != 'Z';
-        }
-        catch (IOException)
-        {
-            return false;
-        }
-    }
+    protected static bool ProcessExists(int pid) => ProcFs.IsRunning(pid);
 
     /// <summary>The pids of this process's live children.</summary>
-    protected static IReadOnlyList<int> ChildProcesses()
+    protected static IReadOnlyList<int> ChildProcesses() => ProcFs.Children();
+
+    /// <summary>
+    /// Waits until the pool is Ready at exactly <paramref name="size"/> idle workers, none of them frozen (SIGSTOP),
+    /// and <paramref name="also"/> holds. A frozen worker answers nothing until a call to it times out and it is
+    /// replaced, so while one is listed, one call per worker at once flushes it. False if that takes over a minute.
+    /// </summary>
+    protected static async Task<bool> SettleAsync(PythonPool pool, int size, Func<bool>? also = null)
     {
-        var self = Environment.ProcessId;
-        var children = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
         {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            var status = pool.GetStatus();
+            bool frozen = status.Workers.Any(w => FaultInjector.State((int)w.Details["pid"]!) == 'T');
+            if (!frozen && status.State == PoolState.Ready && status.Busy == 0 && status.Starting == 0 && status.Idle == size
+                && (also?.Invoke() ?? true))
             {
-                continue;
+                return true;
             }
 
-            try
+            if (frozen)
             {
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                if (fields[0] != "Z" && int.Parse(fields[1], CultureInfo.InvariantCulture) == self)
-                {
-                    children.Add(pid);
-                }
+                await Task.WhenAll(Enumerable.Range(0, size).Select(_ => pool.CallAsync<int>("chaos", "pid")));
             }
-            catch (IOException)
+            else
             {
-                // It exited while we looked.
+                await Task.Delay(20);
             }
         }
 
-        return children;
+        return false;
+    }
+
+    /// <summary>Asserts that none of <paramref name="seen"/>, and no child of this process, still runs a worker.</summary>
+    protected static async Task AssertNoWorkerLeftAsync(IReadOnlyCollection<int> seen)
+    {
+        var deadline = Stopwatch.StartNew();
+        List<int> left;
+        while ((left = [.. seen.Where(FaultInjector.IsOurWorker), .. ChildProcesses().Where(FaultInjector.IsOurWorker)]).Count > 0
+            && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.True(left.Count == 0, "worker processes outlived the pool: " + string.Join(", ", left.Distinct()));
     }
 
     /// <summary>Sends a signal to one process, by the pid we hold.</summary>

@@ -176,27 +176,7 @@ public sealed class SoakTests(ITestOutputHelper output) : ReliabilityTestBase
     /// <summary>Waits for the pool to be at full size with nothing frozen, then measures the process.</summary>
     private static async Task<Sample> SampleAsync(PythonPool pool, TimeSpan at)
     {
-        var deadline = Stopwatch.StartNew();
-        while (true)
-        {
-            var status = pool.GetStatus();
-            var pids = status.Workers.Select(w => (int)w.Details["pid"]!).ToList();
-            bool frozen = pids.Exists(pid => FaultInjector.State(pid) == 'T');
-            if (!frozen && status is { State: PoolState.Ready, Busy: 0, Starting: 0, Idle: Size } && ChildProcesses().Count == Size)
-            {
-                break;
-            }
-
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(60), "the pool did not settle for a sample: " + status);
-            if (frozen)
-            {
-                await Task.WhenAll(Enumerable.Range(0, Size).Select(_ => pool.CallAsync<int>("chaos", "pid")));
-            }
-            else
-            {
-                await Task.Delay(20);
-            }
-        }
+        Assert.True(await SettleAsync(pool, Size, () => ChildProcesses().Count == Size), "the pool did not settle for a sample: " + pool.GetStatus());
 
         GC.Collect();
         GC.WaitForPendingFinalizers();
@@ -215,19 +195,6 @@ public sealed class SoakTests(ITestOutputHelper output) : ReliabilityTestBase
         => long.Parse(lines.First(l => l.StartsWith(key, StringComparison.Ordinal))[key.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
 
     private static string Mb(long bytes) => (bytes / 1048576.0).ToString("0.0 MiB", CultureInfo.InvariantCulture);
-
-    private static async Task AssertNoWorkerLeftAsync(IReadOnlyCollection<int> seen)
-    {
-        var deadline = Stopwatch.StartNew();
-        List<int> left;
-        while ((left = [.. seen.Where(FaultInjector.IsOurWorker), .. ChildProcesses().Where(FaultInjector.IsOurWorker)]).Count > 0
-            && deadline.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(20);
-        }
-
-        Assert.True(left.Count == 0, "worker processes outlived the pool: " + string.Join(", ", left.Distinct()));
-    }
 
     private void Report(TimeSpan duration, Workload workload, FaultInjector faults, long cancelled, long pinned, List<Sample> samples, PoolStatus status)
     {
