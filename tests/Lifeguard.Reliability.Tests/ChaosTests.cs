@@ -23,8 +23,6 @@ public sealed class ChaosTests(ITestOutputHelper output) : ReliabilityTestBase
     private const int CallsPerFault = 100;
     private const int FreezeOneIn = 5;
 
-    private static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan Grace = TimeSpan.FromMilliseconds(200);
 
     // What an attempt may take beyond its timeout and grace: the kill, the exit being noticed, the checkin. Generous
     // for a loaded 2-core machine; an attempt that hung would exceed it by far.
@@ -37,22 +35,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : ReliabilityTestBase
     {
         long calls = EnvInt("LIFEGUARD_CHAOS_CALLS", LongProfile ? 1_000_000 : 20_000);
         var markers = Directory.CreateTempSubdirectory("lifeguard-chaos-");
-        var options = new PythonPoolOptions
-        {
-            Name = "chaos",
-            Size = Size,
-            MaxOverflow = MaxOverflow,
-            CallTimeout = CallTimeout,
-            CancelGracePeriod = Grace,
-            MaxRetries = 5,
-            CheckoutTimeout = TimeSpan.FromSeconds(60),
-
-            // Configured for the storm, as a user expecting it would: hundreds of deaths a minute are normal here.
-            MaxRestarts = 1000,
-            RestartWindow = TimeSpan.FromSeconds(10),
-            LoggerFactory = Logging.CreateFactory(),
-        };
-        options.ModulePaths.Add(PythonPath);
+        var options = StormOptions("chaos", Size, MaxOverflow, Logging.CreateFactory());
         using var leases = new LeaseDurationProbe(options.Name);
         var clock = Stopwatch.StartNew();
         FaultInjector faults;
@@ -94,7 +77,8 @@ public sealed class ChaosTests(ITestOutputHelper output) : ReliabilityTestBase
             var recovered = await SettleAsync(pool, Size);
             var status = pool.GetStatus();
             faults.Observe();
-            Report(calls, workload, faults, leases, status, stormTime, recovered);
+            var attemptBound = options.CallTimeout + options.CancelGracePeriod + AttemptSlack;
+            Report(calls, workload, faults, leases, status, stormTime, recovered, attemptBound);
 
             Assert.Equal(calls, workload.Attempted);
             Assert.Equal(calls, workload.Succeeded + workload.Refused + workload.FailureCount);
@@ -103,7 +87,6 @@ public sealed class ChaosTests(ITestOutputHelper output) : ReliabilityTestBase
             Assert.True(faults.Kills + faults.Freezes >= calls / CallsPerFault * 9 / 10, $"only {faults.Kills + faults.Freezes} faults were injected");
             Assert.True(status.TotalDeaths >= workload.ExitCalls, $"{status.TotalDeaths} deaths for {workload.ExitCalls} os._exit calls");
 
-            var attemptBound = CallTimeout + Grace + AttemptSlack;
             Assert.True(leases.Longest <= attemptBound, $"an attempt took {leases.Longest.TotalSeconds:0.000} s, over its bound of {attemptBound.TotalSeconds:0.0} s");
             Assert.True(recovered, "the pool did not return to full size after the storm: " + status);
             Assert.Equal(PoolState.Ready, status.State);
@@ -117,14 +100,14 @@ public sealed class ChaosTests(ITestOutputHelper output) : ReliabilityTestBase
         markers.Delete(recursive: true);
     }
 
-    private void Report(long calls, Workload workload, FaultInjector faults, LeaseDurationProbe leases, PoolStatus status, TimeSpan storm, bool recovered)
+    private void Report(long calls, Workload workload, FaultInjector faults, LeaseDurationProbe leases, PoolStatus status, TimeSpan storm, bool recovered, TimeSpan bound)
     {
         var line = string.Create(
             CultureInfo.InvariantCulture,
             $"chaos: {calls} calls by {Callers} callers on size {Size} + overflow {MaxOverflow} in {storm.TotalSeconds:0.0} s; "
             + $"faults: {faults.Kills} SIGKILL, {faults.Freezes} SIGSTOP, {workload.ExitCalls} os._exit; {workload.Summary()}; "
             + $"restarts {status.TotalRestarts}, deaths {status.TotalDeaths}; longest attempt {leases.Longest.TotalSeconds:0.000} s "
-            + $"(bound {(CallTimeout + Grace + AttemptSlack).TotalSeconds:0.0} s) over {leases.Count} leases; longest call {workload.LongestCall.TotalSeconds:0.000} s; "
+            + $"(bound {bound.TotalSeconds:0.0} s) over {leases.Count} leases; longest call {workload.LongestCall.TotalSeconds:0.000} s; "
             + $"recovered {recovered}: {status}");
         output.WriteLine(line);
         if (Environment.GetEnvironmentVariable("LIFEGUARD_RELIABILITY_REPORT") is { Length: > 0 } path)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using Lifeguard.Python;
 using Lifeguard.Testing;
+using Microsoft.Extensions.Logging;
 
 namespace Lifeguard.Reliability.Tests;
 
@@ -29,6 +30,30 @@ public abstract partial class ReliabilityTestBase
 
     /// <summary>The pids of this process's live children.</summary>
     protected static IReadOnlyList<int> ChildProcesses() => ProcFs.Children();
+
+    /// <summary>
+    /// A pool of Python workers on the suites' modules, configured for a storm of faults as a user expecting one would:
+    /// short call timeout and grace, retries for idempotent calls, and a restart intensity that tolerates hundreds of
+    /// deaths a minute (the default would put the pool into backoff, which is what it is for in production).
+    /// </summary>
+    protected static PythonPoolOptions StormOptions(string name, int size, int maxOverflow, ILoggerFactory loggerFactory)
+    {
+        var options = new PythonPoolOptions
+        {
+            Name = name,
+            Size = size,
+            MaxOverflow = maxOverflow,
+            CallTimeout = TimeSpan.FromSeconds(1),
+            CancelGracePeriod = TimeSpan.FromMilliseconds(200),
+            MaxRetries = 5,
+            CheckoutTimeout = TimeSpan.FromSeconds(60),
+            MaxRestarts = 1000,
+            RestartWindow = TimeSpan.FromSeconds(10),
+            LoggerFactory = loggerFactory,
+        };
+        options.ModulePaths.Add(PythonPath);
+        return options;
+    }
 
     /// <summary>
     /// Waits until the pool is Ready at exactly <paramref name="size"/> idle workers, none of them frozen (SIGSTOP),

@@ -26,20 +26,7 @@ public sealed class SoakTests(ITestOutputHelper output) : ReliabilityTestBase
         var duration = TimeSpan.FromSeconds(EnvInt("LIFEGUARD_SOAK_SECONDS", LongProfile ? 1800 : 60));
         var every = TimeSpan.FromSeconds(LongProfile ? 30 : 5);
         var markers = Directory.CreateTempSubdirectory("lifeguard-soak-");
-        var options = new PythonPoolOptions
-        {
-            Name = "soak",
-            Size = Size,
-            MaxOverflow = 1,
-            CallTimeout = TimeSpan.FromSeconds(1),
-            CancelGracePeriod = TimeSpan.FromMilliseconds(200),
-            MaxRetries = 5,
-            CheckoutTimeout = TimeSpan.FromSeconds(60),
-            MaxRestarts = 1000,
-            RestartWindow = TimeSpan.FromSeconds(10),
-            LoggerFactory = Logging.CreateFactory(),
-        };
-        options.ModulePaths.Add(PythonPath);
+        var options = StormOptions("soak", Size, maxOverflow: 1, Logging.CreateFactory());
         var samples = new List<Sample>();
         long cancelled = 0, pinned = 0;
         FaultInjector faults;
