@@ -37,8 +37,7 @@ public sealed class PythonFailureTests : PythonTestBase
     [Fact]
     public async Task CallAsync_Hangs_TimeoutInterruptsAndWorkerIsKept()
     {
-        var options = Options("hang");
-        options.CallTimeout = TimeSpan.FromSeconds(1);
+        var options = TimeoutOptions("hang");
         await using var pool = await PythonPool.StartAsync(options);
         int pid = await pool.CallAsync<int>("fixtures", "pid");
         var timeout = await Assert.ThrowsAsync<PythonCallTimeoutException>(() => pool.CallAsync<double>("fixtures", "sleep", [30]));
@@ -51,8 +50,7 @@ public sealed class PythonFailureTests : PythonTestBase
     [Fact]
     public async Task CallAsync_IgnoresInterrupt_KilledAfterGraceAndReplaced()
     {
-        var options = Options("stubborn");
-        options.CallTimeout = TimeSpan.FromSeconds(1);
+        var options = TimeoutOptions("stubborn");
         options.CancelGracePeriod = TimeSpan.FromSeconds(1);
         await using var pool = await PythonPool.StartAsync(options);
         int pid = await pool.CallAsync<int>("fixtures", "pid");
@@ -98,8 +96,7 @@ public sealed class PythonFailureTests : PythonTestBase
     [Fact]
     public async Task CallAsync_AsyncFunctionCancelled_WorkerKept()
     {
-        var options = Options("async-cancel");
-        options.CallTimeout = TimeSpan.FromSeconds(1);
+        var options = TimeoutOptions("async-cancel");
         await using var pool = await PythonPool.StartAsync(options);
         int pid = await pool.CallAsync<int>("fixtures", "pid");
         var timeout = await Assert.ThrowsAsync<PythonCallTimeoutException>(() => pool.CallAsync<double>("fixtures", "async_sleep", [30]));
@@ -111,8 +108,7 @@ public sealed class PythonFailureTests : PythonTestBase
     [Fact]
     public async Task CallAsync_CancelledDuringHostCallback_CallEndsAndWorkerKept()
     {
-        var options = Options("callback-cancel");
-        options.CallTimeout = TimeSpan.FromSeconds(1);
+        var options = TimeoutOptions("callback-cancel");
         options.Callbacks["slow"] = async (_, ct) =>
         {
             await Task.Delay(Timeout.Infinite, ct);

@@ -23,6 +23,18 @@ public abstract class PythonTestBase
         return options;
     }
 
+    /// <summary>
+    /// Options for tests that run a call into its timeout: the fixtures are imported at start, so the short timeout is
+    /// never spent on the first call's import; and 3 s leaves a loaded machine room for the calls meant to succeed.
+    /// </summary>
+    protected PythonPoolOptions TimeoutOptions(string name)
+    {
+        var options = Options(name);
+        options.Preload.Add("fixtures");
+        options.CallTimeout = TimeSpan.FromSeconds(3);
+        return options;
+    }
+
     /// <summary>True while the process runs (a zombie has exited: it only waits to be reaped).</summary>
     protected static bool ProcessExists(int pid) => ProcFs.IsRunning(pid);
 }
