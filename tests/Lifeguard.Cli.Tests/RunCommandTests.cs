@@ -73,7 +73,7 @@ public sealed class RunCommandTests : IDisposable
     [Fact]
     public async Task Run_CallPastTimeout_TimeoutEntry()
     {
-        var (code, output, _) = await CliProcess.RunAsync("run", Fixture("slow"), "--input", Write("in.jsonl", "30", "0"), "--timeout", "500ms", "--size", "1");
+        var (code, output, _) = await CliProcess.RunAsync("run", Fixture("slow"), "--input", Write("in.jsonl", "30", "0"), "--timeout", "2s", "--size", "1");
         Assert.Equal(1, code);
         var lines = output.TrimEnd().Split('\n').Select(l => JsonDocument.Parse(l).RootElement).ToArray();
         Assert.Equal("Timeout", lines[0].GetProperty("error").GetProperty("type").GetString());

@@ -65,7 +65,7 @@ public sealed class HostileWorkerRandomTests(ITestOutputHelper output) : Reliabi
                 + string.Join(", ", outcomes.Select(o => $"{o.Key} {o.Value}")) + $"; restarts {status.TotalRestarts}");
         }, o =>
         {
-            o.CallTimeout = TimeSpan.FromMilliseconds(500);
+            o.CallTimeout = TimeSpan.FromSeconds(2);
             o.CancelGracePeriod = TimeSpan.FromMilliseconds(200);
             o.Callbacks["echo"] = (args, _) => ValueTask.FromResult<object?>(args);
         });
