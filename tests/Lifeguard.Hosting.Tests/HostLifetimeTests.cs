@@ -160,6 +160,51 @@ public sealed class HostLifetimeTests : HostingTestBase
     }
 
     [Fact]
+    public async Task Stopping_the_host_twice_at_once_stops_the_pools_once_and_both_calls_wait_for_the_drain()
+    {
+        // A web application's run loop and its test factory both stop the host when the factory is disposed.
+        var factory = new FakeWorkerFactory();
+        var host = BuildFake("squares", factory, TwoPlusOne);
+        await host.StartAsync();
+        var pool = host.Services.GetRequiredKeyedService<Pool<FakeWorker>>("squares");
+        var lease = await pool.CheckoutAsync();
+
+        var first = host.StopAsync();
+        var second = host.StopAsync();
+        await FakeWorkerFactory.WaitUntilAsync(() => pool.GetStatus().State == PoolState.Stopped, "the pool stops and drains its lease");
+        Assert.False(first.IsCompleted, "the first stop returned while a lease was still out");
+        Assert.False(second.IsCompleted, "the second stop returned while a lease was still out");
+
+        await lease.DisposeAsync();
+        await Task.WhenAll(first, second).WaitAsync(Bound);
+
+        Assert.Equal(PoolState.Stopped, pool.GetStatus().State);
+        Assert.Equal(0, factory.Running);
+        Assert.Empty(host.Services.GetRequiredService<PoolRegistry>().Names);
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_while_a_pool_starts_cancels_the_start_and_no_later_pool_starts()
+    {
+        var a = new FakeWorkerFactory();
+        var b = new FakeWorkerFactory();
+        var host = Build(
+            new Dictionary<string, string?> { ["Lifeguard:Pools:a:Size"] = "1", ["Lifeguard:Pools:b:Size"] = "1" },
+            lifeguard => lifeguard.AddPool("a", _ => a).AddPool("b", _ => b));
+        a.CloseGate();
+
+        var start = host.StartAsync();
+        await FakeWorkerFactory.WaitUntilAsync(() => a.StartAttempts == 1, "pool a's worker is starting");
+        await host.StopAsync().WaitAsync(Bound);
+        a.OpenGate();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => start.WaitAsync(Bound));
+
+        Assert.Equal(0, a.Running);
+        Assert.Equal(0, b.StartAttempts);
+        Assert.Empty(host.Services.GetRequiredService<PoolRegistry>().Names);
+    }
+
+    [Fact]
     public void Adding_a_pool_name_twice_throws_naming_it()
     {
         var services = new ServiceCollection();

@@ -8,7 +8,9 @@ namespace Lifeguard.Hosting.Internal;
 /// <summary>
 /// Starts the configured pools, in the order they were added, before any hosted service's <c>StartAsync</c>, and
 /// stops them after every hosted service has stopped, so other services can use the pools throughout their own
-/// lifetime. The host calls it from one thread at a time.
+/// lifetime. Stopping may be asked for more than once and from more than one thread (a web application's own run loop
+/// and its test factory both stop the host): the first request stops the pools, and every request completes only when
+/// they have stopped.
 /// </summary>
 internal sealed class PoolHostedService(IServiceProvider services, PoolCatalog catalog, PoolRegistry registry)
     : IHostedLifecycleService
@@ -16,8 +18,10 @@ internal sealed class PoolHostedService(IServiceProvider services, PoolCatalog c
     private readonly ILogger _logger = services.GetService<ILoggerFactory>()?.CreateLogger("Lifeguard.Hosting")
         ?? NullLogger.Instance;
 
+    private readonly Lock _gate = new();
     private readonly List<string> _started = [];
     private readonly List<IDisposable> _subscriptions = [];
+    private Task? _stopping;
 
     public async Task StartingAsync(CancellationToken cancellationToken)
     {
@@ -53,10 +57,28 @@ internal sealed class PoolHostedService(IServiceProvider services, PoolCatalog c
                 throw;
             }
 
-            _started.Add(registration.Name);
-            if (registration.Watch(services, pool, _logger) is { } subscription)
+            var subscription = registration.Watch(services, pool, _logger);
+            bool stopping;
+            lock (_gate)
             {
-                _subscriptions.Add(subscription);
+                stopping = _stopping is not null;
+                if (!stopping)
+                {
+                    _started.Add(registration.Name);
+                    if (subscription is not null)
+                    {
+                        _subscriptions.Add(subscription);
+                    }
+                }
+            }
+
+            if (stopping)
+            {
+                // The host began to stop while this pool started: it stops too, and no further pool starts.
+                subscription?.Dispose();
+                await StopOneAsync(registration.Name, CancellationToken.None).ConfigureAwait(false);
+                cancellationToken.ThrowIfCancellationRequested();
+                return;
             }
         }
     }
@@ -71,17 +93,54 @@ internal sealed class PoolHostedService(IServiceProvider services, PoolCatalog c
 
     public Task StoppedAsync(CancellationToken cancellationToken) => StopPoolsAsync(cancellationToken);
 
-    /// <summary>Stops every pool this service started, concurrently; one failure does not keep the others running.</summary>
+    /// <summary>
+    /// Stops every pool this service started, concurrently; one failure does not keep the others running. Later calls,
+    /// concurrent or not, wait for the first one's stop and share its outcome.
+    /// </summary>
     private async Task StopPoolsAsync(CancellationToken cancellationToken)
     {
-        foreach (var subscription in _subscriptions)
+        Task? earlier;
+        TaskCompletionSource? done = null;
+        IDisposable[] subscriptions = [];
+        string[] names = [];
+        lock (_gate)
+        {
+            earlier = _stopping;
+            if (earlier is null)
+            {
+                done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                _stopping = done.Task;
+                subscriptions = [.. _subscriptions];
+                names = [.. _started];
+                _subscriptions.Clear();
+                _started.Clear();
+            }
+        }
+
+        if (earlier is not null)
+        {
+            await earlier.ConfigureAwait(false);
+            return;
+        }
+
+        var stop = StopAllAsync(subscriptions, names, cancellationToken);
+        try
+        {
+            await stop.ConfigureAwait(false);
+        }
+        finally
+        {
+            done!.SetFromTask(stop);
+        }
+    }
+
+    private async Task StopAllAsync(IDisposable[] subscriptions, string[] names, CancellationToken cancellationToken)
+    {
+        foreach (var subscription in subscriptions)
         {
             subscription.Dispose();
         }
 
-        _subscriptions.Clear();
-        string[] names = [.. _started];
-        _started.Clear();
         await Task.WhenAll(names.Select(name => StopOneAsync(name, cancellationToken))).ConfigureAwait(false);
     }
 
