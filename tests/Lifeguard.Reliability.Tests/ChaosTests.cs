@@ -82,7 +82,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : ReliabilityTestBase
 
             Assert.Equal(calls, workload.Attempted);
             Assert.Equal(calls, workload.Succeeded + workload.Refused + workload.FailureCount);
-            Assert.True(workload.FailureCount == 0, "calls lost or failed: " + workload.Summary());
+            Assert.True(workload.FailureCount == 0, "calls lost or failed: " + workload.Summary() + Environment.NewLine + workload.FirstFailures());
             Assert.Equal(calls / 100 * 3, workload.Refused);
             Assert.True(faults.Kills + faults.Freezes >= calls / CallsPerFault * 9 / 10, $"only {faults.Kills + faults.Freezes} faults were injected");
             Assert.True(status.TotalDeaths >= workload.ExitCalls, $"{status.TotalDeaths} deaths for {workload.ExitCalls} os._exit calls");

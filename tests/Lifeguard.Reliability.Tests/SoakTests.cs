@@ -115,7 +115,7 @@ public sealed class SoakTests(ITestOutputHelper output) : ReliabilityTestBase
         }
 
         Assert.True(samples.Count >= 3, "too few samples");
-        Assert.True(workload.FailureCount == 0, "calls lost or failed: " + workload.Summary());
+        Assert.True(workload.FailureCount == 0, "calls lost or failed: " + workload.Summary() + Environment.NewLine + workload.FirstFailures());
         Assert.Equal(workload.Attempted, workload.Succeeded + workload.Refused);
         Assert.True(faults.Kills + faults.Freezes > 0, "no fault was injected");
 

@@ -15,6 +15,7 @@ public sealed record WorkResult(long I, long Double);
 public sealed class Workload(PythonPool pool, string markerDirectory)
 {
     private readonly ConcurrentDictionary<string, long> _failures = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Exception> _firstFailures = new(StringComparer.Ordinal);
     private long _attempted;
     private long _succeeded;
     private long _refused;
@@ -84,6 +85,7 @@ public sealed class Workload(PythonPool pool, string markerDirectory)
         }
         catch (Exception e)
         {
+            _firstFailures.TryAdd(e.GetType().Name, e);
             Fail(e.GetType().Name);
         }
         finally
@@ -103,6 +105,10 @@ public sealed class Workload(PythonPool pool, string markerDirectory)
         var failures = _failures.IsEmpty ? "none" : string.Join(", ", _failures.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"{f.Key} {f.Value}"));
         return string.Create(CultureInfo.InvariantCulture, $"attempted {Attempted}, succeeded {Succeeded}, refused as expected {Refused}, exit calls {ExitCalls}, failures: {failures}");
     }
+
+    /// <summary>The first exception of each failure type, in full (stack traces included), for the failure message.</summary>
+    public string FirstFailures()
+        => string.Join(Environment.NewLine, _firstFailures.OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => $"first {f.Key}: {f.Value}"));
 
     /// <summary>Counts a failure of a call made outside <see cref="CallAsync"/>.</summary>
     public void Fail(string type) => _failures.AddOrUpdate(type, 1, static (_, n) => n + 1);
