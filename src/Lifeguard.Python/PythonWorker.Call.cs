@@ -96,7 +96,19 @@ public sealed partial class PythonWorker
 
         try
         {
-            ThrowIfDead(name);
+            // After _busy is set, so that a stop which released this worker's resources is seen here (its flags are
+            // written before it reads _busy; see ReleaseCallResources), and nothing released is touched.
+            if (Volatile.Read(ref _stoppedByPool) != 0)
+            {
+                throw new PoolStoppedException(
+                    $"Python worker {ProcessId} was stopped by pool '{_settings.PoolName}'; {name} was not sent.", _settings.PoolName);
+            }
+
+            if (IsDead || Volatile.Read(ref _reported) != 0 || Volatile.Read(ref _disposed) != 0)
+            {
+                throw await NotRunningAsync(name).ConfigureAwait(false);
+            }
+
             ulong id = ++_lastCallId;
             SerializeCall(module, function, args, kwargs, name);
             Volatile.Write(ref _current, new CurrentCall(name, _settings.Time.GetTimestamp()));
@@ -194,53 +206,39 @@ public sealed partial class PythonWorker
         finally
         {
             Volatile.Write(ref _current, null);
-            Volatile.Write(ref _busy, 0);
-
-            // Stopped while this call was reading: the reader's buffer is released now that no read uses it.
+            // A full fence between clearing _busy and reading _disposed: with DisposeAsync's, one side or both see
+            // the other, so the resources are released once the last user is done (ReleaseCallResources is idempotent).
+            Interlocked.Exchange(ref _busy, 0);
             if (Volatile.Read(ref _disposed) != 0)
             {
-                _reader.Dispose();
+                ReleaseCallResources();
             }
         }
     }
 
     /// <summary>
-    /// Readies the timeout source for the next call, or drops it if it fired. The worker may have been disposed
-    /// meanwhile (it crashed and the pool stopped it): then there is nothing to reuse, and the call's own error stands.
+    /// Readies the timeout source for the next call, or drops it if it fired. It is never disposed under a call: a
+    /// worker disposed meanwhile leaves it to the call (see ReleaseCallResources).
     /// </summary>
     private void ReleaseCallTimeout(CancellationTokenSource timeout)
     {
-        try
+        if (timeout.TryReset())
         {
-            if (timeout.TryReset())
-            {
-                return;
-            }
-
-            timeout.Dispose();
-        }
-        catch (ObjectDisposedException)
-        {
-            // Disposed with the worker.
+            return;
         }
 
+        timeout.Dispose();
         _callTimeout = null;
     }
 
-    private void ThrowIfDead(string name)
+    /// <summary>
+    /// The crash of a worker that died (or was killed after a failure) before this call was sent: it names the exit
+    /// code or signal, which is known once the exit has been seen.
+    /// </summary>
+    private async Task<PythonWorkerCrashedException> NotRunningAsync(string name)
     {
-        if (Volatile.Read(ref _stoppedByPool) != 0)
-        {
-            throw new PoolStoppedException(
-                $"Python worker {ProcessId} was stopped by pool '{_settings.PoolName}'; {name} was not sent.", _settings.PoolName);
-        }
-
-        if (IsDead || Volatile.Read(ref _reported) != 0)
-        {
-            throw new PythonWorkerCrashedException(
-                $"Python worker {ProcessId} of pool '{_settings.PoolName}' is no longer running; {name} was not sent.",
-                _settings.PoolName, ProcessId, IsDead ? SafeExitCode() : null, null, _output.Tail());
-        }
+        await WaitForExitAsync().ConfigureAwait(false);
+        return CrashException($"is no longer running, so {name} was not sent", SafeExitCode(), inner: null);
     }
 
     /// <summary>
@@ -373,22 +371,15 @@ public sealed partial class PythonWorker
         }
     }
 
+    /// <summary>Like <see cref="ReleaseCallTimeout"/>: never disposed under a call.</summary>
     private void ReleaseSendAbort(CancellationTokenSource abort)
     {
-        try
+        if (abort.TryReset())
         {
-            if (abort.TryReset())
-            {
-                return;
-            }
-
-            abort.Dispose();
-        }
-        catch (ObjectDisposedException)
-        {
-            // Disposed with the worker.
+            return;
         }
 
+        abort.Dispose();
         _sendAbort = null;
     }
 
@@ -400,7 +391,7 @@ public sealed partial class PythonWorker
         }
         catch (ObjectDisposedException)
         {
-            // Disposed with the worker.
+            // Runs on the caller's thread as it cancels its token: whatever happened to the worker, never throw there.
         }
     }
 

@@ -24,6 +24,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     private int _dead;
     private int _reported;
     private int _disposed;
+    private int _released;
     private ulong _pendingCallbackId;
     private int? _exitCode;
     private CurrentCall? _current;
@@ -96,18 +97,19 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     /// <summary>Closes the worker's input, waits briefly for it to exit, and kills it if it does not.</summary>
     public async ValueTask DisposeAsync()
     {
+        // An intended stop: its exit is not a death to report to the pool. A worker that had not died or been
+        // reported is stopped by its pool; if a call is running on it, the pool is stopping and the call outlasted
+        // DrainTimeout: that call fails with PoolStoppedException. Written before _disposed, so that a call which
+        // sees _disposed also sees why.
+        if (Interlocked.Exchange(ref _reported, 1) == 0)
+        {
+            Volatile.Write(ref _stoppedByPool, 1);
+        }
+
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
             await _exited.Task.ConfigureAwait(false);
             return;
-        }
-
-        // An intended stop: its exit is not a death to report to the pool. A worker that had not died or been
-        // reported is stopped by its pool; if a call is running on it, the pool is stopping and the call outlasted
-        // DrainTimeout: that call fails with PoolStoppedException.
-        if (Interlocked.Exchange(ref _reported, 1) == 0)
-        {
-            Volatile.Write(ref _stoppedByPool, 1);
         }
 
         try
@@ -138,16 +140,34 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
         }
 
         await _output.Completion.WaitAsync(TimeSpan.FromSeconds(2), _settings.Time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        // A call still reading (the worker died under it) releases the reader itself when it ends; releasing its
-        // pooled buffer under it would let another renter write into it.
+        // A call in progress (the worker died under it, or its holder is just starting one) releases them itself
+        // when it ends: releasing the reader's pooled buffer under it would let another renter write into it, and a
+        // disposed timeout source would fail the call untyped.
         if (Volatile.Read(ref _busy) == 0)
         {
-            _reader.Dispose();
+            ReleaseCallResources();
         }
 
+        _process.Dispose();
+    }
+
+    /// <summary>
+    /// Releases what calls use (the reader's pooled buffer, the timeout and send-abort sources), once. Called by
+    /// <see cref="DisposeAsync"/> when no call is in progress, and by a call that ends on a disposed worker. Each side
+    /// writes its own flag (<c>_disposed</c>, <c>_busy</c>) with a full fence before reading the other's, so at least
+    /// one of them sees the other and releases; a call that starts after the release sees <c>_disposed</c> and
+    /// touches nothing.
+    /// </summary>
+    private void ReleaseCallResources()
+    {
+        if (Interlocked.Exchange(ref _released, 1) != 0)
+        {
+            return;
+        }
+
+        _reader.Dispose();
         _callTimeout?.Dispose();
         _sendAbort?.Dispose();
-        _process.Dispose();
     }
 
     /// <summary>Whether the process's memory exceeds the pool's ceiling; read at most every 100 ms per worker.</summary>
