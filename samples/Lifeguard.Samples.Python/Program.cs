@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Lifeguard;
 using Lifeguard.Python;
+using Lifeguard.Samples;
 using Lifeguard.Samples.Python;
 using Microsoft.Extensions.Logging;
 

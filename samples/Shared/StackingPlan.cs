@@ -1,6 +1,8 @@
-namespace Lifeguard.Samples.Python;
+namespace Lifeguard.Samples;
 
-// The JSON that python/optimizer.py returns, as records. The pool reads results with the web defaults of
+// The JSON that python/optimizer.py returns, as records, shared by the samples that call it (linked into each
+// project). The gateway answers with them, so a plan that does not have this shape fails in the gateway instead of
+// reaching the client. The pool reads results with the web defaults of
 // System.Text.Json, so the camelCase keys of the Python side map to these PascalCase names by themselves.
 
 /// <summary>The plan of one batch of deliveries.</summary>
@@ -28,6 +30,3 @@ public sealed record Stop(string Kind, string Delivery, IReadOnlyList<double> At
 
 /// <summary>What one courier does in the plan.</summary>
 public sealed record CourierTotal(string Id, int Stacks, int Deliveries, double DistanceKm, double FinishAt);
-
-/// <summary>What <c>doubler.stats()</c> returns: the process it ran in and how many numbers that process doubled.</summary>
-public sealed record DoublerStats(int Pid, int Doubled);
