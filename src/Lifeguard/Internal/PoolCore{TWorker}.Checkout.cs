@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Lifeguard;
 
 /// <summary>Checkout: the allocation-free fast path, the slow path, validation, and the waiter queue.</summary>
@@ -13,7 +11,7 @@ internal sealed partial class PoolCore<TWorker>
     /// </summary>
     public ValueTask<Lease<TWorker>> CheckoutAsync(TimeSpan timeout, bool tryOnly, CancellationToken cancellationToken)
     {
-        var stack = _leakDetection ? new StackTrace(2, fNeedFileInfo: true) : null;
+        var stack = _leakDetection ? CheckoutStack.Capture() : null;
         return _validator is null
             ? CheckoutOnceOrFault(timeout, timeout, tryOnly, stack, invalid: null, invalidReason: null, cancellationToken)
             : CheckoutValidatedAsync(timeout, tryOnly, stack, cancellationToken);
@@ -27,7 +25,7 @@ internal sealed partial class PoolCore<TWorker>
         TimeSpan timeout,
         TimeSpan reportedTimeout,
         bool tryOnly,
-        StackTrace? stack,
+        CheckoutStack? stack,
         WorkerSlot<TWorker>? invalid,
         Exception? invalidReason,
         CancellationToken cancellationToken)
@@ -60,7 +58,7 @@ internal sealed partial class PoolCore<TWorker>
         TimeSpan timeout,
         TimeSpan reportedTimeout,
         bool tryOnly,
-        StackTrace? stack,
+        CheckoutStack? stack,
         WorkerSlot<TWorker>? invalid,
         Exception? invalidReason,
         CancellationToken cancellationToken)
@@ -160,7 +158,7 @@ internal sealed partial class PoolCore<TWorker>
         TimeSpan timeout,
         TimeSpan reportedTimeout,
         bool tryOnly,
-        StackTrace? stack,
+        CheckoutStack? stack,
         bool front,
         long now,
         CancellationToken cancellationToken,
@@ -227,7 +225,7 @@ internal sealed partial class PoolCore<TWorker>
     }
 
     /// <summary>The checkout for pools whose factory validates workers: a worker that fails is replaced, and we try again.</summary>
-    private async ValueTask<Lease<TWorker>> CheckoutValidatedAsync(TimeSpan timeout, bool tryOnly, StackTrace? stack, CancellationToken cancellationToken)
+    private async ValueTask<Lease<TWorker>> CheckoutValidatedAsync(TimeSpan timeout, bool tryOnly, CheckoutStack? stack, CancellationToken cancellationToken)
     {
         long started = _time.GetTimestamp();
         WorkerSlot<TWorker>? invalid = null;
@@ -339,7 +337,7 @@ internal sealed partial class PoolCore<TWorker>
     }
 
     /// <summary>Leases a slot that is in hand or was just taken from the idle list.</summary>
-    private Lease<TWorker> MarkBusyLocked(WorkerSlot<TWorker> slot, long now, StackTrace? stack)
+    private Lease<TWorker> MarkBusyLocked(WorkerSlot<TWorker> slot, long now, CheckoutStack? stack)
     {
         slot.State = SlotState.Busy;
         _busy++;

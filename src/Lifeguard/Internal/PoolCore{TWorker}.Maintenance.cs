@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Lifeguard;
 
 /// <summary>Timed and administrative transitions: overflow cooldown, leak detection, resize, rolling recycle, status.</summary>
@@ -48,7 +46,7 @@ internal sealed partial class PoolCore<TWorker>
 
     private void OnLeakTimer()
     {
-        List<(int Id, TimeSpan Held, StackTrace? Stack)>? leaks = null;
+        List<(int Id, TimeSpan Held, CheckoutStack? Stack)>? leaks = null;
         long threshold = ToTimestampTicks(_options.LeakDetectionThreshold!.Value);
         using (_lock.EnterScope())
         {

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Lifeguard;
 
 /// <summary>The slow, effectful half of the pool: starting and stopping workers, filling and stopping the pool.</summary>
@@ -135,7 +133,7 @@ internal sealed partial class PoolCore<TWorker>
     }
 
     /// <summary>Starts an overflow worker for the caller that reserved the capacity, and leases it to that caller.</summary>
-    private async ValueTask<Lease<TWorker>> StartForCallerAsync(StackTrace? stack)
+    private async ValueTask<Lease<TWorker>> StartForCallerAsync(CheckoutStack? stack)
     {
         long started = _metrics.CheckoutWait.Enabled ? _time.GetTimestamp() : 0;
         WorkerSlot<TWorker>? slot = null;

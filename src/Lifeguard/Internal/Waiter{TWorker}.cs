@@ -40,7 +40,7 @@ internal sealed class Waiter<TWorker>(PoolCore<TWorker> owner) : IValueTaskSourc
     public ITimer? Timer { get; set; }
 
     /// <summary>Where the checkout was made, when leak detection is on.</summary>
-    public System.Diagnostics.StackTrace? Stack { get; set; }
+    public CheckoutStack? Stack { get; set; }
 
     public ValueTask<Lease<TWorker>> AsValueTask() => new(this, _core.Version);
 

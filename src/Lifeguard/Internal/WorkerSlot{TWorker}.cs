@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace Lifeguard;
 
 /// <summary>Where a worker is in its life.</summary>
@@ -53,7 +51,7 @@ internal sealed class WorkerSlot<TWorker>
 
     public LeaseTracker<TWorker>? SpareTracker { get; set; }
 
-    public StackTrace? CheckoutStack { get; set; }
+    public CheckoutStack? CheckoutStack { get; set; }
 
     public bool LeakReported { get; set; }
 
