@@ -27,26 +27,32 @@ public sealed class CancellationUnderFaultsTests(ITestOutputHelper output) : Rel
             MaxRestarts = 100_000,
         };
         options.ModulePaths.Add(PythonPath);
+        // The storm is as long as its kill count, not a number of seconds. A kill waits for a live worker, so the kill
+        // rate follows the start rate: about 21 kills a second on an idle machine, 8 with eight CPU hogs on its two
+        // cores. The fixed 10 s the storm had made about 80 kills under that load, short of the 100 it asserted.
+        // The limit only bounds a storm that cannot progress.
+        int targetKills = LongProfile ? 20_000 : 250;
+        var limit = TimeSpan.FromSeconds(LongProfile ? 1800 : 120);
         long cancelled = 0;
         var wrong = new ConcurrentQueue<string>();
         FaultInjector faults;
         await using (var pool = await PythonPool.StartAsync(options))
         {
             faults = new FaultInjector(pool.GetStatus, seed: 5);
-            var clock = Stopwatch.StartNew();
-            var length = TimeSpan.FromSeconds(LongProfile ? 300 : 10);
+            var deadline = Stopwatch.StartNew();
+            bool Storming() => faults.Kills < targetKills && deadline.Elapsed < limit;
             var killer = Task.Run(async () =>
             {
-                while (clock.Elapsed < length)
+                while (Storming())
                 {
-                    await Task.Delay(15); // pacing: a kill every 15 ms
+                    await Task.Delay(15); // pacing: a kill every 15 ms, when there is a worker to kill
                     faults.Inject(Fault.Kill);
                 }
             });
             var callers = Enumerable.Range(0, 6).Select(c => Task.Run(async () =>
             {
                 var random = new Random(c);
-                while (clock.Elapsed < length)
+                while (Storming())
                 {
                     using var giveUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(random.Next(1, 30)));
                     try
@@ -66,11 +72,11 @@ public sealed class CancellationUnderFaultsTests(ITestOutputHelper output) : Rel
             })).ToArray();
             await Task.WhenAll(callers);
             await killer;
-            output.WriteLine($"cancelled calls {cancelled}, kills {faults.Kills}, other outcomes {wrong.Count}");
+            output.WriteLine($"cancelled calls {cancelled}, kills {faults.Kills}, other outcomes {wrong.Count} in {deadline.Elapsed.TotalSeconds:F1} s");
         }
 
         Assert.True(wrong.IsEmpty, $"{wrong.Count} cancelled calls did not end cancelled, first: {wrong.FirstOrDefault()}");
         Assert.True(cancelled > 100, $"only {cancelled} cancelled calls");
-        Assert.True(faults.Kills > 100, $"only {faults.Kills} kills");
+        Assert.True(faults.Kills >= targetKills, $"only {faults.Kills} of {targetKills} kills in {limit.TotalSeconds} s");
     }
 }
