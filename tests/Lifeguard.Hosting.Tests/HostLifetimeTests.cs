@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Hosting.Tests;
 
@@ -37,7 +38,7 @@ public sealed class HostLifetimeTests : HostingTestBase
     [Fact]
     public async Task Options_are_bound_from_the_pools_configuration_section_then_configured()
     {
-        var clock = new ManualTimeProvider();
+        var clock = new FakeTimeProvider();
         var host = Build(
             TwoPlusOne,
             lifeguard => lifeguard.AddPool("squares", _ => new FakeWorkerFactory(), o => o.MaxWaiters = 3),

@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -7,7 +8,7 @@ public sealed class CheckinTests
     [Fact]
     public async Task Dispose_CallersWaiting_WorkerGoesToTheFirstWaiterEvenIfOverflow()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
         var a = await pool.CheckoutAsync();
@@ -32,7 +33,7 @@ public sealed class CheckinTests
     [Fact]
     public async Task Dispose_OverflowAndNoWaiter_DismissedAtOnce()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
         Assert.Equal(TimeSpan.Zero, options.OverflowIdleTimeout);
@@ -56,7 +57,7 @@ public sealed class CheckinTests
     [Fact]
     public async Task Dispose_BaseWorkerWhileOverflowBusy_DismissedBecauseOverflowIsACount()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
         var a = await pool.CheckoutAsync();
@@ -77,7 +78,7 @@ public sealed class CheckinTests
     [Fact]
     public async Task Dispose_NoOverflowNoWaiter_WorkerBecomesIdle()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2, maxOverflow: 1), factory);
         var a = await pool.CheckoutAsync();
@@ -93,7 +94,7 @@ public sealed class CheckinTests
     [Fact]
     public async Task DisposeAsync_LeasedWorker_ChecksItIn()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
         var lease = await pool.CheckoutAsync();
 
@@ -108,7 +109,7 @@ public sealed class CheckinTests
     [Fact]
     public async Task Dispose_OverflowWithCooldown_DismissedAfterOverflowIdleTimeout()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
         options.OverflowIdleTimeout = TimeSpan.FromSeconds(10);
@@ -135,7 +136,7 @@ public sealed class CheckinTests
     [Fact]
     public async Task Dispose_OverflowWithCooldown_StaysWarmForTheNextBurst()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
         options.OverflowIdleTimeout = TimeSpan.FromSeconds(10);
@@ -161,7 +162,7 @@ public sealed class CheckinTests
     [Fact]
     public async Task Dispose_CooldownWithSeveralSurplusWorkers_TheOneIdleLongestGoesFirst()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 2);
         options.OverflowIdleTimeout = TimeSpan.FromSeconds(10);
@@ -186,7 +187,7 @@ public sealed class CheckinTests
     [Fact]
     public async Task Dispose_Twice_IsANoOp()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2), factory);
         var lease = await pool.CheckoutAsync();
@@ -213,7 +214,7 @@ public sealed class CheckinTests
     [Fact]
     public async Task Dispose_StaleCopy_NeverChecksInTheNextHoldersWorker()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.CheckoutTimeout = TimeSpan.Zero;

@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -7,7 +8,7 @@ public sealed class CheckoutTests
     [Fact]
     public async Task CheckoutAsync_IdleWorker_CompletesAtOnce()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2), factory);
 
@@ -26,7 +27,7 @@ public sealed class CheckoutTests
     [Fact]
     public async Task CheckoutAsync_DefaultStrategy_HandsOutTheLastReturnedWorker()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 3);
         Assert.Equal(PoolStrategy.Lifo, options.Strategy);
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -58,7 +59,7 @@ public sealed class CheckoutTests
     [Fact]
     public async Task CheckoutAsync_FifoStrategy_HandsOutTheWorkerIdleLongest()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 3);
         options.Strategy = PoolStrategy.Fifo;
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -82,7 +83,7 @@ public sealed class CheckoutTests
     [Fact]
     public async Task CheckoutAsync_WorkerFailsValidation_DroppedAndReplacedNeverHandedOut()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new ValidatingFakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2), factory);
         var first = await pool.CheckoutAsync();
@@ -113,7 +114,7 @@ public sealed class CheckoutTests
     [Fact]
     public async Task CheckoutAsync_OnlyWorkerFailsValidation_CallerGetsTheReplacement()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new ValidatingFakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), factory);
         var sick = factory.All.Single();
@@ -131,7 +132,7 @@ public sealed class CheckoutTests
     [Fact]
     public async Task CheckoutAsync_IdleWorkerDied_NeverHandedOut()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2), factory);
         var a = await pool.CheckoutAsync();

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -8,7 +9,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task RunAsync_WorkSucceeds_ReturnsItsResultAndChecksIn()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), factory);
 
@@ -24,7 +25,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task RunAsync_WorkThrows_ChecksInAndRethrows()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
         var boom = new InvalidOperationException("work failed");
 
@@ -44,7 +45,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task RunAsync_Canceled_ChecksIn()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
         using var cts = new CancellationTokenSource();
         var working = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -69,7 +70,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task RunAsync_CanceledWhileWaitingForAWorker_ThrowsAndLeavesThePoolAsItWas()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
         var held = await pool.CheckoutAsync();
         using var cts = new CancellationTokenSource();
@@ -95,7 +96,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task Worker_AfterDispose_ThrowsObjectDisposed()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
         var lease = await pool.CheckoutAsync();
         int id = lease.WorkerId;
@@ -121,7 +122,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task MarkBroken_Checkin_StopsAndReplacesTheWorkerInsteadOfReusingIt()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2), factory);
         var lease = await pool.CheckoutAsync();
@@ -147,7 +148,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task MarkBroken_Repeatedly_DoesNotCountTowardBackoff()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.MaxRestarts = 0;
@@ -169,7 +170,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task MarkBroken_OnAStaleCopy_DoesNotBreakTheNextHoldersWorker()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), factory);
         var lease = await pool.CheckoutAsync();
@@ -189,7 +190,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task AbandonedLease_Collected_WorkerTreatedAsDeadAndReplaced()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var logs = new RecordingLoggerProvider();
         using var loggerFactory = logs.CreateFactory();
@@ -226,7 +227,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task AbandonedLease_WithLeakDetection_WarningHasTheCheckoutStack()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var logs = new RecordingLoggerProvider();
         using var loggerFactory = logs.CreateFactory();
@@ -252,7 +253,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task LeakDetection_LeaseHeldTooLong_LogsAWarningWithTheCheckoutStack()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var logs = new RecordingLoggerProvider();
         using var loggerFactory = logs.CreateFactory();
         var options = Scenario.Options(time, size: 1);
@@ -278,7 +279,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task LeakDetection_OverflowLeaseHeldTooLong_LogsOnceWithTheCheckoutStackAndTheLeaseStaysValid()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var logs = new RecordingLoggerProvider();
         using var loggerFactory = logs.CreateFactory();
         var options = Scenario.Options(time, size: 0, maxOverflow: 1);
@@ -308,7 +309,7 @@ public sealed class LeaseTests
     [Fact]
     public async Task LeakDetection_LeaseReturnedInTime_LogsNothing()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var logs = new RecordingLoggerProvider();
         using var loggerFactory = logs.CreateFactory();
         var options = Scenario.Options(time, size: 1);

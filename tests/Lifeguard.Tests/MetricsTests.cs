@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -11,7 +12,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task LeaseDuration_WorkerDiedWhileLeased_StillRecorded()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 1);
         using var metrics = new MetricCollector(options.Name);
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -27,7 +28,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task Histograms_WaitAndHold_RecordSeconds()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 1);
         using var metrics = new MetricCollector(options.Name);
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -48,7 +49,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task Counters_CheckoutsTimeoutsRejections_Counted()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 1);
         options.MaxWaiters = 1;
         using var metrics = new MetricCollector(options.Name);
@@ -75,7 +76,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task WorkerCounters_StartsAndExits_CountedByReason()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 2, maxOverflow: 1);
         options.MaxUsesPerWorker = 100;
@@ -111,7 +112,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task Gauges_Observed_ReportIdleBusyOverflowStartingAndWaiters()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
         using var metrics = new MetricCollector(options.Name);
@@ -145,7 +146,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task Gauges_StoppedPool_NoLongerReported()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 1);
         using var metrics = new MetricCollector(options.Name);
         var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -161,7 +162,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task WorkerStartFailures_OverflowStartFails_Counted()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
         using var metrics = new MetricCollector(options.Name);
@@ -178,7 +179,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task Measurements_AnyInstrument_TaggedWithThePoolName()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
         options.MaxWaiters = 1;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 
 namespace Lifeguard.Tests;
@@ -472,7 +473,7 @@ file sealed class ModelSequence
     private readonly int _opCount;
     private readonly bool _verbose;
     private readonly Random _rng;
-    private readonly ManualTimeProvider _time = new();
+    private readonly FakeTimeProvider _time = new();
     private readonly FakeWorkerFactory _fakes = new();
     private readonly ChaosFactory _factory;
     private readonly PoolOptions _options;

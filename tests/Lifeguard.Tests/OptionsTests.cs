@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -103,7 +104,7 @@ public sealed class OptionsTests
     public async Task StartAsync_InvalidOptions_ThrowsBeforeStartingAnyWorker()
     {
         var factory = new FakeWorkerFactory();
-        var options = Scenario.Options(new ManualTimeProvider(), size: -1);
+        var options = Scenario.Options(new FakeTimeProvider(), size: -1);
 
         var ex = await Assert.ThrowsAnyAsync<ArgumentException>(() => Pool.StartAsync(options, factory));
 
@@ -114,7 +115,7 @@ public sealed class OptionsTests
     [Fact]
     public async Task StartAsync_OptionsChangedAfterwards_RunningPoolUnaffected()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         await using var pool = await Pool.StartAsync(options, factory);

@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -7,7 +8,7 @@ public sealed class OverflowTests
     [Fact]
     public async Task CheckoutAsync_NoneIdleAndCapNotReached_StartsAnOverflowWorkerForThisCaller()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 2), factory);
         using var a = await pool.CheckoutAsync();
@@ -35,7 +36,7 @@ public sealed class OverflowTests
     [Fact]
     public async Task CheckoutAsync_OverflowStartFails_CallerGetsWorkerStartExceptionAndTheSlotIsReleased()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var boom = new InvalidOperationException("boom");
         var factory = new FakeWorkerFactory { FailStart = n => n == 2 ? boom : null };
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
@@ -62,7 +63,7 @@ public sealed class OverflowTests
     [Fact]
     public async Task CheckoutAsync_OverflowStartInFlight_CountsAgainstTheCap()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
         var a = await pool.CheckoutAsync();
@@ -88,7 +89,7 @@ public sealed class OverflowTests
     [Fact]
     public async Task TryCheckoutAsync_IdleWorker_ReturnsItAtOnce()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
 
         var checkout = pool.TryCheckoutAsync();
@@ -104,7 +105,7 @@ public sealed class OverflowTests
     [Fact]
     public async Task TryCheckoutAsync_CapAllows_StartsAndAwaitsAnOverflowWorker()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
         using var a = await pool.CheckoutAsync();
@@ -125,7 +126,7 @@ public sealed class OverflowTests
     [Fact]
     public async Task TryCheckoutAsync_Full_ReturnsNullWithoutQueueing()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
         using var a = await pool.CheckoutAsync();
@@ -144,7 +145,7 @@ public sealed class OverflowTests
     [Fact]
     public async Task CheckoutAsync_FactoryBlocksWhileStartingAnOverflowWorker_ThePoolStaysResponsive()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new BlockingFactory(blockFromAttempt: 2);
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
         var held = await pool.CheckoutAsync();

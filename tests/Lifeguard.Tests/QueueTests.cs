@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -7,7 +8,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_PoolFull_WaitersServedInArrivalOrder()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
         var held = await pool.CheckoutAsync();
         var waiters = Enumerable.Range(0, 5).Select(_ => pool.CheckoutAsync().AsTask()).ToList();
@@ -30,7 +31,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_CanceledWhileWaiting_ThrowsOperationCanceledWithTheCallersToken()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
         var held = await pool.CheckoutAsync();
         using var cts = new CancellationTokenSource();
@@ -54,7 +55,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_TokenAlreadyCanceled_ThrowsOperationCanceledWithTheCallersToken()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
         using var cts = new CancellationTokenSource();
         cts.Cancel();
@@ -69,7 +70,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_NoWorkerWithinDefaultTimeout_ThrowsPoolTimeoutException()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 1);
         Assert.Equal(TimeSpan.FromSeconds(5), options.CheckoutTimeout);
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -102,7 +103,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_PerCallTimeout_OverridesTheOption()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
         using var held = await pool.CheckoutAsync();
         var waiting = pool.CheckoutAsync(TimeSpan.FromSeconds(1)).AsTask();
@@ -116,7 +117,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_NegativeTimeout_ThrowsArgumentOutOfRange()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
 
         Assert.Throws<ArgumentOutOfRangeException>(() => pool.CheckoutAsync(TimeSpan.FromSeconds(-1)));
@@ -125,7 +126,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_InfiniteTimeout_WaitsUntilAWorkerIsReturned()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 1);
         options.CheckoutTimeout = Timeout.InfiniteTimeSpan;
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -144,7 +145,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_ZeroTimeoutAndFull_ThrowsPoolTimeoutAtOnceWithoutQueueing()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
         options.CheckoutTimeout = TimeSpan.Zero;
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -167,7 +168,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_MaxWaitersQueued_RejectedAtOnce()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 1);
         options.MaxWaiters = 2;
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -198,7 +199,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_MaxWaitersZero_NeverQueues()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 1);
         options.MaxWaiters = 0;
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -215,7 +216,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_CheckinRacesCancellation_NoWorkerIsEverLost()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.CheckoutTimeout = Timeout.InfiniteTimeSpan;
@@ -269,7 +270,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_CheckinRacesTimeout_NoWorkerIsEverLost()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2), factory);
         var random = new Random(42);
@@ -320,7 +321,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_ManyCallersReturningAndGivingUp_EveryWorkerAccountedFor()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 3, maxOverflow: 2);
         options.CheckoutTimeout = Timeout.InfiniteTimeSpan;
@@ -365,7 +366,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_WaiterHandedAWorkerThatFailsValidation_KeepsItsPlaceInTheQueue()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new ValidatingFakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.CheckoutTimeout = Timeout.InfiniteTimeSpan;
@@ -398,7 +399,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_WaiterHandedAWorkerThatFailsValidation_IsNotRejectedByMaxWaiters()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new SlowValidatingFactory();
         var options = Scenario.Options(time, size: 1);
         options.CheckoutTimeout = Timeout.InfiniteTimeSpan;
@@ -434,7 +435,7 @@ public sealed class QueueTests
         // its validation failed. Whatever the timing, the first caller must get the replacement.
         for (int round = 0; round < 10; round++)
         {
-            var time = new StallingTimeProvider(new ManualTimeProvider());
+            var time = new StallingTimeProvider(new FakeTimeProvider());
             var factory = new SlowValidatingFactory { StallAfterFailing = true };
             var options = Scenario.Options(time, size: 1);
             options.CheckoutTimeout = TimeSpan.FromHours(1);
@@ -458,7 +459,7 @@ public sealed class QueueTests
     [Fact]
     public async Task CheckoutAsync_TimeoutLongerThanATimerCanWait_TimesOutOnTime()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 1);
         options.CheckoutTimeout = TimeSpan.FromDays(120);
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -550,7 +551,7 @@ public sealed class QueueTests
     }
 
     /// <summary>A manual clock whose reads stall, for a moment, on a thread that asked for it: widens race windows.</summary>
-    private sealed class StallingTimeProvider(ManualTimeProvider inner) : TimeProvider
+    private sealed class StallingTimeProvider(FakeTimeProvider inner) : TimeProvider
     {
         [ThreadStatic]
         private static long _stallUntil;

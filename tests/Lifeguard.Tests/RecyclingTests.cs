@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -7,7 +8,7 @@ public sealed class RecyclingTests
     [Fact]
     public async Task MaxUsesPerWorker_Reached_RetiredAtCheckinAndReplacedInTheBackground()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.MaxUsesPerWorker = 3;
@@ -42,7 +43,7 @@ public sealed class RecyclingTests
     [Fact]
     public async Task MaxUsesJitter_EachWorkersLimitIsBetweenMaxAndMaxPlusJitter()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.MaxUsesPerWorker = 2;
@@ -68,7 +69,7 @@ public sealed class RecyclingTests
     [Fact]
     public async Task MaxWorkerLifetime_Passed_RetiredAtCheckin()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.MaxWorkerLifetime = TimeSpan.FromMinutes(10);
@@ -95,7 +96,7 @@ public sealed class RecyclingTests
     [Fact]
     public async Task MaxUsesPerWorker_ReachedWhileCallersWait_ServesThemFirstAndRetiresLater()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.MaxUsesPerWorker = 1;
@@ -118,7 +119,7 @@ public sealed class RecyclingTests
     [Fact]
     public async Task RecycleAll_IdleWorkers_ReplacedOneAtATime()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new SteppingWorkerFactory();
         factory.Release(3);
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 3), factory);
@@ -150,7 +151,7 @@ public sealed class RecyclingTests
     [Fact]
     public async Task RecycleAll_BusyWorker_RetiredAtItsCheckin()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2), factory);
         var busy = await pool.CheckoutAsync();
@@ -170,7 +171,7 @@ public sealed class RecyclingTests
     [Fact]
     public async Task RecycleAll_CallersWaiting_NeverRetiresAWorkerTheyCouldGet()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), factory);
         var held = await pool.CheckoutAsync();
@@ -195,7 +196,7 @@ public sealed class RecyclingTests
     [Fact]
     public async Task RecycleAll_InBackoff_NeverRetiresIdleWorkersThatCannotBeReplaced()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 3);
         options.MaxRestarts = 0;
@@ -216,7 +217,7 @@ public sealed class RecyclingTests
     [Fact]
     public async Task MaxUsesPerWorker_ReachedInBackoff_KeepsTheWorkerItCannotReplace()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
         options.MaxRestarts = 0;

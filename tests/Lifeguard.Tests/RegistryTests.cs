@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -7,7 +8,7 @@ public sealed class RegistryTests
     [Fact]
     public async Task StartPoolAsync_TwoPools_LookedUpByName()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var registry = new PoolRegistry();
         var readOptions = Scenario.Options(time, size: 2);
         var writeOptions = Scenario.Options(time, size: 1);
@@ -36,7 +37,7 @@ public sealed class RegistryTests
     [Fact]
     public async Task StartPoolAsync_DuplicateName_Rejected()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var registry = new PoolRegistry();
         var options = Scenario.Options(time, size: 1);
         var pool = await registry.StartPoolAsync(options, new FakeWorkerFactory());
@@ -54,7 +55,7 @@ public sealed class RegistryTests
     [Fact]
     public async Task StartPoolAsync_DuplicateNameWhileTheFirstIsStarting_Rejected()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var registry = new PoolRegistry();
         var options = Scenario.Options(time, size: 1);
         var slow = new FakeWorkerFactory();
@@ -72,7 +73,7 @@ public sealed class RegistryTests
     [Fact]
     public async Task StartPoolAsync_StartFails_NameIsFreeAgain()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var registry = new PoolRegistry();
         var options = Scenario.Options(time, size: 2);
         var failing = new FakeWorkerFactory { FailStart = _ => new InvalidOperationException("cannot start") };
@@ -88,7 +89,7 @@ public sealed class RegistryTests
     [Fact]
     public async Task StopPoolAsync_TwoPools_StopsAndUnregistersThatOneOnly()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var registry = new PoolRegistry();
         var (aOptions, bOptions) = (Scenario.Options(time, size: 2), Scenario.Options(time, size: 2));
         var (aFactory, bFactory) = (new FakeWorkerFactory(), new FakeWorkerFactory());
@@ -113,7 +114,7 @@ public sealed class RegistryTests
     [Fact]
     public async Task StartPoolAsync_OnePoolInBackoff_OtherPoolUnaffected()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         await using var registry = new PoolRegistry();
         var sickOptions = Scenario.Options(time, size: 2, maxOverflow: 1);
         sickOptions.MaxRestarts = 0;
@@ -150,7 +151,7 @@ public sealed class RegistryTests
     [Fact]
     public async Task DisposeAsync_StopsEveryPool()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var registry = new PoolRegistry();
         var (aFactory, bFactory) = (new FakeWorkerFactory(), new FakeWorkerFactory());
         var a = await registry.StartPoolAsync(Scenario.Options(time, size: 2), aFactory);
@@ -170,7 +171,7 @@ public sealed class RegistryTests
     [Fact]
     public async Task DisposeAsync_OnePoolFailsToStop_TheOthersAreStillStopped()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var registry = new PoolRegistry();
         registry.Add(new UnstoppablePool());
         var factory = new FakeWorkerFactory();

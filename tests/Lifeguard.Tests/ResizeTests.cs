@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -7,7 +8,7 @@ public sealed class ResizeTests
     [Fact]
     public async Task Resize_Grow_StartsWorkersInTheBackground()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2), factory);
         factory.CloseGate();
@@ -39,7 +40,7 @@ public sealed class ResizeTests
     [Fact]
     public async Task Resize_ShrinkWithIdleSurplus_DismissesItAtOnce()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 4), factory);
 
@@ -57,7 +58,7 @@ public sealed class ResizeTests
     [Fact]
     public async Task Resize_ShrinkWithCooldown_IdleSurplusWithinTheCapGoesAfterOverflowIdleTimeout()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 3);
         options.OverflowIdleTimeout = TimeSpan.FromSeconds(10);
@@ -78,7 +79,7 @@ public sealed class ResizeTests
     [Fact]
     public async Task Resize_ShrinkWithBusySurplus_DismissesItAtCheckin()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 3), factory);
         var leases = new[] { await pool.CheckoutAsync(), await pool.CheckoutAsync(), await pool.CheckoutAsync() };
@@ -104,7 +105,7 @@ public sealed class ResizeTests
     [Fact]
     public async Task Resize_ShrinkBelowBusyWorkersWhileCallersWait_KeepsTheNewCap()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
         var a = await pool.CheckoutAsync();
@@ -125,7 +126,7 @@ public sealed class ResizeTests
     [Fact]
     public async Task Resize_GrowMaxOverflowWhileCallersWait_StartsWorkersForThem()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), factory);
         using var held = await pool.CheckoutAsync();
@@ -147,7 +148,7 @@ public sealed class ResizeTests
     [InlineData(int.MaxValue, 1)]
     public async Task Resize_InvalidLimits_ThrowsArgumentOutOfRangeAndChangesNothing(int size, int maxOverflow)
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2, maxOverflow: 1), factory);
 

@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -7,7 +8,7 @@ public sealed class SizingObservationTests
     [Fact]
     public async Task Status_SteadyLoad_MeasuresRateAndLeaseTimeAndAdvises()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 10);
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
         Assert.Null(pool.GetStatus().Sizing); // nothing measured yet
@@ -37,9 +38,33 @@ public sealed class SizingObservationTests
     }
 
     [Fact]
+    public async Task FirstCheckout_ClockRunsTheSamplerInsideChange_CompletesAndSamples()
+    {
+        // The first checkout arms the sampler with a due time of zero while it holds the pool's lock, and
+        // FakeTimeProvider runs such a timer inside Change. The pool runs that callback once the lock is released; it
+        // used to enter its lock, which is not reentrant, a second time on the same thread (a hang in Release).
+        var time = new FakeTimeProvider();
+        await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2), new FakeWorkerFactory());
+
+        var checkout = pool.CheckoutAsync();
+
+        Assert.True(checkout.IsCompletedSuccessfully);
+        var first = await checkout;
+        Assert.True(first.IsActive);
+        time.Advance(TimeSpan.FromSeconds(1));
+        var second = await pool.CheckoutAsync();
+        time.Advance(TimeSpan.FromSeconds(1));
+        var sizing = pool.GetStatus().Sizing;
+        Assert.NotNull(sizing); // the sampler ran, from the first checkout on
+        Assert.InRange(sizing.MeanBusy, 1, 2);
+        first.Dispose();
+        second.Dispose();
+    }
+
+    [Fact]
     public async Task Status_LongAfterTheLoadStopped_HasNoObservation()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 2);
         options.SizingWindow = TimeSpan.FromSeconds(10);
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -57,7 +82,7 @@ public sealed class SizingObservationTests
     [Fact]
     public async Task Metrics_ExposeRateLeaseTimeAndAdvice()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 4);
         using var metrics = new MetricCollector(options.Name);
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());

@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -7,7 +8,7 @@ public sealed class SmokeTests
     [Fact]
     public async Task CheckoutCheckinWaitTimeoutDeathStop_Work()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var pool = await Pool.StartAsync(new PoolOptions { Name = "smoke", Size = 2, MaxOverflow = 1, TimeProvider = time }, factory);
         Assert.Equal(2, factory.Started);

@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -7,7 +8,7 @@ public sealed class StartTests
     [Fact]
     public async Task StartAsync_GateClosed_AllBaseStartsAreInFlightAtOnceBeforeReady()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         factory.CloseGate();
 
@@ -32,7 +33,7 @@ public sealed class StartTests
     [Fact]
     public async Task StartAsync_SizeAndMaxOverflow_CapIsTheirSum()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2, maxOverflow: 3), factory);
         Assert.Equal(2, factory.Started);
@@ -60,7 +61,7 @@ public sealed class StartTests
     [Fact]
     public async Task StartAsync_OneBaseStartFails_ThrowsThatErrorAndStopsTheStartedOnes()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var boom = new InvalidOperationException("boom");
         var factory = new FakeWorkerFactory { FailStart = n => n == 3 ? boom : null };
         var options = Scenario.Options(time, size: 4);
@@ -79,7 +80,7 @@ public sealed class StartTests
     [Fact]
     public async Task StartAsync_Canceled_ThrowsOperationCanceledAndLeavesNothingRunning()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         factory.CloseGate();
         using var cts = new CancellationTokenSource();
@@ -96,7 +97,7 @@ public sealed class StartTests
     [Fact]
     public async Task StartAsync_SizeZero_StartsNothingAndServesFromOverflow()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 0, maxOverflow: 1), factory);
         Assert.Equal(0, factory.StartAttempts);
@@ -114,7 +115,7 @@ public sealed class StartTests
     [Fact]
     public async Task CheckoutAsync_WorkersFailToStartLater_PoolStaysUp()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var boom = new InvalidOperationException("no more workers");
         var factory = new FakeWorkerFactory { FailStart = n => n > 2 ? boom : null };
         var options = Scenario.Options(time, size: 2, maxOverflow: 1);

@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -7,7 +8,7 @@ public sealed class StatusTests
     [Fact]
     public async Task GetStatus_State_FollowsReadyOverflowFullBackoffStopped()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
         options.MaxRestarts = 0;
@@ -39,7 +40,7 @@ public sealed class StatusTests
     [Fact]
     public async Task GetStatus_Counts_IdleBusyStartingLiveOverflowWaiters()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 2, maxOverflow: 2);
         await using var pool = await Pool.StartAsync(options, factory);
@@ -81,7 +82,7 @@ public sealed class StatusTests
     [Fact]
     public async Task GetStatus_Totals_CountCheckoutsTimeoutsRejectionsRestartsDeathsAndStartFailures()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var boom = new InvalidOperationException("cannot start");
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
@@ -115,7 +116,7 @@ public sealed class StatusTests
     [Fact]
     public async Task GetStatus_Workers_ReportIdStateUsesAgeAndDetails()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2), factory);
         time.Advance(TimeSpan.FromSeconds(30));
@@ -144,7 +145,7 @@ public sealed class StatusTests
     [Fact]
     public async Task GetStatus_AfterEverySettledStep_OverflowIsLiveMinusSizeAndIdleMeansNoOverflow()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 3, maxOverflow: 3);
         options.MaxRestarts = 10_000;

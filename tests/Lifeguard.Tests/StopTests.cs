@@ -1,5 +1,6 @@
 using Lifeguard.Testing;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -8,7 +9,7 @@ public sealed class StopTests
     [Fact]
     public async Task StopAsync_ThenCheckouts_ThrowPoolStoppedException()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 2, maxOverflow: 1);
         var pool = await Pool.StartAsync(options, factory);
@@ -34,7 +35,7 @@ public sealed class StopTests
     [Fact]
     public async Task StopAsync_CallersWaiting_FailWithPoolStoppedException()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var options = Scenario.Options(time, size: 1);
         options.CheckoutTimeout = Timeout.InfiniteTimeSpan;
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
@@ -55,7 +56,7 @@ public sealed class StopTests
     [Fact]
     public async Task StopAsync_LeasedWorker_AwaitedUpToDrainTimeoutThenStoppedAnyway()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var logs = new RecordingLoggerProvider();
         using var loggerFactory = logs.CreateFactory();
@@ -90,7 +91,7 @@ public sealed class StopTests
     [Fact]
     public async Task StopAsync_LeaseReturnedWhileDraining_CompletesWithoutWaitingForTheTimeout()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
         options.DrainTimeout = TimeSpan.FromSeconds(30);
@@ -111,7 +112,7 @@ public sealed class StopTests
     [Fact]
     public async Task StopAsync_InfiniteDrainTimeout_WaitsForEveryLease()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.DrainTimeout = Timeout.InfiniteTimeSpan;
@@ -130,7 +131,7 @@ public sealed class StopTests
     [Fact]
     public async Task StopAsync_CancellationToken_OnlyStopsTheWait()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.DrainTimeout = Timeout.InfiniteTimeSpan;
@@ -151,7 +152,7 @@ public sealed class StopTests
     [Fact]
     public async Task StopAsync_CalledAgain_IsIdempotent()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 3);
         options.DrainTimeout = TimeSpan.FromSeconds(30);
@@ -174,7 +175,7 @@ public sealed class StopTests
     [Fact]
     public async Task StopAsync_OverflowStartInFlight_CallerGetsPoolStoppedExceptionAndNothingRuns()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
         var held = await pool.CheckoutAsync();
@@ -193,7 +194,7 @@ public sealed class StopTests
     [Fact]
     public async Task StopAsync_ReplacementStartInFlight_CompletesWithNothingRunning()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new SteppingWorkerFactory();
         factory.Release(2);
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2), factory);
@@ -210,7 +211,7 @@ public sealed class StopTests
     [Fact]
     public async Task StopAsync_DrainTimeoutBeyondTheTimerRange_StillDrains()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.DrainTimeout = TimeSpan.FromDays(60); // valid: positive
@@ -228,7 +229,7 @@ public sealed class StopTests
     [Fact]
     public async Task StopAsync_LoggerReadsTheStatusOnTheDrainTimeoutWarning_StillStopsEveryWorker()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var logs = new StatusReadingLoggerProvider(eventId: 1004);
         using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(logs));

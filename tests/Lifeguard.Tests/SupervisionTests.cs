@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -7,7 +8,7 @@ public sealed class SupervisionTests
     [Fact]
     public async Task ReportTerminated_MoreDeathsThanMaxRestarts_EntersBackoff()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 2);
         options.MaxRestarts = 2;
@@ -35,7 +36,7 @@ public sealed class SupervisionTests
     [Fact]
     public async Task ReportTerminated_ReplacementStartsKeepFailing_EntersBackoff()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var boom = new InvalidOperationException("cannot start");
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
@@ -58,7 +59,7 @@ public sealed class SupervisionTests
     [Fact]
     public async Task Backoff_IdleWorkersStillHandedOutButACheckoutNeedingANewWorkerFailsFast()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 2, maxOverflow: 1);
         options.MaxRestarts = 0;
@@ -88,7 +89,7 @@ public sealed class SupervisionTests
     [Fact]
     public async Task Backoff_StartsRetriedAfterExponentiallyGrowingDelays()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var boom = new InvalidOperationException("cannot start");
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
@@ -133,7 +134,7 @@ public sealed class SupervisionTests
     [Fact]
     public async Task Backoff_FirstSuccessfulStartEndsItAndThePoolRefills()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var logs = new RecordingLoggerProvider();
         using var loggerFactory = logs.CreateFactory();
@@ -158,7 +159,7 @@ public sealed class SupervisionTests
     [Fact]
     public async Task Backoff_EnteredThroughOverflowStartFailures_EndsOnceStartsSucceedAgain()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
         options.MaxRestarts = 0;
@@ -180,7 +181,7 @@ public sealed class SupervisionTests
     [Fact]
     public async Task Backoff_CallersQueuedWhenNoLiveWorkerIsLeft_FailFast()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.MaxRestarts = 0;
@@ -201,7 +202,7 @@ public sealed class SupervisionTests
     [Fact]
     public async Task MarkBrokenAndRecycling_MaxRestartsZero_NeverEnterBackoff()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.MaxRestarts = 0;
@@ -241,7 +242,7 @@ public sealed class SupervisionTests
     [Fact]
     public async Task ReportTerminated_FailuresOlderThanRestartWindow_AreForgotten()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1);
         options.MaxRestarts = 1;
@@ -265,7 +266,7 @@ public sealed class SupervisionTests
     [Fact]
     public async Task Backoff_StartsAlwaysFail_StartAttemptsStayBounded()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 2);
         options.MaxRestarts = 3;

@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
 
@@ -12,7 +13,7 @@ public sealed class WorkerDeathTests
     [Fact]
     public async Task Die_LeasedWorkerWhileACallerWaits_NewWorkerStartedForTheWaiter()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), factory);
         var held = await pool.CheckoutAsync();
@@ -40,7 +41,7 @@ public sealed class WorkerDeathTests
     [Fact]
     public async Task Die_LeasedOverflowWorkerWhileACallerWaits_NewWorkerStartedForTheWaiter()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
         using var a = await pool.CheckoutAsync();
@@ -60,7 +61,7 @@ public sealed class WorkerDeathTests
     [Fact]
     public async Task Die_LeasedWorkerWithOverflow_OverflowDropsAndNothingStarts()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
         var a = await pool.CheckoutAsync();
@@ -89,7 +90,7 @@ public sealed class WorkerDeathTests
     [Fact]
     public async Task Die_LeasedWorkerNoOverflowNoWaiter_ReplacementGoesIdle()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 2, maxOverflow: 1), factory);
         var lease = await pool.CheckoutAsync();
@@ -114,7 +115,7 @@ public sealed class WorkerDeathTests
     [Fact]
     public async Task Die_IdleWorkerWithOverflow_OverflowDropsAndNothingStarts()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         var options = Scenario.Options(time, size: 1, maxOverflow: 1);
         options.OverflowIdleTimeout = TimeSpan.FromMinutes(1); // keeps the surplus worker idle
@@ -139,7 +140,7 @@ public sealed class WorkerDeathTests
     [Fact]
     public async Task Die_IdleWorkerNoOverflow_ReplacementGoesIdle()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 3), factory);
         var dead = factory.All.First();
@@ -162,7 +163,7 @@ public sealed class WorkerDeathTests
     [Fact]
     public async Task Die_ReportedTwice_CountsOnce()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), factory);
         var dead = factory.All.Single();
@@ -179,7 +180,7 @@ public sealed class WorkerDeathTests
     [Fact]
     public async Task Die_WorkerAlreadyDismissed_Ignored()
     {
-        var time = new ManualTimeProvider();
+        var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
         await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1, maxOverflow: 1), factory);
         using var a = await pool.CheckoutAsync();

@@ -491,7 +491,7 @@ internal sealed partial class PoolCore<TWorker>
             if (now < waiter.Deadline)
             {
                 // Fired early (coarse timers) or for an earlier use of this pooled waiter: re-arm for the rest.
-                Arm(waiter.Timer!, FromTimestampTicks(waiter.Deadline - now));
+                ArmLocked(waiter.Timer!, FromTimestampTicks(waiter.Deadline - now));
                 return;
             }
 

@@ -110,12 +110,12 @@ internal sealed partial class PoolCore<TWorker>
         // Timers outlive the call that created them: do not capture that caller's ExecutionContext (AsyncLocals).
         if (ExecutionContext.IsFlowSuppressed())
         {
-            return _time.CreateTimer(callback, state, dueTime, period);
+            return TimerCalls.Create(_time, callback, state, dueTime, period);
         }
 
         using (ExecutionContext.SuppressFlow())
         {
-            return _time.CreateTimer(callback, state, dueTime, period);
+            return TimerCalls.Create(_time, callback, state, dueTime, period);
         }
     }
 
@@ -137,8 +137,12 @@ internal sealed partial class PoolCore<TWorker>
 
     /// <summary>
     /// Arms a one-shot timer, clamping the delay to what timers accept (about 49.7 days). A clamped timer fires early;
-    /// every timer callback here re-checks its own deadline and re-arms for the rest.
+    /// every timer callback here re-checks its own deadline and re-arms for the rest. Called without the lock.
     /// </summary>
-    private static void Arm(ITimer timer, TimeSpan delay)
-        => timer.Change(delay > MaxTimerDelay ? MaxTimerDelay : delay < TimeSpan.Zero ? TimeSpan.Zero : delay, Timeout.InfiniteTimeSpan);
+    private static void Arm(ITimer timer, TimeSpan delay) => timer.Change(Clamp(delay), Timeout.InfiniteTimeSpan);
+
+    /// <summary>As <see cref="Arm"/>, under the lock: a callback the clock runs at once waits for the lock's release.</summary>
+    private void ArmLocked(ITimer timer, TimeSpan delay) => TimerCalls.ChangeLocked(timer, Clamp(delay), Timeout.InfiniteTimeSpan, _lock);
+
+    private static TimeSpan Clamp(TimeSpan delay) => delay > MaxTimerDelay ? MaxTimerDelay : delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
 }

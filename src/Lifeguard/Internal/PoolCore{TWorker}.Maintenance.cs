@@ -13,7 +13,7 @@ internal sealed partial class PoolCore<TWorker>
         long due = _idle[0].IdleSince + ToTimestampTicks(_options.OverflowIdleTimeout) - now;
         _cooldownScheduled = true;
         _cooldownTimer ??= CreateTimer(static s => ((PoolCore<TWorker>)s!).OnCooldownTimer(), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        Arm(_cooldownTimer, due <= 0 ? TimeSpan.Zero : FromTimestampTicks(due));
+        ArmLocked(_cooldownTimer, due <= 0 ? TimeSpan.Zero : FromTimestampTicks(due));
     }
 
     private void OnCooldownTimer()

@@ -27,7 +27,7 @@ internal sealed partial class PoolCore<TWorker>
             _loadNext = 0;
         }
 
-        _sizingTimer.Change(TimeSpan.Zero, SamplePeriod);
+        TimerCalls.ChangeLocked(_sizingTimer, TimeSpan.Zero, SamplePeriod, _lock);
     }
 
     private void OnSizingTick()

@@ -166,7 +166,7 @@ internal sealed partial class PoolCore<TWorker>
 
         _probeScheduled = true;
         _backoffTimer ??= CreateTimer(static s => ((PoolCore<TWorker>)s!).OnProbeTimer(), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        Arm(_backoffTimer, _backoffDelay);
+        ArmLocked(_backoffTimer, _backoffDelay);
     }
 
     private void OnProbeTimer()
