@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Lifeguard.Testing;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
@@ -13,8 +14,9 @@ public sealed class MetricsTests
     public async Task LeaseDuration_WorkerDiedWhileLeased_StillRecorded()
     {
         var time = new FakeTimeProvider();
-        var options = Scenario.Options(time, size: 1);
-        using var metrics = new MetricCollector(options.Name);
+        using var metrics = new TestMetrics();
+        var options = Scenario.Options(time, size: 1, metrics: metrics);
+        using var leaseDuration = metrics.Collect<double>("lifeguard.pool.lease.duration");
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
 
         var lease = await pool.CheckoutAsync();
@@ -22,15 +24,17 @@ public sealed class MetricsTests
         lease.Worker.Die(); // the call hung, then its worker was killed: the longest leases end this way
         lease.Dispose();
 
-        Assert.Equal([3.0], Values(metrics, "lifeguard.pool.lease.duration"));
+        Assert.Equal([3.0], Values(leaseDuration));
     }
 
     [Fact]
     public async Task Histograms_WaitAndHold_RecordSeconds()
     {
         var time = new FakeTimeProvider();
-        var options = Scenario.Options(time, size: 1);
-        using var metrics = new MetricCollector(options.Name);
+        using var metrics = new TestMetrics();
+        var options = Scenario.Options(time, size: 1, metrics: metrics);
+        using var wait = metrics.Collect<double>("lifeguard.pool.checkout.wait");
+        using var leaseDuration = metrics.Collect<double>("lifeguard.pool.lease.duration");
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
 
         var held = await pool.CheckoutAsync(); // an idle worker: no wait
@@ -41,18 +45,22 @@ public sealed class MetricsTests
         time.Advance(TimeSpan.FromMilliseconds(1500));
         lease.Dispose(); // held 1.5 s
 
-        Assert.Equal([0.0, 2.0], Values(metrics, "lifeguard.pool.checkout.wait"));
-        Assert.Equal([2.0, 1.5], Values(metrics, "lifeguard.pool.lease.duration"));
-        AssertTagged(metrics, options.Name);
+        Assert.Equal([0.0, 2.0], Values(wait));
+        Assert.Equal([2.0, 1.5], Values(leaseDuration));
+        AssertTagged(wait, options.Name);
+        AssertTagged(leaseDuration, options.Name);
     }
 
     [Fact]
     public async Task Counters_CheckoutsTimeoutsRejections_Counted()
     {
         var time = new FakeTimeProvider();
-        var options = Scenario.Options(time, size: 1);
+        using var metrics = new TestMetrics();
+        var options = Scenario.Options(time, size: 1, metrics: metrics);
         options.MaxWaiters = 1;
-        using var metrics = new MetricCollector(options.Name);
+        using var checkouts = metrics.Collect<long>("lifeguard.pool.checkouts");
+        using var timeouts = metrics.Collect<long>("lifeguard.pool.checkout.timeouts");
+        using var rejections = metrics.Collect<long>("lifeguard.pool.checkout.rejections");
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
 
         for (int i = 0; i < 3; i++)
@@ -67,10 +75,12 @@ public sealed class MetricsTests
         await Assert.ThrowsAsync<PoolTimeoutException>(() => timingOut);
         await Assert.ThrowsAsync<PoolTimeoutException>(async () => await pool.CheckoutAsync(TimeSpan.Zero));
 
-        Assert.Equal(4, metrics.Sum("lifeguard.pool.checkouts"));
-        Assert.Equal(2, metrics.Sum("lifeguard.pool.checkout.timeouts"));
-        Assert.Equal(1, metrics.Sum("lifeguard.pool.checkout.rejections"));
-        AssertTagged(metrics, options.Name);
+        Assert.Equal(4, checkouts.GetMeasurementSnapshot().EvaluateAsCounter());
+        Assert.Equal(2, timeouts.GetMeasurementSnapshot().EvaluateAsCounter());
+        Assert.Equal(1, rejections.GetMeasurementSnapshot().EvaluateAsCounter());
+        AssertTagged(checkouts, options.Name);
+        AssertTagged(timeouts, options.Name);
+        AssertTagged(rejections, options.Name);
     }
 
     [Fact]
@@ -78,9 +88,11 @@ public sealed class MetricsTests
     {
         var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
-        var options = Scenario.Options(time, size: 2, maxOverflow: 1);
+        using var metrics = new TestMetrics();
+        var options = Scenario.Options(time, size: 2, maxOverflow: 1, metrics: metrics);
         options.MaxUsesPerWorker = 100;
-        using var metrics = new MetricCollector(options.Name);
+        using var starts = metrics.Collect<long>("lifeguard.pool.worker.starts");
+        using var exitCounter = metrics.Collect<long>("lifeguard.pool.worker.exits");
         var pool = await Pool.StartAsync(options, factory); // 2 starts
         await using (pool)
         {
@@ -98,15 +110,15 @@ public sealed class MetricsTests
         }
 
         // Stopping the pool stopped the last two.
-        Assert.Equal(7, metrics.Sum("lifeguard.pool.worker.starts"));
-        var exits = metrics.Measurements
-            .Where(m => m.Instrument == "lifeguard.pool.worker.exits")
+        Assert.Equal(7, starts.GetMeasurementSnapshot().EvaluateAsCounter());
+        var exits = exitCounter.GetMeasurementSnapshot()
             .GroupBy(m => (string)m.Tags["lifeguard.worker.exit.reason"]!)
             .ToDictionary(g => g.Key, g => g.Sum(m => m.Value), StringComparer.Ordinal);
         Assert.Equal(
-            new Dictionary<string, double>(StringComparer.Ordinal) { ["dismissed"] = 1, ["broken"] = 1, ["died"] = 1, ["retired"] = 2, ["stopped"] = 2 },
+            new Dictionary<string, long>(StringComparer.Ordinal) { ["dismissed"] = 1, ["broken"] = 1, ["died"] = 1, ["retired"] = 2, ["stopped"] = 2 },
             exits);
-        AssertTagged(metrics, options.Name);
+        AssertTagged(starts, options.Name);
+        AssertTagged(exitCounter, options.Name);
     }
 
     [Fact]
@@ -114,8 +126,9 @@ public sealed class MetricsTests
     {
         var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
-        var options = Scenario.Options(time, size: 1, maxOverflow: 1);
-        using var metrics = new MetricCollector(options.Name);
+        using var metrics = new TestMetrics();
+        var options = Scenario.Options(time, size: 1, maxOverflow: 1, metrics: metrics);
+        using var gauges = new Gauges(metrics);
         await using var pool = await Pool.StartAsync(options, factory);
         using var a = await pool.CheckoutAsync();
         factory.CloseGate();
@@ -123,40 +136,33 @@ public sealed class MetricsTests
         await Scenario.Until(() => factory.StartAttempts == 2, "the overflow start is in flight");
         var c = pool.CheckoutAsync().AsTask();
 
-        metrics.RecordObservables();
+        gauges.Record();
 
-        Assert.Equal(0, metrics.Last("lifeguard.pool.workers.idle"));
-        Assert.Equal(1, metrics.Last("lifeguard.pool.workers.busy"));
-        Assert.Equal(1, metrics.Last("lifeguard.pool.workers.starting"));
-        Assert.Equal(1, metrics.Last("lifeguard.pool.workers.overflow"));
-        Assert.Equal(1, metrics.Last("lifeguard.pool.waiters"));
-        AssertTagged(metrics, options.Name);
+        Assert.Equal((0, 1, 1, 1, 1), gauges.Last());
+        Assert.All(gauges.All, g => AssertTagged(g, options.Name));
 
         factory.OpenGate();
         (await b).Dispose(); // to the waiter
         (await c).Dispose(); // overflow: dismissed
-        metrics.RecordObservables();
-        Assert.Equal(0, metrics.Last("lifeguard.pool.workers.idle"));
-        Assert.Equal(1, metrics.Last("lifeguard.pool.workers.busy"));
-        Assert.Equal(0, metrics.Last("lifeguard.pool.workers.starting"));
-        Assert.Equal(0, metrics.Last("lifeguard.pool.workers.overflow"));
-        Assert.Equal(0, metrics.Last("lifeguard.pool.waiters"));
+        gauges.Record();
+        Assert.Equal((0, 1, 0, 0, 0), gauges.Last());
     }
 
     [Fact]
     public async Task Gauges_StoppedPool_NoLongerReported()
     {
         var time = new FakeTimeProvider();
-        var options = Scenario.Options(time, size: 1);
-        using var metrics = new MetricCollector(options.Name);
+        using var metrics = new TestMetrics();
+        var options = Scenario.Options(time, size: 1, metrics: metrics);
+        using var idle = metrics.Collect<int>("lifeguard.pool.workers.idle");
         var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
-        metrics.RecordObservables();
-        Assert.Equal(1, metrics.Count("lifeguard.pool.workers.idle"));
+        idle.RecordObservableInstruments();
+        Assert.Single(idle.GetMeasurementSnapshot());
 
         await pool.DisposeAsync();
-        metrics.RecordObservables();
+        idle.RecordObservableInstruments();
 
-        Assert.Equal(1, metrics.Count("lifeguard.pool.workers.idle"));
+        Assert.Single(idle.GetMeasurementSnapshot());
     }
 
     [Fact]
@@ -164,16 +170,18 @@ public sealed class MetricsTests
     {
         var time = new FakeTimeProvider();
         var factory = new FakeWorkerFactory();
-        var options = Scenario.Options(time, size: 1, maxOverflow: 1);
-        using var metrics = new MetricCollector(options.Name);
+        using var metrics = new TestMetrics();
+        var options = Scenario.Options(time, size: 1, maxOverflow: 1, metrics: metrics);
+        using var failures = metrics.Collect<long>("lifeguard.pool.worker.start_failures");
+        using var starts = metrics.Collect<long>("lifeguard.pool.worker.starts");
         await using var pool = await Pool.StartAsync(options, factory);
         using var a = await pool.CheckoutAsync();
         factory.FailStart = _ => new InvalidOperationException("cannot start");
 
         await Assert.ThrowsAsync<WorkerStartException>(async () => await pool.CheckoutAsync());
 
-        Assert.Equal(1, metrics.Sum("lifeguard.pool.worker.start_failures"));
-        Assert.Equal(1, metrics.Sum("lifeguard.pool.worker.starts"));
+        Assert.Equal(1, failures.GetMeasurementSnapshot().EvaluateAsCounter());
+        Assert.Equal(1, starts.GetMeasurementSnapshot().EvaluateAsCounter());
     }
 
     [Fact]
@@ -244,12 +252,48 @@ public sealed class MetricsTests
         Assert.All(expected, name => Assert.True(ours.ContainsKey(name), $"no measurement of {name}"));
     }
 
-    private static List<double> Values(MetricCollector metrics, string instrument)
-        => metrics.Measurements.Where(m => m.Instrument == instrument).Select(m => m.Value).ToList();
+    private static List<double> Values(MetricCollector<double> collector)
+        => collector.GetMeasurementSnapshot().Select(m => m.Value).ToList();
 
-    private static void AssertTagged(MetricCollector metrics, string pool)
+    private static void AssertTagged<T>(MetricCollector<T> collector, string pool)
+        where T : struct
     {
-        Assert.NotEmpty(metrics.Measurements);
-        Assert.All(metrics.Measurements, m => Assert.Equal(pool, m.Tags[PoolTag]));
+        var measurements = collector.GetMeasurementSnapshot();
+        Assert.NotEmpty(measurements);
+        Assert.All(measurements, m => Assert.Equal(pool, m.Tags[PoolTag]));
+    }
+
+    /// <summary>The pool's five worker and waiter gauges, read together.</summary>
+    private sealed class Gauges(TestMetrics metrics) : IDisposable
+    {
+        private readonly MetricCollector<int> _idle = metrics.Collect<int>("lifeguard.pool.workers.idle");
+        private readonly MetricCollector<int> _busy = metrics.Collect<int>("lifeguard.pool.workers.busy");
+        private readonly MetricCollector<int> _starting = metrics.Collect<int>("lifeguard.pool.workers.starting");
+        private readonly MetricCollector<int> _overflow = metrics.Collect<int>("lifeguard.pool.workers.overflow");
+        private readonly MetricCollector<int> _waiters = metrics.Collect<int>("lifeguard.pool.waiters");
+
+        public IEnumerable<MetricCollector<int>> All => [_idle, _busy, _starting, _overflow, _waiters];
+
+        public void Record()
+        {
+            foreach (var collector in All)
+            {
+                collector.RecordObservableInstruments();
+            }
+        }
+
+        public (int Idle, int Busy, int Starting, int Overflow, int Waiters) Last()
+            => (Value(_idle), Value(_busy), Value(_starting), Value(_overflow), Value(_waiters));
+
+        public void Dispose()
+        {
+            foreach (var collector in All)
+            {
+                collector.Dispose();
+            }
+        }
+
+        private static int Value(MetricCollector<int> collector)
+            => Assert.IsType<CollectedMeasurement<int>>(collector.LastMeasurement).Value;
     }
 }

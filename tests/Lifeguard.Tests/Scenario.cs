@@ -13,10 +13,12 @@ internal static class Scenario
         => $"{test}-{Interlocked.Increment(ref _counter)}";
 
     /// <summary>
-    /// Options with a unique name and the given clock (the system clock when null). DrainTimeout is zero so that a test
+    /// Options with a unique name, the given clock (the system clock when null) and meter factory (the process-wide
+    /// meter when null). DrainTimeout is zero so that a test
     /// that fails while holding a lease never hangs in its pool's dispose; tests of draining set their own.
     /// </summary>
-    public static PoolOptions Options(TimeProvider? time, int size, int maxOverflow = 0, [CallerMemberName] string test = "")
+    public static PoolOptions Options(
+        TimeProvider? time, int size, int maxOverflow = 0, TestMetrics? metrics = null, [CallerMemberName] string test = "")
         => new()
         {
             Name = UniqueName(test),
@@ -24,6 +26,7 @@ internal static class Scenario
             MaxOverflow = maxOverflow,
             TimeProvider = time ?? TimeProvider.System,
             DrainTimeout = TimeSpan.Zero,
+            MeterFactory = metrics?.Factory,
         };
 
     /// <summary>Waits, polling with a bound, for an effect that happens on the thread pool.</summary>

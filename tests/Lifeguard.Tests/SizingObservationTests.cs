@@ -1,4 +1,5 @@
 using Lifeguard.Testing;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Lifeguard.Tests;
@@ -83,8 +84,12 @@ public sealed class SizingObservationTests
     public async Task Metrics_ExposeRateLeaseTimeAndAdvice()
     {
         var time = new FakeTimeProvider();
-        var options = Scenario.Options(time, size: 4);
-        using var metrics = new MetricCollector(options.Name);
+        using var metrics = new TestMetrics();
+        var options = Scenario.Options(time, size: 4, metrics: metrics);
+        using var rate = metrics.Collect<double>("lifeguard.pool.arrival_rate");
+        using var leaseMean = metrics.Collect<double>("lifeguard.pool.lease.mean");
+        using var adviceSize = metrics.Collect<double>("lifeguard.pool.advice.size");
+        using var adviceOverflow = metrics.Collect<double>("lifeguard.pool.advice.max_overflow");
         await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
         for (int second = 0; second < 5; second++)
         {
@@ -94,10 +99,15 @@ public sealed class SizingObservationTests
             time.Advance(TimeSpan.FromMilliseconds(750));
         }
 
-        metrics.RecordObservables();
-        Assert.InRange(metrics.Last("lifeguard.pool.arrival_rate")!.Value, 0.5, 1.5);
-        Assert.InRange(metrics.Last("lifeguard.pool.lease.mean")!.Value, 0.15, 0.35); // held 0.25 s; L is sampled every 0.25 s
-        Assert.Equal(1, metrics.Last("lifeguard.pool.advice.size"));
-        Assert.NotNull(metrics.Last("lifeguard.pool.advice.max_overflow"));
+        static double Observe(MetricCollector<double> gauge)
+        {
+            gauge.RecordObservableInstruments();
+            return Assert.IsType<CollectedMeasurement<double>>(gauge.LastMeasurement).Value;
+        }
+
+        Assert.InRange(Observe(rate), 0.5, 1.5);
+        Assert.InRange(Observe(leaseMean), 0.15, 0.35); // held 0.25 s; L is sampled every 0.25 s
+        Assert.Equal(1, Observe(adviceSize));
+        Assert.InRange(Observe(adviceOverflow), 0, 1);
     }
 }
