@@ -1,6 +1,10 @@
 namespace Lifeguard.Python;
 
-/// <summary>Frame kinds of protocol version 1 (docs/protocol.md).</summary>
+/// <summary>
+/// Frame kinds of protocol version 1 (docs/protocol.md). New kinds go in their family's reserved range (docs/protocol.md,
+/// "Reserved kinds"): 1–15 version 1 and small additions, 16–31 streams, 32–47 spans, 48–63 shared-memory references,
+/// 64–79 health pings, 80–95 remote-pool envelopes.
+/// </summary>
 internal enum FrameKind : byte
 {
     Init = 1,

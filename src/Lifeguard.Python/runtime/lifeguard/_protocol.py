@@ -12,6 +12,9 @@ import struct
 
 PROTOCOL_VERSION = 1
 
+# Frame kinds. New kinds go in their family's reserved range (docs/protocol.md, "Reserved kinds"): 1-15 version 1 and
+# small additions, 16-31 streams, 32-47 spans, 48-63 shared-memory references, 64-79 health pings, 80-95 remote-pool
+# envelopes.
 INIT = 1
 HELLO = 2
 CALL = 3
