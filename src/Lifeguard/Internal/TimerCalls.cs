@@ -14,7 +14,7 @@ internal static class TimerCalls
 {
     /// <summary>The gate this thread holds while it is inside <see cref="ChangeLocked"/>; null elsewhere.</summary>
     [ThreadStatic]
-    private static SpinGate? t_holding;
+    private static SpinGate? _holding;
 
     /// <summary>Creates a timer whose callback, if run inside <see cref="ChangeLocked"/>, waits for the gate's release.</summary>
     public static ITimer Create(TimeProvider time, TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
@@ -23,15 +23,15 @@ internal static class TimerCalls
     /// <summary><see cref="ITimer.Change"/> by a thread that holds <paramref name="gate"/>.</summary>
     public static void ChangeLocked(ITimer timer, TimeSpan dueTime, TimeSpan period, SpinGate gate)
     {
-        var outer = t_holding;
-        t_holding = gate;
+        var outer = _holding;
+        _holding = gate;
         try
         {
             timer.Change(dueTime, period);
         }
         finally
         {
-            t_holding = outer;
+            _holding = outer;
         }
     }
 
@@ -50,7 +50,7 @@ internal static class TimerCalls
 
         public void Invoke()
         {
-            if (t_holding is { } gate)
+            if (_holding is { } gate)
             {
                 gate.RunAfterExit(_run);
                 return;
