@@ -59,7 +59,7 @@ internal sealed class RunStatistics
             text.Append(c, $"latency p50 {Percentile(sorted, 0.50):0.###} ms, p95 {Percentile(sorted, 0.95):0.###} ms, p99 {Percentile(sorted, 0.99):0.###} ms; ");
         }
 
-        text.Append(c, $"workers: {status.Size} ready, {status.TotalDeaths} died and were replaced, {status.TotalRestarts} started after the first");
+        text.Append(c, $"workers: {status.Size} ready, {status.TotalDeaths} died and were replaced, {Math.Max(0, status.TotalStarts - status.Size)} started after the first");
         return text.ToString();
     }
 

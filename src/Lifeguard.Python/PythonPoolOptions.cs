@@ -8,8 +8,16 @@ namespace Lifeguard.Python;
 /// </summary>
 public sealed class PythonPoolOptions : PoolOptions
 {
-    /// <summary>Creates options with <see cref="PoolOptions.Size"/> set to <see cref="Environment.ProcessorCount"/>.</summary>
-    public PythonPoolOptions() => Size = System.Environment.ProcessorCount;
+    /// <summary>
+    /// Creates options with <see cref="PoolOptions.Size"/> set to <see cref="Environment.ProcessorCount"/> and
+    /// <see cref="PoolOptions.OverflowIdleTimeout"/> to 30 s: a Python start costs tens of milliseconds to seconds, so an
+    /// overflow worker is kept warm for the next burst rather than dismissed the moment nobody waits.
+    /// </summary>
+    public PythonPoolOptions()
+    {
+        Size = System.Environment.ProcessorCount;
+        OverflowIdleTimeout = TimeSpan.FromSeconds(30);
+    }
 
     /// <summary>
     /// The interpreter. Default <see langword="null"/>: the <c>LIFEGUARD_PYTHON</c> environment variable, else

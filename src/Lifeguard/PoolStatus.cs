@@ -46,8 +46,17 @@ public sealed record PoolStatus
     /// <summary>Checkouts rejected because <see cref="PoolOptions.MaxWaiters"/> callers already waited.</summary>
     public required long TotalRejections { get; init; }
 
-    /// <summary>Workers started after the pool's initial fill (replacements, overflow, recycling).</summary>
+    /// <summary>
+    /// Starts that replaced a worker which left for a reason other than dismissal as surplus: it died, was checked in
+    /// broken, failed validation, was reclaimed from an abandoned lease, or was recycled.
+    /// </summary>
     public required long TotalRestarts { get; init; }
+
+    /// <summary>Every successful worker start, the initial fill's included.</summary>
+    public long TotalStarts { get; init; }
+
+    /// <summary>Workers whose stop has begun and not finished, whatever the reason (dismissed, retired, died, ...).</summary>
+    public int Stopping { get; init; }
 
     /// <summary>Unexpected worker deaths (reported, failed validation, or reclaimed from an abandoned lease).</summary>
     public required long TotalDeaths { get; init; }
@@ -70,5 +79,5 @@ public sealed record PoolStatus
     /// <inheritdoc />
     public override string ToString()
         => $"pool '{Name}' {State}: size {Size}, max overflow {MaxOverflow}, idle {Idle}, busy {Busy}, "
-            + $"starting {Starting}, overflow {Overflow}, waiters {Waiters}";
+            + $"starting {Starting}, stopping {Stopping}, overflow {Overflow}, waiters {Waiters}";
 }

@@ -209,6 +209,9 @@ file sealed class PoolModel(int size, int maxOverflow, int? maxWaiters)
 
     public long Restarts { get; private set; }
 
+    /// <summary>Workers gone for a reason other than dismissal and not yet replaced (a start then is a restart).</summary>
+    public int Owed { get; private set; }
+
     public long Deaths { get; private set; }
 
     public int Cap => Size + MaxOverflow;
@@ -227,12 +230,13 @@ file sealed class PoolModel(int size, int maxOverflow, int? maxWaiters)
 
         if (Live < Cap)
         {
-            Started++;
-            Restarts++;
-            var outcome = Lease();
+            // The caller waits like any other; the start its checkout makes serves the oldest waiter, which at
+            // quiescence is this caller (waiters exist only at the cap).
+            Waiters.Add(call);
+            call.Expected = Outcome.Pending;
             Reconcile();
             Settle();
-            return outcome;
+            return call.Expected;
         }
 
         if (call.IsTry)
@@ -262,6 +266,7 @@ file sealed class PoolModel(int size, int maxOverflow, int? maxWaiters)
         if (broken)
         {
             Stops++;
+            Owe();
             Reconcile();
             Settle();
         }
@@ -330,6 +335,7 @@ file sealed class PoolModel(int size, int maxOverflow, int? maxWaiters)
     {
         Deaths++;
         Stops++;
+        Owe();
         Reconcile();
         Settle();
     }
@@ -345,7 +351,7 @@ file sealed class PoolModel(int size, int maxOverflow, int? maxWaiters)
     private void AddAvailable()
     {
         int liveWithSlot = Live + 1;
-        if (liveWithSlot > Cap || (liveWithSlot > Size && Waiters.Count == 0))
+        if (liveWithSlot > Cap || (liveWithSlot > Size && Waiters.Count == 0 && Starting == 0))
         {
             Stops++;
             return;
@@ -370,10 +376,21 @@ file sealed class PoolModel(int size, int maxOverflow, int? maxWaiters)
         {
             Starting += want;
             Started += want;
-            Restarts += want;
+            int replacing = Math.Min(want, Owed);
+            Owed -= replacing;
+            Restarts += replacing;
         }
     }
 
+    private void Owe()
+    {
+        if (Owed < Cap)
+        {
+            Owed++;
+        }
+    }
+
+    /// <summary>Runs the starts; once none is left and nobody waits, surplus idle workers are dismissed.</summary>
     private void Settle()
     {
         while (Starting > 0)
@@ -381,6 +398,12 @@ file sealed class PoolModel(int size, int maxOverflow, int? maxWaiters)
             Starting--;
             AddAvailable();
             Reconcile();
+        }
+
+        while (Idle > 0 && Live > Size && Waiters.Count == 0)
+        {
+            Idle--;
+            Stops++;
         }
     }
 
@@ -1128,11 +1151,12 @@ file sealed class ModelSequence
         }
     }
 
-    /// <summary>No start in flight, every stop done, and every call the pool has completed has completed.</summary>
+    /// <summary>No start or stop in flight, every stop done, and every call the pool has completed has completed.</summary>
     private bool IsQuiescent()
     {
         var s = Pool.GetStatus();
         return s.Starting == 0
+            && s.Stopping == 0
             && _fakes.Running == s.Idle + s.Busy
             && _calls.Count(c => !c.Task.IsCompleted) == s.Waiters;
     }
@@ -1268,8 +1292,9 @@ file sealed class ModelSequence
         bool backoff = s.State == PoolState.Backoff;
 
         // In backoff a probe may start a worker nobody needs yet (it ends backoff, then is dismissed as surplus);
-        // with a cooldown, surplus workers stay idle until it passes.
-        Check(backoff || Cooldown || s.Idle == 0 || s.Overflow == 0, $"an idle worker while the pool has overflow (no cooldown): {s}");
+        // with a cooldown, surplus workers stay idle until it passes; while a start is in flight, a warm worker is
+        // kept (the start's end takes the surplus).
+        Check(backoff || Cooldown || s.Idle == 0 || s.Overflow == 0 || s.Starting > 0, $"an idle worker while the pool has overflow (no cooldown): {s}");
         Check(!backoff || BackoffPossible, $"the pool is in backoff although MaxRestarts is {_options.MaxRestarts}");
         Check(backoff || s.Live >= s.Size, $"live {s.Live} below size {s.Size} outside backoff: {s}");
         Check(backoff || s.Waiters == 0 || s.Live >= cap || s.Starting >= s.Waiters, $"callers wait while the pool could start a worker: {s}");
@@ -1327,7 +1352,9 @@ file sealed class ModelSequence
         Check(s.TotalRejections == _rejectionsReceived, $"TotalRejections {s.TotalRejections}, rejections received {_rejectionsReceived}");
         Check(s.TotalDeaths == _deathsCaused + failedValidations, $"TotalDeaths {s.TotalDeaths}, deaths caused {_deathsCaused} + failed validations {failedValidations}");
         Check(s.TotalStartFailures == _fakes.FailedStarts + _factory.DiedDuringStart, $"TotalStartFailures {s.TotalStartFailures}, injected {_fakes.FailedStarts} + {_factory.DiedDuringStart}");
-        Check(s.TotalRestarts == _fakes.Started - _options.Size - _factory.DiedDuringStart, $"TotalRestarts {s.TotalRestarts}, factory started {_fakes.Started} - size {_options.Size} - died during start {_factory.DiedDuringStart}");
+        Check(s.TotalStarts == _fakes.Started - _factory.DiedDuringStart, $"TotalStarts {s.TotalStarts}, factory started {_fakes.Started} - died during start {_factory.DiedDuringStart}");
+        Check(s.TotalRestarts <= s.TotalStarts - _options.Size, $"TotalRestarts {s.TotalRestarts} exceeds the starts after the fill ({s.TotalStarts} - {_options.Size})");
+        Check(s.Stopping == 0, $"{s.Stopping} stops in flight at quiescence");
     }
 
     private void CheckModel(PoolStatus s)
@@ -1349,6 +1376,7 @@ file sealed class ModelSequence
         Same(m.Timeouts, s.TotalTimeouts, "total timeouts");
         Same(m.Rejections, s.TotalRejections, "total rejections");
         Same(m.Restarts, s.TotalRestarts, "total restarts");
+        Same((long)m.Started, s.TotalStarts, "total starts");
         Same(m.Deaths, s.TotalDeaths, "total deaths");
         Same(0L, s.TotalStartFailures, "total start failures");
         foreach (var call in _calls)

@@ -59,7 +59,8 @@ public sealed class StatusTests
         var e = pool.CheckoutAsync().AsTask();
         await Scenario.Until(() => factory.StartAttempts == 4, "two overflow starts are in flight");
         status = pool.GetStatus().Consistent();
-        Assert.Equal((0, 2, 2, 4, 2, 1), (status.Idle, status.Busy, status.Starting, status.Live, status.Overflow, status.Waiters));
+        // c and d await the starts their checkouts made, e the next worker: all three are waiters.
+        Assert.Equal((0, 2, 2, 4, 2, 3), (status.Idle, status.Busy, status.Starting, status.Live, status.Overflow, status.Waiters));
         Assert.Equal(PoolState.Full, status.State);
 
         factory.OpenGate();
@@ -92,21 +93,22 @@ public sealed class StatusTests
         var a = await pool.CheckoutAsync(); // checkout 1
         factory.FailStart = n => n == 2 ? boom : null;
         await Assert.ThrowsAsync<WorkerStartException>(async () => await pool.CheckoutAsync()); // start failure 1
-        var b = await pool.CheckoutAsync(); // checkout 2, restart 1 (an overflow start)
+        var b = await pool.CheckoutAsync(); // checkout 2, start 2 (an overflow start, not a restart)
         var timingOut = pool.CheckoutAsync().AsTask();
         await Assert.ThrowsAsync<PoolRejectedException>(async () => await pool.CheckoutAsync()); // rejection 1
         time.Advance(options.CheckoutTimeout);
         await Assert.ThrowsAsync<PoolTimeoutException>(() => timingOut); // timeout 1
         await Assert.ThrowsAsync<PoolTimeoutException>(async () => await pool.CheckoutAsync(TimeSpan.Zero)); // timeout 2
         b.Dispose(); // overflow, nobody waits: dismissed
-        using var c = await pool.CheckoutAsync(); // checkout 3, restart 2 (an overflow start again)
+        using var c = await pool.CheckoutAsync(); // checkout 3, start 3 (an overflow start again)
         a.Worker.Die(); // death 1; nothing is short, so nothing starts
 
         var status = pool.GetStatus().Consistent();
         Assert.Equal(3, status.TotalCheckouts);
         Assert.Equal(2, status.TotalTimeouts);
         Assert.Equal(1, status.TotalRejections);
-        Assert.Equal(2, status.TotalRestarts);
+        Assert.Equal(3, status.TotalStarts);
+        Assert.Equal(0, status.TotalRestarts); // the death left nothing short: nothing replaced it
         Assert.Equal(1, status.TotalDeaths);
         Assert.Equal(1, status.TotalStartFailures);
         Assert.IsType<LifeguardException>(status.LastFailure);

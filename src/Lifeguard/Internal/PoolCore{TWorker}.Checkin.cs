@@ -99,8 +99,10 @@ internal sealed partial class PoolCore<TWorker>
     {
         int liveWithSlot = LiveLocked + 1;
         bool surplus = liveWithSlot > _size;
+        // A warm worker is never dismissed while a start is in flight: the start may be for a caller this worker can
+        // serve sooner, and if not, the surplus is taken when the start ends (TrimSurplusLocked).
         if (liveWithSlot > CapLocked
-            || (surplus && _waiterCount == 0 && _options.OverflowIdleTimeout == TimeSpan.Zero))
+            || (surplus && _waiterCount == 0 && _starting == 0 && _options.OverflowIdleTimeout == TimeSpan.Zero))
         {
             StopLocked(slot, "dismissed", ref fx);
             return;
@@ -168,9 +170,15 @@ internal sealed partial class PoolCore<TWorker>
         }
 
         slot.State = SlotState.Gone;
+        if (reason is "died" or "abandoned" or "broken" or "retired" && _replacementsOwed < CapLocked)
+        {
+            _replacementsOwed++;
+        }
+
         if (slot.Worker is not null)
         {
             _pending++;
+            _stopsInFlight++;
             fx.Stop(slot, reason);
         }
     }

@@ -51,7 +51,7 @@ internal sealed partial class PoolCore<TWorker>
     }
 
     /// <summary>
-    /// One attempt: an idle worker, an own start, or a place in the queue. <paramref name="invalid"/>, when set, is a
+    /// One attempt: an idle worker, or a place in the queue (with a start for the pool when the cap allows). <paramref name="invalid"/>, when set, is a
     /// worker this caller just found invalid: it is removed in the same transition that places the caller again.
     /// </summary>
     private ValueTask<Lease<TWorker>> CheckoutOnce(
@@ -68,7 +68,6 @@ internal sealed partial class PoolCore<TWorker>
         Lease<TWorker> lease = default;
         Waiter<TWorker>? waiter = null;
         bool idle = false;
-        bool startOwn = false;
         var fx = default(Effects);
         try
         {
@@ -85,22 +84,23 @@ internal sealed partial class PoolCore<TWorker>
                     }
                     else
                     {
-                        waiter = StartOrEnqueueLocked(timeout, reportedTimeout, tryOnly, stack, front: invalid is not null, now, cancellationToken, out startOwn);
+                        waiter = StartOrEnqueueLocked(timeout, reportedTimeout, tryOnly, stack, front: invalid is not null, now, cancellationToken);
                     }
                 }
                 finally
                 {
-                    // Only now, with the caller placed, may a replacement start: it serves the queue's head.
-                    if (removed)
+                    // Only now, with the caller placed, may a start begin: it serves the queue's head, whoever that is.
+                    if (removed || waiter is not null)
                     {
                         ReconcileLocked(ref fx);
+                        AssertInvariantsLocked();
                     }
                 }
             }
         }
         finally
         {
-            if (invalid is not null)
+            if (invalid is not null || waiter is not null)
             {
                 Run(ref fx);
             }
@@ -114,9 +114,7 @@ internal sealed partial class PoolCore<TWorker>
 
         if (waiter is null)
         {
-            // The start runs after the lock is released: a factory may run synchronously for a while (or throw)
-            // before its first await, and that must neither stall other callers nor re-enter the lock.
-            return startOwn ? StartForCallerAsync(stack) : default;
+            return default; // try-only, and full
         }
 
         // Armed outside the lock: a token that is already cancelled runs its callback synchronously, and that
@@ -150,9 +148,12 @@ internal sealed partial class PoolCore<TWorker>
     }
 
     /// <summary>
-    /// No idle worker: reserve capacity for an overflow worker that this caller then starts outside the lock
-    /// (<paramref name="startOwn"/>), or say "full" (try-only), or throw (stopped, backoff, timeout zero, rejected),
-    /// or queue a waiter and return it.
+    /// No idle worker: queue the caller, or say "full" (try-only, null), or throw (stopped, backoff, timeout zero,
+    /// rejected). A caller for whom the pool can start a worker is a waiter like any other (the caller's transition
+    /// then starts one, which serves the oldest waiter): starts belong to the pool, not to the caller that made them,
+    /// so a worker checked in meanwhile serves that caller instead of being dismissed as surplus (poolboy starts
+    /// overflow workers synchronously, so it never has a start in flight). A try-only or zero-timeout caller waits
+    /// only when a start can be made for it, and then until a worker reaches it or its start fails.
     /// </summary>
     private Waiter<TWorker>? StartOrEnqueueLocked(
         TimeSpan timeout,
@@ -161,66 +162,58 @@ internal sealed partial class PoolCore<TWorker>
         CheckoutStack? stack,
         bool front,
         long now,
-        CancellationToken cancellationToken,
-        out bool startOwn)
+        CancellationToken cancellationToken)
     {
-        startOwn = false;
         if (_stopping)
         {
             throw ExceptionFactory.Stopped(Name);
         }
 
-        if (LiveLocked < CapLocked)
+        // In backoff a caller that would need a start fails fast; it may still queue for a busy worker at the cap.
+        if (_backoff && LiveLocked < CapLocked)
         {
-            if (_backoff)
-            {
-                throw BackoffExceptionLocked();
-            }
+            throw BackoffExceptionLocked();
+        }
 
-            // A caller going back to the head of the queue waits there for the replacement its transition starts
-            // (unless it cannot wait at all); anyone else starts a worker of its own. Reserve the capacity first, so
-            // concurrent callers cannot overshoot the cap.
-            if (!front || timeout == TimeSpan.Zero)
+        // A start can serve this caller: capacity for one more, or a start in flight that no earlier waiter claims.
+        bool canStart = !_backoff && (LiveLocked < CapLocked || _waiterCount < _bgStarting);
+
+        bool startBound = canStart && (tryOnly || timeout == TimeSpan.Zero);
+        if (!canStart)
+        {
+            if (tryOnly)
             {
-                _starting++;
-                _pending++;
-                AssertInvariantsLocked();
-                startOwn = true;
                 return null;
             }
+
+            if (timeout == TimeSpan.Zero)
+            {
+                _timeouts++;
+                throw ExceptionFactory.CheckoutTimeout(Name, reportedTimeout, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
+            }
+
+            // MaxWaiters bounds the callers queued beyond the starts in flight. A caller going back to the head of
+            // the queue (its worker failed validation) already had its place.
+            if (!front && _options.MaxWaiters is { } maxWaiters && _waiterCount - _bgStarting >= maxWaiters)
+            {
+                _rejections++;
+                throw ExceptionFactory.Rejected(Name, maxWaiters, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
+            }
         }
 
-        if (tryOnly)
-        {
-            return null;
-        }
-
-        if (timeout == TimeSpan.Zero)
-        {
-            _timeouts++;
-            throw ExceptionFactory.CheckoutTimeout(Name, reportedTimeout, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
-        }
-
-        // A caller going back to the head of the queue (its worker failed validation) already had its place.
-        if (!front && _options.MaxWaiters is { } maxWaiters && _waiterCount >= maxWaiters)
-        {
-            _rejections++;
-            throw ExceptionFactory.Rejected(Name, maxWaiters, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
-        }
-
-        if (now == 0 && (timeout != Timeout.InfiniteTimeSpan || _metrics.CheckoutWait.Enabled))
+        if (now == 0 && ((timeout != Timeout.InfiniteTimeSpan && !startBound) || _metrics.CheckoutWait.Enabled))
         {
             now = _time.GetTimestamp();
         }
 
         var waiter = RentWaiterLocked();
         waiter.StartedAt = now;
-        waiter.Deadline = timeout == Timeout.InfiniteTimeSpan ? long.MaxValue : now + ToTimestampTicks(timeout);
+        waiter.Deadline = timeout == Timeout.InfiniteTimeSpan || startBound ? long.MaxValue : now + ToTimestampTicks(timeout);
         waiter.Timeout = reportedTimeout;
         waiter.Token = cancellationToken;
         waiter.Stack = stack;
+        waiter.StartBound = startBound;
         EnqueueLocked(waiter, front);
-        AssertInvariantsLocked();
         return waiter;
     }
 
@@ -463,7 +456,7 @@ internal sealed partial class PoolCore<TWorker>
 
     private void ArmWaiter(Waiter<TWorker> waiter, TimeSpan remaining)
     {
-        if (remaining != Timeout.InfiniteTimeSpan)
+        if (remaining != Timeout.InfiniteTimeSpan && !waiter.StartBound)
         {
             waiter.Timer ??= CreateTimer(static s => ((Waiter<TWorker>)s!).Owner.OnWaiterTimer((Waiter<TWorker>)s!), waiter);
             Arm(waiter.Timer, remaining);

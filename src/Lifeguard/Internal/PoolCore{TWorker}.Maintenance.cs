@@ -25,8 +25,9 @@ internal sealed partial class PoolCore<TWorker>
             long now = _time.GetTimestamp();
             long timeout = ToTimestampTicks(_options.OverflowIdleTimeout);
 
-            // The longest-idle worker is always at the front of the idle list, whatever the strategy.
-            while (!_stopping && LiveLocked > _size && _idle.Count > 0)
+            // The longest-idle worker is always at the front of the idle list, whatever the strategy. While a start is
+            // in flight nothing is dismissed: the start's end takes the surplus (TrimSurplusLocked).
+            while (!_stopping && _starting == 0 && LiveLocked > _size && _idle.Count > 0)
             {
                 var oldest = _idle[0];
                 if (now - oldest.IdleSince < timeout)
@@ -235,6 +236,8 @@ internal sealed partial class PoolCore<TWorker>
             TotalTimeouts = _timeouts,
             TotalRejections = _rejections,
             TotalRestarts = _restarts,
+            TotalStarts = _starts,
+            Stopping = _stopsInFlight,
             TotalDeaths = _deaths,
             TotalStartFailures = _startFailures,
             LastFailure = _lastFailure,

@@ -110,6 +110,35 @@ internal sealed partial class PoolCore<TWorker>
                 }
             }
         }
+
+        if (_backoff)
+        {
+            FailStrandedStartBoundLocked(ref fx);
+        }
+    }
+
+    /// <summary>
+    /// In backoff, try-only and zero-timeout callers that no start in flight will reach fail at once: they wait only
+    /// for a start, and none is coming until the backoff ends.
+    /// </summary>
+    private void FailStrandedStartBoundLocked(ref Effects fx)
+    {
+        int position = 0;
+        for (var waiter = _head; waiter is not null;)
+        {
+            var next = waiter.Next;
+            if (waiter.StartBound && position >= _bgStarting)
+            {
+                UnlinkLocked(waiter);
+                fx.Fail(waiter, BackoffExceptionLocked());
+            }
+            else
+            {
+                position++;
+            }
+
+            waiter = next;
+        }
     }
 
     private void ExitBackoffLocked(ref Effects fx)

@@ -45,6 +45,7 @@ internal sealed partial class PoolCore<TWorker>
                     var slot = start.Result;
                     if (failure is null && !slot.Context.IsTerminated)
                     {
+                        _starts++;
                         AdmitLocked(slot, now);
                         AddAvailableLocked(slot, now, ref fx);
                     }
@@ -126,71 +127,55 @@ internal sealed partial class PoolCore<TWorker>
         return slot;
     }
 
+    /// <summary>Counts a successful start; it is a restart when it replaces a worker that left for a reason other than dismissal.</summary>
+    private void CountStartLocked()
+    {
+        _starts++;
+        if (_replacementsOwed > 0)
+        {
+            _replacementsOwed--;
+            _restarts++;
+        }
+    }
+
+    /// <summary>
+    /// After a start ends, with nobody waiting and no start left in flight: surplus workers kept warm while it ran go
+    /// now (no cooldown: the most recent arrival first), or when their cooldown expires.
+    /// </summary>
+    private void TrimSurplusLocked(long now, ref Effects fx)
+    {
+        if (_stopping || _waiterCount > 0 || _starting > 0)
+        {
+            return;
+        }
+
+        if (_options.OverflowIdleTimeout != TimeSpan.Zero)
+        {
+            if (LiveLocked > _size)
+            {
+                ScheduleCooldownLocked(now);
+            }
+
+            return;
+        }
+
+        while (_idle.Count > 0 && LiveLocked > _size)
+        {
+            StopLocked(_idle[^1], "dismissed", ref fx);
+        }
+    }
+
     private void AdmitLocked(WorkerSlot<TWorker> slot, long now)
     {
         slot.RecycleEpoch = _recycleEpoch;
         slot.IdleSince = now;
     }
 
-    /// <summary>Starts an overflow worker for the caller that reserved the capacity, and leases it to that caller.</summary>
-    private async ValueTask<Lease<TWorker>> StartForCallerAsync(CheckoutStack? stack)
-    {
-        long started = _metrics.CheckoutWait.Enabled ? _time.GetTimestamp() : 0;
-        WorkerSlot<TWorker>? slot = null;
-        Exception? failure = null;
-        try
-        {
-            slot = await StartWorkerAsync(_stopCts.Token).ConfigureAwait(false);
-        }
-        catch (Exception e)
-        {
-            failure = e;
-        }
-
-        var fx = default(Effects);
-        Lease<TWorker> lease = default;
-        using (_lock.EnterScope())
-        {
-            _starting--;
-            _pending--;
-            long now = _time.GetTimestamp();
-            if (slot is not null && (_stopping || slot.Context.IsTerminated))
-            {
-                failure = _stopping ? ExceptionFactory.Stopped(Name) : ExceptionFactory.DiedWhileStarting(Name, slot.Id, null);
-                StopLocked(slot, "stopped", ref fx);
-            }
-
-            if (failure is null)
-            {
-                _restarts++;
-                ExitBackoffLocked(ref fx);
-                AdmitLocked(slot!, now);
-                ListLocked(slot!);
-                lease = MarkBusyLocked(slot!, now, stack);
-            }
-            else if (failure is not PoolStoppedException)
-            {
-                _startFailures++;
-                RecordFailureLocked(failure, ref fx);
-            }
-
-            // The reservation is released either way: a waiter behind us may now get a start of its own.
-            ReconcileLocked(ref fx);
-            SignalPendingLocked();
-            AssertInvariantsLocked();
-        }
-
-        Run(ref fx);
-        if (failure is not null)
-        {
-            throw failure;
-        }
-
-        RecordCheckout(started);
-        return lease;
-    }
-
-    /// <summary>A replacement, refill or backoff probe: its worker goes to the first waiter, or idle.</summary>
+    /// <summary>
+    /// Every start after the initial fill (overflow for a waiter, replacement, refill, backoff probe): its worker goes
+    /// to the oldest waiter, whoever's checkout made the start, or idle. A failed start fails the oldest waiter when
+    /// more callers wait than starts remain in flight; the others keep waiting.
+    /// </summary>
     private async Task BackgroundStartAsync()
     {
         WorkerSlot<TWorker>? slot = null;
@@ -222,7 +207,7 @@ internal sealed partial class PoolCore<TWorker>
             }
             else if (slot is not null)
             {
-                _restarts++;
+                CountStartLocked();
                 ExitBackoffLocked(ref fx);
                 AdmitLocked(slot, now);
                 AddAvailableLocked(slot, now, ref fx);
@@ -231,10 +216,16 @@ internal sealed partial class PoolCore<TWorker>
             if (failure is not null and not PoolStoppedException)
             {
                 _startFailures++;
+                if (_waiterCount > _bgStarting && DequeueLocked() is { } oldest)
+                {
+                    fx.Fail(oldest, failure);
+                }
+
                 RecordFailureLocked(failure, ref fx);
             }
 
             ReconcileLocked(ref fx);
+            TrimSurplusLocked(now, ref fx);
             RollLocked(ref fx);
             SignalPendingLocked();
             AssertInvariantsLocked();
@@ -263,6 +254,7 @@ internal sealed partial class PoolCore<TWorker>
             using (_lock.EnterScope())
             {
                 _pending--;
+                _stopsInFlight--;
                 SignalPendingLocked();
             }
         }

@@ -69,7 +69,10 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private long _checkouts;
     private long _timeouts;
     private long _rejections;
+    private long _starts;
     private long _restarts;
+    private int _replacementsOwed; // workers gone for a reason other than dismissal, not yet replaced
+    private int _stopsInFlight;
     private long _deaths;
     private long _startFailures;
     private ITimer? _cooldownTimer;

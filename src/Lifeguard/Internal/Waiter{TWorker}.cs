@@ -42,6 +42,12 @@ internal sealed class Waiter<TWorker>(PoolCore<TWorker> owner) : IValueTaskSourc
     /// <summary>Where the checkout was made, when leak detection is on.</summary>
     public CheckoutStack? Stack { get; set; }
 
+    /// <summary>
+    /// A try-only or zero-timeout caller that waits only because a start can serve it: it has no deadline, and it
+    /// fails rather than wait on when no start is left for it (backoff).
+    /// </summary>
+    public bool StartBound { get; set; }
+
     public ValueTask<Lease<TWorker>> AsValueTask() => new(this, _core.Version);
 
     public void SetResult(Lease<TWorker> lease) => _core.SetResult(lease);
@@ -56,6 +62,7 @@ internal sealed class Waiter<TWorker>(PoolCore<TWorker> owner) : IValueTaskSourc
         Registration = default;
         Stack = null;
         StartedAt = 0;
+        StartBound = false;
     }
 
     /// <summary>
