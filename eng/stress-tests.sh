@@ -107,8 +107,8 @@ for ((run = 1; run <= runs; run++)); do
             verdict="FAILED (exit $status)"
             failed=1
         fi
-        if leftovers=$(pgrep -f 'lifeguard_worker\.py'); then
-            verdict="$verdict, worker processes left: $(echo "$leftovers" | tr '\n' ' ')"
+        if ! eng/leftover-workers.sh 2>>"$log"; then
+            verdict="$verdict, worker processes left behind (see $log)"
             failed=1
         fi
         printf 'run %d/%d %-7s %s: %s in %d s, load %s\n' "$run" "$runs" "$configuration" "$verdict" "$totals" "$elapsed" "$load"

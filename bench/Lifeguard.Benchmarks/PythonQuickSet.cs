@@ -22,10 +22,11 @@ internal sealed class PythonQuickSet : IQuickSet
     private static readonly Budget ScalingBudget = new(WarmupRounds: 1, MaxRounds: 31, TimeSpan.FromSeconds(18));
     private static readonly Budget BytesBudget = new(WarmupRounds: 3, MaxRounds: 41, TimeSpan.FromSeconds(8));
     private static readonly Budget Start4Budget = new(WarmupRounds: 1, MaxRounds: 41, TimeSpan.FromSeconds(12));
+    private static readonly Budget BurstBudget = new(WarmupRounds: 1, MaxRounds: 21, TimeSpan.FromSeconds(15));
 
     public string Name => "python";
 
-    public string Description => "python.roundtrip, .scaling, .bytes1mib and .start4 vs pipe, stdlib-pool and bare-interpreter baselines";
+    public string Description => "python.roundtrip, .scaling, .bytes1mib, .start4 and .burst vs pipe, stdlib-pool, bare-interpreter and no-overflow baselines";
 
     public async Task<int> RunAsync(TextWriter output)
     {
@@ -35,9 +36,10 @@ internal sealed class PythonQuickSet : IQuickSet
         var (scaling, iterations) = await RunScalingAsync();
         var bytes = await RunBytesAsync();
         var start4 = await RunStart4Async();
+        var (burst, burstStarts) = await RunBurstAsync();
         total.Stop();
 
-        Scenario[] scenarios = [roundtrip, scaling, bytes, start4];
+        Scenario[] scenarios = [roundtrip, scaling, bytes, start4, burst];
         await output.WriteLineAsync(Invariant(
             $"quick python: {Environment.ProcessorCount} cores, {total.Elapsed.TotalSeconds:F1} s, medians of interleaved rounds; load average {loadBefore} before, {LoadAverage()} after"));
         await output.WriteLineAsync(Invariant($"interpreter: {await PythonBench.InterpreterAsync()}"));
@@ -60,6 +62,10 @@ internal sealed class PythonQuickSet : IQuickSet
             $"{PythonBytes1MiBBenchmarks.Name}: per echo of 1 MiB, median of {BytesCallsPerSample} per round."));
         await output.WriteLineAsync(Invariant(
             $"{PythonStart4Benchmarks.Name}: StartAsync(Size {PythonStart4Benchmarks.Workers}) until ready vs {PythonStart4Benchmarks.Workers} x `python -c pass` until exited, one start per round."));
+        await output.WriteLineAsync(Invariant(
+            $"{PythonBurstBenchmarks.Name}: per call, {PythonBurstBenchmarks.Calls} calls of square(7) from {PythonBurstBenchmarks.Callers} callers on a fresh pool, one burst per round; lifeguard = Size 2 + MaxOverflow 1, no-overflow = Size 2."));
+        await output.WriteLineAsync(Invariant(
+            $"{PythonBurstBenchmarks.Name} starts per pool (the fill's included), median [min, max]: {string.Join("; ", burstStarts.Select(s => $"{s.Key} {Statistics.Median(s.Value):F0} [{s.Value.Min():F0}, {s.Value.Max():F0}]"))}."));
         await output.WriteLineAsync();
 
         foreach (var scenario in scenarios)
@@ -155,6 +161,25 @@ internal sealed class PythonQuickSet : IQuickSet
         {
             await bench.StopStartedAsync();
         }
+    }
+
+    private static async Task<(Scenario Scenario, Dictionary<string, List<double>> Starts)> RunBurstAsync()
+    {
+        var bench = new PythonBurstBenchmarks();
+        var starts = new Dictionary<string, List<double>>(StringComparer.Ordinal) { [Subject] = [], ["no-overflow"] = [] };
+        async Task<double> Burst(string name, bool overflow)
+        {
+            double ns = await bench.PerCallNsAsync(overflow);
+            starts[name].Add(bench.LastStarts);
+            return ns;
+        }
+
+        var scenario = await InterleaveAsync(
+            PythonBurstBenchmarks.Name,
+            BurstBudget,
+            new Competitor(Subject, () => Burst(Subject, overflow: true)),
+            new Competitor("no-overflow", () => Burst("no-overflow", overflow: false)));
+        return (scenario, starts);
     }
 
     /// <summary>
