@@ -91,9 +91,10 @@ internal sealed record RunSettings(
 {
     public void Validate()
     {
-        if (!Input.Exists)
+        RunPaths.CheckInput(Input);
+        if (Output is not null)
         {
-            throw new UsageException($"--input '{Input}' does not exist.");
+            RunPaths.CheckOutput(Output, Input);
         }
 
         if (Size < 1 || MaxOverflow < 0 || Retries < 0)

@@ -30,7 +30,18 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
 
         await using (pool.ConfigureAwait(false))
         {
-            var sink = settings.Output is null ? Console.OpenStandardOutput() : settings.Output.Create();
+            Stream sink;
+            try
+            {
+                sink = settings.Output is null ? Console.OpenStandardOutput() : settings.Output.Create();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Checked before the pool started (RunPaths); this is the path changing since.
+                await error.WriteLineAsync($"lifeguard run: cannot write --output '{settings.Output}': {e.Message}").ConfigureAwait(false);
+                return ExitCodes.Usage;
+            }
+
             await using (sink.ConfigureAwait(false))
             {
                 var clock = Stopwatch.StartNew();

@@ -12,6 +12,15 @@ public sealed class RunCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
+    /// <summary>A hard link made with ln, as an argv list (no shell).</summary>
+    private static string HardLink(string existing, string link)
+    {
+        using var ln = Process.Start(new ProcessStartInfo("ln") { ArgumentList = { existing, link }, UseShellExecute = false })!;
+        ln.WaitForExit();
+        Assert.Equal(0, ln.ExitCode);
+        return link;
+    }
+
     [Fact]
     public async Task Run_MixedInputs_OneLinePerInputInOrderWithTypedErrors()
     {
@@ -28,6 +37,67 @@ public sealed class RunCommandTests : IDisposable
         Assert.Equal("[1,2,1,2]", lines[4].GetProperty("result").GetRawText());
         Assert.Contains("5 inputs, 3 succeeded, 2 failed (InvalidInput 1, ValueError 1)", error);
         Assert.Contains("p50", error);
+    }
+
+    [Theory]
+    [InlineData("same path")]
+    [InlineData("another spelling")]
+    [InlineData("symbolic link")]
+    [InlineData("hard link")]
+    public async Task Run_OutputIsTheInputFile_RefusedWithExit2AndTheInputUntouched(string spelling)
+    {
+        var input = Write("same.jsonl", "1", "2", "3");
+        var before = File.ReadAllBytes(input);
+        var output = spelling switch
+        {
+            "same path" => input,
+            "another spelling" => Path.Combine(_dir, ".", "sub", "..", "same.jsonl"),
+            "symbolic link" => File.CreateSymbolicLink(Path.Combine(_dir, "link.jsonl"), input).FullName,
+            _ => HardLink(input, Path.Combine(_dir, "hard.jsonl")),
+        };
+        Directory.CreateDirectory(Path.Combine(_dir, "sub"));
+
+        var (code, stdout, error) = await CliProcess.RunAsync("run", Fixture("double"), "--input", input, "--output", output);
+
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Contains("is the input file", error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.Equal(before, File.ReadAllBytes(input));
+    }
+
+    [Theory]
+    [InlineData("missing folder")]
+    [InlineData("a directory")]
+    [InlineData("under a file")]
+    public async Task Run_BadOutputPath_OneLineAndExit2BeforeAnythingIsWritten(string kind)
+    {
+        var input = Write("in.jsonl", "1");
+        File.WriteAllText(Path.Combine(_dir, "plain.txt"), "keep");
+        var output = kind switch
+        {
+            "missing folder" => Path.Combine(_dir, "no-such-folder", "out.jsonl"),
+            "a directory" => Directory.CreateDirectory(Path.Combine(_dir, "folder")).FullName,
+            _ => Path.Combine(_dir, "plain.txt", "out.jsonl"),
+        };
+
+        var (code, stdout, error) = await CliProcess.RunAsync("run", Fixture("double"), "--input", input, "--output", output);
+
+        Assert.Equal(2, code);
+        Assert.Equal("", stdout);
+        Assert.Single(error.TrimEnd().Split('\n'));
+        Assert.StartsWith("lifeguard", error, StringComparison.Ordinal);
+        Assert.DoesNotContain(" at ", error, StringComparison.Ordinal); // no stack trace
+        Assert.Equal("keep", File.ReadAllText(Path.Combine(_dir, "plain.txt")));
+    }
+
+    [Fact]
+    public async Task Run_InputIsADirectory_OneLineAndExit2()
+    {
+        var (code, _, error) = await CliProcess.RunAsync("run", Fixture("double"), "--input", _dir);
+        Assert.Equal(2, code);
+        Assert.Contains("is a directory", error, StringComparison.Ordinal);
+        Assert.Single(error.TrimEnd().Split('\n'));
     }
 
     [Fact]
