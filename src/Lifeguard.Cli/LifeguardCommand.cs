@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.CommandLine.Parsing;
 
 namespace Lifeguard.Cli;
@@ -8,8 +9,12 @@ internal static class LifeguardCommand
 {
     public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
     {
-        var root = new RootCommand("Lifeguard: supervised worker pools. Run a Python function over a file of inputs, or size a pool.")
+        // Not RootCommand: it names itself after the executable, which is Lifeguard.Cli under `dotnet run` and in
+        // the tool's package. The command is `lifeguard` however it is started.
+        var root = new Command("lifeguard", "Lifeguard: supervised worker pools. Run a Python function over a file of inputs, or size a pool.")
         {
+            new HelpOption(),
+            new VersionOption(),
             BenchCommand.Create(output),
             DemoCommand.Create(output),
             RunCommand.Create(error),
