@@ -51,8 +51,9 @@ internal sealed partial class PoolCore<TWorker>
     }
 
     /// <summary>
-    /// One attempt: an idle worker, or a place in the queue (with a start for the pool when the cap allows). <paramref name="invalid"/>, when set, is a
-    /// worker this caller just found invalid: it is removed in the same transition that places the caller again.
+    /// One attempt: an idle worker, or a place in the queue (with a start for the pool when the cap allows).
+    /// <paramref name="invalid"/>, when set, is a worker this caller just found invalid: it is removed in the same
+    /// transition that places the caller again.
     /// </summary>
     private ValueTask<Lease<TWorker>> CheckoutOnce(
         TimeSpan timeout,
