@@ -35,7 +35,14 @@ internal static class LifeguardCommand
         try
         {
             // Our own handler: a usage error found while running is one line and exit code 2, not a stack trace.
-            return await parse.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+            // `run` handles SIGINT and SIGTERM itself (it writes what finished first); the others are cancelled by them.
+            var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+            if (parse.CommandResult.Command.Name == "run")
+            {
+                configuration.ProcessTerminationTimeout = null;
+            }
+
+            return await parse.InvokeAsync(configuration).ConfigureAwait(false);
         }
         catch (UsageException e)
         {

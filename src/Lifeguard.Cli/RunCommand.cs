@@ -24,17 +24,31 @@ internal static class RunCommand
         };
         var retries = new Option<int>("--retries") { Description = "Extra attempts for an input whose worker crashed or timed out (never for one whose Python code raised). Default 0." };
         var python = new Option<string?>("--python") { Description = "The Python interpreter. Default: LIFEGUARD_PYTHON, else python3 on PATH." };
+        var grace = new Option<TimeSpan?>("--grace")
+        {
+            Description = $"After SIGINT or SIGTERM, how long calls in flight may run on before they are cancelled ({Durations.Accepted}); a second signal cancels them at once. Default 5s.",
+            CustomParser = r => LifeguardCommand.ParseDuration(r),
+        };
+        var resume = new Option<bool>("--resume") { Description = "Keep the entries already in --output (an interrupted or killed run's) and run only the inputs without one." };
+        var maxFrameSize = new Option<long?>("--max-frame-size")
+        {
+            Description = $"The largest message to or from a worker ({Sizes.Accepted}); a longer input line is that input's InputTooLarge error. Default 64MiB.",
+            CustomParser = r => ParseSize(r),
+        };
         var command = new Command(
             "run",
             "Call a Python function once per line of a JSON Lines file, in a supervised pool of Python workers.\n"
-                + "Output: one JSON line per non-blank input line, in input order: {\"index\": i, \"result\": ...} or\n"
-                + "{\"index\": i, \"error\": {\"type\": ..., \"message\": ...}}. Exit code 0 when every input succeeded, 1 when some failed,\n"
-                + "2 for bad arguments.\n\n"
+                + "Output: one JSON line per non-blank input line, in input order: {\"index\": i, \"line\": n, \"result\": ...} or\n"
+                + "{\"index\": i, \"line\": n, \"error\": {\"type\": ..., \"message\": ...}}, where n is the input's line number.\n"
+                + "Results are written as they complete and flushed at least every 100 ms. On SIGINT or SIGTERM the run reads no\n"
+                + "more input, gives calls in flight --grace, writes what finished and exits with 130 or 143; --resume continues it.\n"
+                + "Exit code 0 when every input succeeded, 1 when some failed, 2 for bad arguments.\n\n"
                 + "Examples:\n"
                 + "  lifeguard run optimizer.py:optimize --input deliveries.jsonl > plans.jsonl\n"
-                + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --size 4 --timeout 30s --retries 2")
+                + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --size 4 --timeout 30s --retries 2\n"
+                + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --resume")
         {
-            target, input, outputFile, size, maxOverflow, timeout, retries, python,
+            target, input, outputFile, size, maxOverflow, timeout, retries, python, grace, resume, maxFrameSize,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -47,11 +61,26 @@ internal static class RunCommand
                 parse.GetValue(maxOverflow),
                 parse.GetValue(timeout) ?? TimeSpan.FromSeconds(100),
                 parse.GetValue(retries),
-                parse.GetValue(python));
+                parse.GetValue(python),
+                parse.GetValue(grace) ?? TimeSpan.FromSeconds(5),
+                parse.GetValue(resume),
+                parse.GetValue(maxFrameSize));
             settings.Validate();
             return await new RunJob(settings, error).RunAsync(cancellationToken).ConfigureAwait(false);
         });
         return command;
+    }
+
+    private static long? ParseSize(System.CommandLine.Parsing.ArgumentResult result)
+    {
+        var token = result.Tokens.Count > 0 ? result.Tokens[0].Value : null;
+        if (Sizes.TryParse(token, out long value))
+        {
+            return value;
+        }
+
+        result.AddError($"--max-frame-size: '{token}' is not a size; use {Sizes.Accepted}.");
+        return null;
     }
 
     private static (string File, string Module, string Function) ParseTarget(string target)
@@ -87,8 +116,15 @@ internal sealed record RunSettings(
     int MaxOverflow,
     TimeSpan Timeout,
     int Retries,
-    string? Python)
+    string? Python,
+    TimeSpan Grace,
+    bool Resume,
+    long? MaxFrameSize)
 {
+    /// <summary>The bounds of <see cref="PythonPoolOptions.MaxFrameSize"/>.</summary>
+    private const long MinFrameSize = 4096;
+    private const long MaxFrameSizeLimit = 1024 * 1024 * 1024;
+
     public void Validate()
     {
         RunPaths.CheckInput(Input);
@@ -108,6 +144,18 @@ internal sealed record RunSettings(
         {
             throw new UsageException("--timeout must be positive.");
         }
+
+        if (Resume && Output is null)
+        {
+            throw new UsageException("--resume needs --output: it continues the results already in that file.");
+        }
+
+        if (MaxFrameSize is < MinFrameSize or > MaxFrameSizeLimit)
+        {
+            throw new UsageException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"--max-frame-size must be from 4KiB to 1GiB (was {Sizes.Format(MaxFrameSize.Value)})."));
+        }
     }
 
     public PythonPoolOptions PoolOptions()
@@ -125,6 +173,11 @@ internal sealed record RunSettings(
             // Many inputs fail or crash in a bad batch; the run reports them per input rather than stopping.
             MaxRestarts = int.MaxValue,
         };
+        if (MaxFrameSize is { } frame)
+        {
+            options.MaxFrameSize = (int)frame;
+        }
+
         options.ModulePaths.Add(Path.GetDirectoryName(Target.File)!);
         options.Preload.Add(Target.Module);
         return options;

@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Lifeguard.Python;
@@ -8,19 +10,51 @@ namespace Lifeguard.Cli;
 
 /// <summary>
 /// One run: streams the input, calls the function for each line with at most the pool's cap in flight, and writes the
-/// results in input order. Memory stays bounded however large the input: a bounded channel of pending results is the
-/// reorder window, and latency percentiles come from a fixed-size sample. Not thread-safe; used once.
+/// results in input order as they complete, flushed at least every 100 ms, so that however the run ends (even by
+/// SIGKILL) the output is an ordered prefix of the full one. Memory stays bounded however large the input: a bounded
+/// channel of pending results is the reorder window, lines are bytes read within the frame limit, and latency
+/// percentiles come from a fixed-size sample. Not thread-safe; used once.
 /// </summary>
 internal sealed class RunJob(RunSettings settings, TextWriter error)
 {
+    private static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(100);
     private readonly RunStatistics _stats = new();
+    private long _read;
+    private long _written;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
+        using var interrupts = new RunInterrupts(settings.Grace, Notice, cancellationToken);
+        var options = settings.PoolOptions();
+        var resume = ResumePoint.None;
+        try
+        {
+            if (settings.Resume)
+            {
+                resume = await ResumePoint.LoadAsync(settings.Output!, settings.Input, ResumeLineLimit(options.MaxFrameSize), interrupts.StopReading).ConfigureAwait(false);
+                _stats.Keep(resume);
+                if (resume.Complete && resume.FileLength == resume.Length)
+                {
+                    await error.WriteLineAsync($"lifeguard run: every input already has its entry in '{settings.Output}'; nothing to do.").ConfigureAwait(false);
+                    await error.WriteLineAsync(_stats.Summary(TimeSpan.Zero, status: null)).ConfigureAwait(false);
+                    return _stats.Failed == 0 ? ExitCodes.Success : ExitCodes.SomeFailed;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (interrupts.Interrupted)
+        {
+            return await InterruptedAsync(interrupts, TimeSpan.Zero, status: null).ConfigureAwait(false);
+        }
+
+        var clock = Stopwatch.StartNew();
         PythonPool pool;
         try
         {
-            pool = await PythonPool.StartAsync(settings.PoolOptions(), cancellationToken).ConfigureAwait(false);
+            pool = await PythonPool.StartAsync(options, interrupts.StopReading).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (interrupts.Interrupted)
+        {
+            return await InterruptedAsync(interrupts, clock.Elapsed, status: null).ConfigureAwait(false);
         }
         catch (Exception e) when (e is LifeguardException)
         {
@@ -33,7 +67,7 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
             Stream sink;
             try
             {
-                sink = settings.Output is null ? Console.OpenStandardOutput() : settings.Output.Create();
+                sink = OpenSink(resume);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -42,136 +76,323 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
                 return ExitCodes.Usage;
             }
 
+            Exception? writeFailure;
             await using (sink.ConfigureAwait(false))
             {
-                var clock = Stopwatch.StartNew();
-                if (Console.IsErrorRedirected)
-                {
-                    await PumpAsync(pool, sink, progress: null, cancellationToken).ConfigureAwait(false);
-                }
-                else
-                {
-                    await WithProgressAsync(pool, sink, cancellationToken).ConfigureAwait(false);
-                }
-
-                await error.WriteLineAsync(_stats.Summary(clock.Elapsed, pool.GetStatus())).ConfigureAwait(false);
+                writeFailure = Console.IsErrorRedirected
+                    ? await PumpAsync(pool, sink, interrupts, resume.Entries, options.MaxFrameSize, progress: null).ConfigureAwait(false)
+                    : await WithProgressAsync(pool, sink, interrupts, resume.Entries, options.MaxFrameSize).ConfigureAwait(false);
             }
+
+            if (writeFailure is not null)
+            {
+                await error.WriteLineAsync($"lifeguard run: cannot write the results: {writeFailure.Message}").ConfigureAwait(false);
+                await error.WriteLineAsync(_stats.Summary(clock.Elapsed, pool.GetStatus())).ConfigureAwait(false);
+                return ExitCodes.SomeFailed;
+            }
+
+            if (interrupts.Interrupted)
+            {
+                return await InterruptedAsync(interrupts, clock.Elapsed, pool.GetStatus()).ConfigureAwait(false);
+            }
+
+            await error.WriteLineAsync(_stats.Summary(clock.Elapsed, pool.GetStatus())).ConfigureAwait(false);
         }
 
         return _stats.Failed == 0 ? ExitCodes.Success : ExitCodes.SomeFailed;
     }
 
-    /// <summary>A progress bar with rate and ETA and a live pool status line, on stderr, when stderr is a terminal.</summary>
-    private async Task WithProgressAsync(PythonPool pool, Stream sink, CancellationToken cancellationToken)
+    /// <summary>Says, as each signal is handled, what happens next.</summary>
+    private void Notice(bool again)
     {
-        long total = 0;
-        foreach (var line in File.ReadLines(settings.Input.FullName))
+        error.WriteLine(again
+            ? "lifeguard run: interrupted again; cancelling the calls in flight now."
+            : string.Create(CultureInfo.InvariantCulture, $"lifeguard run: interrupted; reading no more input, letting the calls in flight finish (up to {settings.Grace.TotalSeconds:0.###} s; interrupt again to cancel them now)."));
+    }
+
+    /// <summary>Entries are written by this command, so a line longer than a result frame can carry is not one of them.</summary>
+    private static long ResumeLineLimit(int maxFrameSize) => (2L * maxFrameSize) + (64 * 1024);
+
+    private async Task<int> InterruptedAsync(RunInterrupts interrupts, TimeSpan elapsed, PoolStatus? status)
+    {
+        await error.WriteLineAsync(_stats.Summary(elapsed, status)).ConfigureAwait(false);
+        await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"interrupted: {_written} results written, {_read} inputs read")).ConfigureAwait(false);
+        return interrupts.ExitCode;
+    }
+
+    /// <summary>The output: standard output, a new file, or (resuming) the existing file cut to its complete entries.</summary>
+    private Stream OpenSink(ResumePoint resume)
+    {
+        if (settings.Output is null)
         {
-            total += string.IsNullOrWhiteSpace(line) ? 0 : 1;
+            return new BufferedStream(Console.OpenStandardOutput(), 64 * 1024);
         }
 
+        if (!settings.Resume)
+        {
+            return new FileStream(settings.Output.FullName, FileMode.Create, FileAccess.Write, FileShare.Read, 64 * 1024);
+        }
+
+        var file = new FileStream(settings.Output.FullName, FileMode.OpenOrCreate, FileAccess.Write, FileShare.Read, 64 * 1024);
+        try
+        {
+            if (file.Length != resume.Length)
+            {
+                file.SetLength(resume.Length); // the torn last line of a killed run
+            }
+
+            file.Position = resume.Length;
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A progress bar with rate and ETA and a live pool status line, on stderr, when stderr is a terminal.</summary>
+    private async Task<Exception?> WithProgressAsync(PythonPool pool, Stream sink, RunInterrupts interrupts, long skip, int maxFrameSize)
+    {
+        long total = 0;
+        using (var input = RunInput.Open(settings.Input.FullName, 0))
+        {
+            try
+            {
+                while (await input.NextAsync(read: false, interrupts.StopReading).ConfigureAwait(false) is not null)
+                {
+                    total++;
+                }
+            }
+            catch (OperationCanceledException) when (interrupts.Interrupted)
+            {
+                return null;
+            }
+        }
+
+        Exception? failure = null;
         var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
         await console.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async context =>
             {
-                var task = context.AddTask(settings.Target.Module + "." + settings.Target.Function, maxValue: Math.Max(1, total));
-                await PumpAsync(pool, sink, done =>
+                var task = context.AddTask(settings.Target.Module + "." + settings.Target.Function, maxValue: Math.Max(1, total - skip));
+                failure = await PumpAsync(pool, sink, interrupts, skip, maxFrameSize, done =>
                 {
                     task.Value = done;
                     var s = pool.GetStatus();
                     task.Description = $"{settings.Target.Function} [grey]busy {s.Busy} idle {s.Idle} overflow {s.Overflow} waiting {s.Waiters} restarts {s.TotalRestarts}[/] {done / Math.Max(0.001, task.ElapsedTime?.TotalSeconds ?? 0):0}/s";
-                }, cancellationToken).ConfigureAwait(false);
+                }).ConfigureAwait(false);
             }).ConfigureAwait(false);
+        return failure;
     }
 
-    private async Task PumpAsync(PythonPool pool, Stream sink, Action<long>? progress, CancellationToken cancellationToken)
+    /// <summary>
+    /// Reads, calls and writes until the input ends or an interrupt stops the reading. Entries are written in input
+    /// order; the first input without one (never started, or cancelled once the grace period was over) ends the
+    /// writing, so the output stays an ordered prefix. Returns the exception that stopped the writing, if any.
+    /// </summary>
+    private async Task<Exception?> PumpAsync(PythonPool pool, Stream sink, RunInterrupts interrupts, long skip, int maxFrameSize, Action<long>? progress)
     {
-        var cap = pool.GetStatus().Size + pool.GetStatus().MaxOverflow;
+        var status = pool.GetStatus();
+        var cap = status.Size + status.MaxOverflow;
         using var inFlight = new SemaphoreSlim(cap);
 
         // The reorder window: results wait here, in input order, until written.
-        var pending = Channel.CreateBounded<Task<RunEntry>>(new BoundedChannelOptions(Math.Max(64, cap * 8)) { SingleReader = true, SingleWriter = true });
-        var reader = Task.Run(
-            async () =>
-            {
-                try
-                {
-                    long index = 0;
-                    using var input = new StreamReader(settings.Input.FullName);
-                    while (await input.ReadLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
-                    {
-                        if (!string.IsNullOrWhiteSpace(line))
-                        {
-                            await pending.Writer.WriteAsync(CallAsync(pool, inFlight, index++, line, cancellationToken), cancellationToken).ConfigureAwait(false);
-                        }
-                    }
-                }
-                finally
-                {
-                    pending.Writer.Complete();
-                }
-            },
-            cancellationToken);
+        var pending = Channel.CreateBounded<Task<RunEntry?>>(new BoundedChannelOptions(Math.Max(64, cap * 8)) { SingleReader = true, SingleWriter = true });
+        var reader = Task.Run(() => ReadAsync(pool, inFlight, pending.Writer, interrupts, skip, maxFrameSize), CancellationToken.None);
 
         var writer = new RunWriter(sink);
-        long done = 0;
-        await foreach (var next in pending.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+        Exception? failure = null;
+        bool ended = false; // an input without an entry was reached: nothing after it is written
+        bool dirty = false;
+        long flushed = Stopwatch.GetTimestamp();
+        while (true)
         {
+            if (!pending.Reader.TryRead(out var next))
+            {
+                // Nothing to write yet: what was written goes out before waiting.
+                failure ??= await FlushAsync(dirty).ConfigureAwait(false);
+                dirty = false;
+                if (!await pending.Reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                continue;
+            }
+
+            if (!next.IsCompleted && dirty)
+            {
+                failure ??= await FlushAsync(dirty).ConfigureAwait(false);
+                dirty = false;
+                flushed = Stopwatch.GetTimestamp();
+            }
+
             var entry = await next.ConfigureAwait(false);
-            await writer.WriteAsync(entry, cancellationToken).ConfigureAwait(false);
-            _stats.Record(entry);
-            progress?.Invoke(++done);
+            if (ended || entry is null || failure is not null)
+            {
+                ended = true;
+                continue;
+            }
+
+            try
+            {
+                await writer.WriteAsync(entry, CancellationToken.None).ConfigureAwait(false);
+                dirty = true;
+                _written++;
+                _stats.Record(entry);
+                progress?.Invoke(_written);
+                if (Stopwatch.GetElapsedTime(flushed) >= FlushInterval)
+                {
+                    await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                    dirty = false;
+                    flushed = Stopwatch.GetTimestamp();
+                }
+            }
+            catch (IOException e)
+            {
+                failure = e;
+                interrupts.Abort();
+            }
         }
 
         await reader.ConfigureAwait(false);
-        await writer.FlushAsync(cancellationToken).ConfigureAwait(false);
+        failure ??= await FlushAsync(dirty).ConfigureAwait(false);
+        return failure;
+
+        async Task<Exception?> FlushAsync(bool needed)
+        {
+            if (!needed || failure is not null)
+            {
+                return null;
+            }
+
+            try
+            {
+                await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                return null;
+            }
+            catch (IOException e)
+            {
+                interrupts.Abort();
+                return e;
+            }
+        }
     }
 
-    private async Task<RunEntry> CallAsync(PythonPool pool, SemaphoreSlim inFlight, long index, string line, CancellationToken cancellationToken)
+    private async Task ReadAsync(PythonPool pool, SemaphoreSlim inFlight, ChannelWriter<Task<RunEntry?>> pending, RunInterrupts interrupts, long skip, int maxFrameSize)
     {
-        JsonElement argument;
         try
         {
-            using var document = JsonDocument.Parse(line);
-            argument = document.RootElement.Clone();
+            using var input = RunInput.Open(settings.Input.FullName, maxFrameSize);
+            for (long i = 0; i < skip && await input.NextAsync(read: false, interrupts.StopReading).ConfigureAwait(false) is not null; i++)
+            {
+                // Inputs that already have their entries (--resume).
+            }
+
+            while (await input.NextAsync(read: true, interrupts.StopReading).ConfigureAwait(false) is { } line)
+            {
+                await pending.WriteAsync(CallAsync(pool, inFlight, line, maxFrameSize, interrupts), interrupts.StopReading).ConfigureAwait(false);
+                _read++;
+            }
+        }
+        catch (OperationCanceledException) when (interrupts.StopReading.IsCancellationRequested)
+        {
+            // Interrupted: no more input is read.
+        }
+        finally
+        {
+            pending.Complete();
+        }
+    }
+
+    /// <summary>This input's entry, or null when it has none: it never started, or was cancelled after an interrupt.</summary>
+    private async Task<RunEntry?> CallAsync(PythonPool pool, SemaphoreSlim inFlight, InputLine line, int maxFrameSize, RunInterrupts interrupts)
+    {
+        if (line.Bytes is null)
+        {
+            return RunEntry.Failure(line, "InputTooLarge", TooLarge(line, maxFrameSize), TimeSpan.Zero);
+        }
+
+        RawJson argument;
+        try
+        {
+            argument = RawJson.Parse(line.Bytes);
         }
         catch (JsonException e)
         {
-            return RunEntry.Failure(index, "InvalidInput", $"line is not JSON: {e.Message}", TimeSpan.Zero);
+            return RunEntry.Failure(line, "InvalidInput", InvalidJson(line, e), TimeSpan.Zero);
         }
 
-        await inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await inFlight.WaitAsync(interrupts.StopReading).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return null;
+        }
+
         long started = Stopwatch.GetTimestamp();
         try
         {
-            var result = await pool.CallAsync(settings.Target.Module, settings.Target.Function, [argument], cancellationToken: cancellationToken).ConfigureAwait(false);
-            return RunEntry.Success(index, result, Stopwatch.GetElapsedTime(started));
+            var result = await pool.CallAsync(settings.Target.Module, settings.Target.Function, [argument], cancellationToken: interrupts.CancelCalls).ConfigureAwait(false);
+            return RunEntry.Success(line, result, Stopwatch.GetElapsedTime(started));
+        }
+        catch (OperationCanceledException) when (interrupts.CancelCalls.IsCancellationRequested)
+        {
+            return null;
         }
         catch (PythonException e)
         {
-            return RunEntry.Failure(index, e.PythonType, e.PythonMessage, Stopwatch.GetElapsedTime(started));
+            return RunEntry.Failure(line, e.PythonType, e.PythonMessage, Stopwatch.GetElapsedTime(started));
         }
         catch (Exception e) when (e is PythonWorkerCrashedException or PythonProtocolException)
         {
-            return RunEntry.Failure(index, "WorkerCrashed", e.Message, Stopwatch.GetElapsedTime(started));
+            return RunEntry.Failure(line, "WorkerCrashed", e.Message, Stopwatch.GetElapsedTime(started));
         }
         catch (PythonCallTimeoutException e)
         {
-            return RunEntry.Failure(index, "Timeout", e.Message, Stopwatch.GetElapsedTime(started));
+            return RunEntry.Failure(line, "Timeout", e.Message, Stopwatch.GetElapsedTime(started));
+        }
+        catch (PythonSerializationException e) when (line.Length > maxFrameSize - FrameOverhead)
+        {
+            return RunEntry.Failure(line, "InputTooLarge", $"{TooLarge(line, maxFrameSize)} ({e.Message})", Stopwatch.GetElapsedTime(started));
         }
         catch (PythonSerializationException e)
         {
-            return RunEntry.Failure(index, "InvalidInput", e.Message, Stopwatch.GetElapsedTime(started));
+            return RunEntry.Failure(line, "InvalidInput", e.Message, Stopwatch.GetElapsedTime(started));
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             // Whatever else went wrong is this input's error entry: one input never ends the run.
-            return RunEntry.Failure(index, e.GetType().Name, e.Message, Stopwatch.GetElapsedTime(started));
+            return RunEntry.Failure(line, e.GetType().Name, e.Message, Stopwatch.GetElapsedTime(started));
         }
         finally
         {
             inFlight.Release();
         }
+    }
+
+    /// <summary>Room a call frame takes besides its argument: header, module and function names, trace context.</summary>
+    private const int FrameOverhead = 4096;
+
+    private static string TooLarge(InputLine line, int maxFrameSize)
+        => string.Create(CultureInfo.InvariantCulture, $"line {line.Number} is {line.Length} bytes, more than a frame can carry (--max-frame-size {Sizes.Format(maxFrameSize)})");
+
+    /// <summary>The JSON reader's reason, placed by the line's number in the file and the column (in characters, from 1).</summary>
+    private static string InvalidJson(InputLine line, JsonException e)
+    {
+        var reason = e.Message;
+        int cut = reason.IndexOf(" LineNumber:", StringComparison.Ordinal);
+        if (cut > 0)
+        {
+            reason = reason[..cut];
+        }
+
+        long bytes = Math.Clamp(e.BytePositionInLine ?? 0, 0, line.Bytes!.Length);
+        int column = Encoding.UTF8.GetCharCount(line.Bytes, 0, (int)bytes) + 1;
+        return string.Create(CultureInfo.InvariantCulture, $"line {line.Number}, column {column}: not JSON: {reason}");
     }
 }

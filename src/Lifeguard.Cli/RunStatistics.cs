@@ -14,8 +14,21 @@ internal sealed class RunStatistics
     private readonly Random _random = new(1);
     private readonly SortedDictionary<string, long> _failures = new(StringComparer.Ordinal);
     private long _count;
+    private long _kept;
 
+    /// <summary>Failed inputs, those kept from an earlier run (<see cref="Keep"/>) included.</summary>
     public long Failed { get; private set; }
+
+    /// <summary>Counts the entries an earlier run wrote and <c>--resume</c> keeps (no latencies: they were not timed here).</summary>
+    public void Keep(ResumePoint resume)
+    {
+        _kept = resume.Entries;
+        foreach (var (type, count) in resume.Failures)
+        {
+            Failed += count;
+            _failures[type] = _failures.GetValueOrDefault(type) + count;
+        }
+    }
 
     public void Record(RunEntry entry)
     {
@@ -42,17 +55,34 @@ internal sealed class RunStatistics
         }
     }
 
-    public string Summary(TimeSpan elapsed, PoolStatus status)
+    /// <summary>The summary: counts, rate, latency percentiles and, when the pool ran, what its workers did.</summary>
+    public string Summary(TimeSpan elapsed, PoolStatus? status)
     {
         var c = CultureInfo.InvariantCulture;
         var text = new StringBuilder();
-        text.Append(c, $"lifeguard run: {_count} inputs, {_count - Failed} succeeded, {Failed} failed");
+        long total = _count + _kept;
+        text.Append(c, $"lifeguard run: {total} inputs, {total - Failed} succeeded, {Failed} failed");
         if (_failures.Count > 0)
         {
             text.Append(" (").AppendJoin(", ", _failures.Select(f => string.Create(c, $"{f.Key} {f.Value}"))).Append(')');
         }
 
-        text.Append(c, $" in {elapsed.TotalSeconds:0.0} s: {_count / Math.Max(elapsed.TotalSeconds, 0.001):0.#} inputs/s").AppendLine();
+        if (_kept > 0)
+        {
+            text.Append(c, $", {_kept} of them kept from the earlier run");
+        }
+
+        if (_count > 0 || _kept == 0)
+        {
+            text.Append(c, $" in {elapsed.TotalSeconds:0.0} s: {_count / Math.Max(elapsed.TotalSeconds, 0.001):0.#} inputs/s");
+        }
+
+        if (status is null)
+        {
+            return text.ToString();
+        }
+
+        text.AppendLine();
         var sorted = _sample.Take((int)Math.Min(_count, SampleSize)).Where(v => v > 0).Order().ToArray();
         if (sorted.Length > 0)
         {

@@ -4,7 +4,11 @@ using System.Text.Json;
 
 namespace Lifeguard.Cli;
 
-/// <summary>Writes entries as JSON lines: <c>{"index": i, "result": ...}</c> or <c>{"index": i, "error": {...}}</c>. Not thread-safe.</summary>
+/// <summary>
+/// Writes entries as JSON lines, <c>{"index": i, "line": n, "result": ...}</c> or <c>{"index": i, "line": n, "error":
+/// {...}}</c>, each in one write ending with its line break, so that a line is torn only when the process is killed in
+/// the middle of that write. Not thread-safe.
+/// </summary>
 internal sealed class RunWriter(Stream sink)
 {
     private readonly ArrayBufferWriter<byte> _buffer = new(4096);
@@ -17,6 +21,7 @@ internal sealed class RunWriter(Stream sink)
         {
             json.WriteStartObject();
             json.WriteNumber("index"u8, entry.Index);
+            json.WriteNumber("line"u8, entry.Line);
             if (entry.Result is { } result)
             {
                 json.WritePropertyName("result"u8);

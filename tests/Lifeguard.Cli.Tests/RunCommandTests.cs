@@ -195,7 +195,7 @@ public sealed class RunCommandTests : IDisposable
         var deadline = Environment.TickCount64 + 240_000;
         while (!process.HasExited && Environment.TickCount64 < deadline)
         {
-            peakRss = Math.Max(peakRss, Rss(process.Id));
+            peakRss = Math.Max(peakRss, Poll.StatusBytes(process.Id, "VmRSS"));
             await Task.Delay(50);
         }
 
@@ -220,19 +220,6 @@ public sealed class RunCommandTests : IDisposable
         }
 
         Assert.Equal(Lines, expected);
-    }
-
-    private static long Rss(int pid)
-    {
-        try
-        {
-            var line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
-            return line is null ? 0 : long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
     }
 
     private string Write(string name, params string[] lines)
