@@ -6,8 +6,15 @@ namespace Lifeguard.Python;
 /// </summary>
 public sealed class PythonOutputLine
 {
-    internal PythonOutputLine(string poolName, int processId, string text)
+    /// <summary>Creates a line, as the pool does for each one a worker writes (and a test of a handler may).</summary>
+    /// <param name="poolName">The name of the worker's pool.</param>
+    /// <param name="processId">The worker's process id.</param>
+    /// <param name="text">The line, without its line break.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="poolName"/> or <paramref name="text"/> is <see langword="null"/>.</exception>
+    public PythonOutputLine(string poolName, int processId, string text)
     {
+        ArgumentNullException.ThrowIfNull(poolName);
+        ArgumentNullException.ThrowIfNull(text);
         PoolName = poolName;
         ProcessId = processId;
         Text = text;
