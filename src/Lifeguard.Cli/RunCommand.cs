@@ -12,7 +12,7 @@ internal static class RunCommand
 {
     public static Command Create(TextWriter error)
     {
-        var target = new Argument<string>("FILE.py:FUNCTION") { Description = "The Python file and the function in it to call; the file's folder goes on the module path." };
+        var target = new Argument<string>("FILE.py:FUNCTION") { Description = "The Python file and the function in it to call; the file's folder goes at the end of the module path." };
         var input = new Option<FileInfo>("--input") { Description = "A JSON Lines file: each non-blank line is one call's single argument.", Required = true };
         var outputFile = new Option<FileInfo?>("--output") { Description = "Where to write the results (JSON Lines, in input order). Default: standard output." };
         var size = new Option<int?>("--size") { Description = "Workers kept ready. Default: the number of processors." };
@@ -24,17 +24,20 @@ internal static class RunCommand
         };
         var retries = new Option<int>("--retries") { Description = "Extra attempts for an input whose worker crashed or timed out (never for one whose Python code raised). Default 0." };
         var python = new Option<string?>("--python") { Description = "The Python interpreter. Default: LIFEGUARD_PYTHON, else python3 on PATH." };
+        var quiet = new Option<bool>("--quiet") { Description = "Drop the function's own output (print, writes to fd 1 and 2) instead of showing it on stderr." };
         var command = new Command(
             "run",
             "Call a Python function once per line of a JSON Lines file, in a supervised pool of Python workers.\n"
                 + "Output: one JSON line per non-blank input line, in input order: {\"index\": i, \"result\": ...} or\n"
                 + "{\"index\": i, \"error\": {\"type\": ..., \"message\": ...}}. Exit code 0 when every input succeeded, 1 when some failed,\n"
-                + "2 for bad arguments.\n\n"
+                + "2 when nothing was run: bad arguments, FILE does not load, FUNCTION is not a callable in it.\n"
+                + "The function's own output (print, writes to fd 1 and 2) goes to stderr as \"[pid N] text\" lines, at most\n"
+                + "100 a second (the rest are counted); --quiet drops it.\n\n"
                 + "Examples:\n"
                 + "  lifeguard run optimizer.py:optimize --input deliveries.jsonl > plans.jsonl\n"
                 + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --size 4 --timeout 30s --retries 2")
         {
-            target, input, outputFile, size, maxOverflow, timeout, retries, python,
+            target, input, outputFile, size, maxOverflow, timeout, retries, python, quiet,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -47,7 +50,8 @@ internal static class RunCommand
                 parse.GetValue(maxOverflow),
                 parse.GetValue(timeout) ?? TimeSpan.FromSeconds(100),
                 parse.GetValue(retries),
-                parse.GetValue(python));
+                parse.GetValue(python),
+                parse.GetValue(quiet));
             settings.Validate();
             return await new RunJob(settings, error).RunAsync(cancellationToken).ConfigureAwait(false);
         });
@@ -74,7 +78,7 @@ internal static class RunCommand
             throw new UsageException($"'{target[..colon]}' does not exist.");
         }
 
-        return (file, Path.GetFileNameWithoutExtension(file), function);
+        return (file, RunTarget.ModuleName, function);
     }
 }
 
@@ -87,7 +91,8 @@ internal sealed record RunSettings(
     int MaxOverflow,
     TimeSpan Timeout,
     int Retries,
-    string? Python)
+    string? Python,
+    bool Quiet = false)
 {
     public void Validate()
     {
@@ -114,7 +119,7 @@ internal sealed record RunSettings(
     {
         var options = new PythonPoolOptions
         {
-            Name = "run:" + Target.Module,
+            Name = "run:" + Path.GetFileName(Target.File),
             Size = Size,
             MaxOverflow = MaxOverflow,
             CallTimeout = Timeout,
@@ -125,8 +130,11 @@ internal sealed record RunSettings(
             // Many inputs fail or crash in a bad batch; the run reports them per input rather than stopping.
             MaxRestarts = int.MaxValue,
         };
-        options.ModulePaths.Add(Path.GetDirectoryName(Target.File)!);
-        options.Preload.Add(Target.Module);
+        // FILE under a private name, whatever it is called (json.py, my.mod.py); its folder at the end of sys.path, so
+        // that its imports of its neighbours resolve while nothing in it shadows a standard or installed module.
+        options.ModuleFiles[Target.Module] = Target.File;
+        options.ModuleFiles[RunTarget.CheckModuleName] = RunTarget.CheckFile;
+        options.AppendedModulePaths.Add(Path.GetDirectoryName(Target.File)!);
         return options;
     }
 }

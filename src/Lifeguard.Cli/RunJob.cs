@@ -14,18 +14,14 @@ namespace Lifeguard.Cli;
 internal sealed class RunJob(RunSettings settings, TextWriter error)
 {
     private readonly RunStatistics _stats = new();
+    private readonly RunOutputForwarder _output = new(error, TimeProvider.System);
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
-        PythonPool pool;
-        try
+        using var forwarder = _output;
+        if (await RunTarget.StartAsync(settings, _output, error, cancellationToken).ConfigureAwait(false) is not { } pool)
         {
-            pool = await PythonPool.StartAsync(settings.PoolOptions(), cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is LifeguardException)
-        {
-            await error.WriteLineAsync($"lifeguard run: the Python workers could not start: {(e.InnerException ?? e).Message}").ConfigureAwait(false);
-            return ExitCodes.SomeFailed;
+            return ExitCodes.Usage; // reported; no input was read
         }
 
         await using (pool.ConfigureAwait(false))
@@ -54,7 +50,10 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
                     await WithProgressAsync(pool, sink, cancellationToken).ConfigureAwait(false);
                 }
 
-                await error.WriteLineAsync(_stats.Summary(clock.Elapsed, pool.GetStatus())).ConfigureAwait(false);
+                var (elapsed, status) = (clock.Elapsed, pool.GetStatus());
+                await pool.StopAsync(CancellationToken.None).ConfigureAwait(false); // its workers' last lines are forwarded first
+                _output.Complete();
+                await error.WriteLineAsync(_stats.Summary(elapsed, status)).ConfigureAwait(false);
             }
         }
 
@@ -75,13 +74,15 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async context =>
             {
-                var task = context.AddTask(settings.Target.Module + "." + settings.Target.Function, maxValue: Math.Max(1, total));
+                _output.Console = console; // lines are printed above the progress display while it runs
+                var task = context.AddTask(Path.GetFileName(settings.Target.File) + ":" + settings.Target.Function, maxValue: Math.Max(1, total));
                 await PumpAsync(pool, sink, done =>
                 {
                     task.Value = done;
                     var s = pool.GetStatus();
                     task.Description = $"{settings.Target.Function} [grey]busy {s.Busy} idle {s.Idle} overflow {s.Overflow} waiting {s.Waiters} restarts {s.TotalRestarts}[/] {done / Math.Max(0.001, task.ElapsedTime?.TotalSeconds ?? 0):0}/s";
                 }, cancellationToken).ConfigureAwait(false);
+                _output.Console = null;
             }).ConfigureAwait(false);
     }
 
