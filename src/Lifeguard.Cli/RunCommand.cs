@@ -12,7 +12,7 @@ internal static class RunCommand
 {
     public static Command Create(TextWriter error)
     {
-        var target = new Argument<string>("FILE.py:FUNCTION") { Description = "The Python file and the function in it to call; the file's folder goes on the module path." };
+        var target = new Argument<string>("FILE.py:FUNCTION") { Description = "The Python file and the function in it to call; the file's folder goes at the end of the module path." };
         var input = new Option<FileInfo>("--input") { Description = "A JSON Lines file: each non-blank line is one call's single argument.", Required = true };
         var outputFile = new Option<FileInfo?>("--output") { Description = "Where to write the results (JSON Lines, in input order). Default: standard output." };
         var size = new Option<int?>("--size") { Description = "Workers kept ready. Default: the number of processors." };
@@ -35,6 +35,7 @@ internal static class RunCommand
             Description = $"The largest message to or from a worker ({Sizes.Accepted}); a longer input line is that input's InputTooLarge error. Default 64MiB.",
             CustomParser = r => ParseSize(r),
         };
+        var quiet = new Option<bool>("--quiet") { Description = "Drop the function's own output (print, writes to fd 1 and 2) instead of showing it on stderr." };
         var command = new Command(
             "run",
             "Call a Python function once per line of a JSON Lines file, in a supervised pool of Python workers.\n"
@@ -42,13 +43,16 @@ internal static class RunCommand
                 + "{\"index\": i, \"line\": n, \"error\": {\"type\": ..., \"message\": ...}}, where n is the input's line number.\n"
                 + "Results are written as they complete and flushed at least every 100 ms. On SIGINT or SIGTERM the run reads no\n"
                 + "more input, gives calls in flight --grace, writes what finished and exits with 130 or 143; --resume continues it.\n"
-                + "Exit code 0 when every input succeeded, 1 when some failed, 2 for bad arguments.\n\n"
+                + "The function's own output (print, writes to fd 1 and 2) goes to stderr as \"[pid N] text\" lines, at most\n"
+                + "100 a second (the rest are counted); --quiet drops it.\n"
+                + "Exit code 0 when every input succeeded, 1 when some failed, 2 when nothing was run: bad arguments, FILE does\n"
+                + "not load, FUNCTION is not a callable in it.\n\n"
                 + "Examples:\n"
                 + "  lifeguard run optimizer.py:optimize --input deliveries.jsonl > plans.jsonl\n"
                 + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --size 4 --timeout 30s --retries 2\n"
                 + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --resume")
         {
-            target, input, outputFile, size, maxOverflow, timeout, retries, python, grace, resume, maxFrameSize,
+            target, input, outputFile, size, maxOverflow, timeout, retries, python, grace, resume, maxFrameSize, quiet,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -64,7 +68,8 @@ internal static class RunCommand
                 parse.GetValue(python),
                 parse.GetValue(grace) ?? TimeSpan.FromSeconds(5),
                 parse.GetValue(resume),
-                parse.GetValue(maxFrameSize));
+                parse.GetValue(maxFrameSize),
+                parse.GetValue(quiet));
             settings.Validate();
             return await new RunJob(settings, error).RunAsync(cancellationToken).ConfigureAwait(false);
         });
@@ -103,7 +108,7 @@ internal static class RunCommand
             throw new UsageException($"'{target[..colon]}' does not exist.");
         }
 
-        return (file, Path.GetFileNameWithoutExtension(file), function);
+        return (file, RunTarget.ModuleName, function);
     }
 }
 
@@ -119,11 +124,15 @@ internal sealed record RunSettings(
     string? Python,
     TimeSpan Grace,
     bool Resume,
-    long? MaxFrameSize)
+    long? MaxFrameSize,
+    bool Quiet)
 {
     /// <summary>The bounds of <see cref="PythonPoolOptions.MaxFrameSize"/>.</summary>
     private const long MinFrameSize = 4096;
     private const long MaxFrameSizeLimit = 1024 * 1024 * 1024;
+
+    /// <summary>The frame size in force: <c>--max-frame-size</c>, or the pool's default.</summary>
+    public int FrameLimit => MaxFrameSize is { } size ? (int)size : new PythonPoolOptions().MaxFrameSize;
 
     public void Validate()
     {
@@ -162,7 +171,7 @@ internal sealed record RunSettings(
     {
         var options = new PythonPoolOptions
         {
-            Name = "run:" + Target.Module,
+            Name = "run:" + Path.GetFileName(Target.File),
             Size = Size,
             MaxOverflow = MaxOverflow,
             CallTimeout = Timeout,
@@ -178,8 +187,11 @@ internal sealed record RunSettings(
             options.MaxFrameSize = (int)frame;
         }
 
-        options.ModulePaths.Add(Path.GetDirectoryName(Target.File)!);
-        options.Preload.Add(Target.Module);
+        // FILE under a private name, whatever it is called (json.py, my.mod.py); its folder at the end of sys.path, so
+        // that its imports of its neighbours resolve while nothing in it shadows a standard or installed module.
+        options.ModuleFiles[Target.Module] = Target.File;
+        options.ModuleFiles[RunTarget.CheckModuleName] = RunTarget.CheckFile;
+        options.AppendedModulePaths.Add(Path.GetDirectoryName(Target.File)!);
         return options;
     }
 }

@@ -19,19 +19,21 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
 {
     private static readonly TimeSpan FlushInterval = TimeSpan.FromMilliseconds(100);
     private readonly RunStatistics _stats = new();
+    private readonly RunOutputForwarder _output = new(error, TimeProvider.System);
     private long _read;
     private long _written;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
+        using var forwarder = _output;
         using var interrupts = new RunInterrupts(settings.Grace, Notice, cancellationToken);
-        var options = settings.PoolOptions();
+        int maxFrameSize = settings.FrameLimit;
         var resume = ResumePoint.None;
         try
         {
             if (settings.Resume)
             {
-                resume = await ResumePoint.LoadAsync(settings.Output!, settings.Input, ResumeLineLimit(options.MaxFrameSize), interrupts.StopReading).ConfigureAwait(false);
+                resume = await ResumePoint.LoadAsync(settings.Output!, settings.Input, ResumeLineLimit(maxFrameSize), interrupts.StopReading).ConfigureAwait(false);
                 _stats.Keep(resume);
                 if (resume.Complete && resume.FileLength == resume.Length)
                 {
@@ -47,19 +49,19 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
         }
 
         var clock = Stopwatch.StartNew();
-        PythonPool pool;
+        PythonPool? pool;
         try
         {
-            pool = await PythonPool.StartAsync(options, interrupts.StopReading).ConfigureAwait(false);
+            pool = await RunTarget.StartAsync(settings, _output, error, interrupts.StopReading).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (interrupts.Interrupted)
         {
             return await InterruptedAsync(interrupts, clock.Elapsed, status: null).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is LifeguardException)
+
+        if (pool is null)
         {
-            await error.WriteLineAsync($"lifeguard run: the Python workers could not start: {(e.InnerException ?? e).Message}").ConfigureAwait(false);
-            return ExitCodes.SomeFailed;
+            return ExitCodes.Usage; // reported; no input was read
         }
 
         await using (pool.ConfigureAwait(false))
@@ -80,23 +82,26 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
             await using (sink.ConfigureAwait(false))
             {
                 writeFailure = Console.IsErrorRedirected
-                    ? await PumpAsync(pool, sink, interrupts, resume.Entries, options.MaxFrameSize, progress: null).ConfigureAwait(false)
-                    : await WithProgressAsync(pool, sink, interrupts, resume.Entries, options.MaxFrameSize).ConfigureAwait(false);
+                    ? await PumpAsync(pool, sink, interrupts, resume.Entries, maxFrameSize, progress: null).ConfigureAwait(false)
+                    : await WithProgressAsync(pool, sink, interrupts, resume.Entries, maxFrameSize).ConfigureAwait(false);
             }
 
+            var (elapsed, status) = (clock.Elapsed, pool.GetStatus());
+            await pool.StopAsync(CancellationToken.None).ConfigureAwait(false); // its workers' last lines are forwarded first
+            _output.Complete();
             if (writeFailure is not null)
             {
                 await error.WriteLineAsync($"lifeguard run: cannot write the results: {writeFailure.Message}").ConfigureAwait(false);
-                await error.WriteLineAsync(_stats.Summary(clock.Elapsed, pool.GetStatus())).ConfigureAwait(false);
+                await error.WriteLineAsync(_stats.Summary(elapsed, status)).ConfigureAwait(false);
                 return ExitCodes.SomeFailed;
             }
 
             if (interrupts.Interrupted)
             {
-                return await InterruptedAsync(interrupts, clock.Elapsed, pool.GetStatus()).ConfigureAwait(false);
+                return await InterruptedAsync(interrupts, elapsed, status).ConfigureAwait(false);
             }
 
-            await error.WriteLineAsync(_stats.Summary(clock.Elapsed, pool.GetStatus())).ConfigureAwait(false);
+            await error.WriteLineAsync(_stats.Summary(elapsed, status)).ConfigureAwait(false);
         }
 
         return _stats.Failed == 0 ? ExitCodes.Success : ExitCodes.SomeFailed;
@@ -105,7 +110,7 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
     /// <summary>Says, as each signal is handled, what happens next.</summary>
     private void Notice(bool again)
     {
-        error.WriteLine(again
+        _output.Say(again
             ? "lifeguard run: interrupted again; cancelling the calls in flight now."
             : string.Create(CultureInfo.InvariantCulture, $"lifeguard run: interrupted; reading no more input, letting the calls in flight finish (up to {settings.Grace.TotalSeconds:0.###} s; interrupt again to cancel them now)."));
     }
@@ -176,13 +181,15 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn(), new SpinnerColumn())
             .StartAsync(async context =>
             {
-                var task = context.AddTask(settings.Target.Module + "." + settings.Target.Function, maxValue: Math.Max(1, total - skip));
+                _output.Console = console; // lines are printed above the progress display while it runs
+                var task = context.AddTask(Path.GetFileName(settings.Target.File) + ":" + settings.Target.Function, maxValue: Math.Max(1, total - skip));
                 failure = await PumpAsync(pool, sink, interrupts, skip, maxFrameSize, done =>
                 {
                     task.Value = done;
                     var s = pool.GetStatus();
                     task.Description = $"{settings.Target.Function} [grey]busy {s.Busy} idle {s.Idle} overflow {s.Overflow} waiting {s.Waiters} restarts {s.TotalRestarts}[/] {done / Math.Max(0.001, task.ElapsedTime?.TotalSeconds ?? 0):0}/s";
                 }).ConfigureAwait(false);
+                _output.Console = null;
             }).ConfigureAwait(false);
         return failure;
     }

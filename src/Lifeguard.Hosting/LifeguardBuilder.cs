@@ -83,9 +83,17 @@ public sealed class LifeguardBuilder
         {
             if (services.GetService<IHostEnvironment>()?.ContentRootPath is { Length: > 0 } root)
             {
-                for (int i = 0; i < o.ModulePaths.Count; i++)
+                foreach (var paths in new[] { o.ModulePaths, o.AppendedModulePaths })
                 {
-                    o.ModulePaths[i] = Path.GetFullPath(o.ModulePaths[i], root);
+                    for (int i = 0; i < paths.Count; i++)
+                    {
+                        paths[i] = Path.GetFullPath(paths[i], root);
+                    }
+                }
+
+                foreach (var (module, file) in o.ModuleFiles.ToList())
+                {
+                    o.ModuleFiles[module] = Path.GetFullPath(file, root);
                 }
 
                 if (o.WorkingDirectory is { Length: > 0 } directory)

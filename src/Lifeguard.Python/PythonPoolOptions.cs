@@ -25,8 +25,34 @@ public sealed class PythonPoolOptions : PoolOptions
     /// </summary>
     public string? PythonPath { get; set; }
 
-    /// <summary>Folders put at the front of <c>sys.path</c>, in order; relative ones are resolved against the current directory.</summary>
+    /// <summary>
+    /// Folders put at the front of <c>sys.path</c>, in order; relative ones are resolved against the current directory.
+    /// A module in them shadows an installed or standard one of the same name (a <c>json.py</c> there is what
+    /// <c>import json</c> finds); see <see cref="AppendedModulePaths"/> for folders that shadow nothing.
+    /// </summary>
     public IList<string> ModulePaths { get; } = [];
+
+    /// <summary>
+    /// Folders put at the end of <c>sys.path</c>, in order, after the standard library and site-packages; relative
+    /// ones are resolved against the current directory. A module in them is found only when nothing earlier on the
+    /// path has its name, so a <c>json.py</c> there never shadows the standard <c>json</c>. Suits the folder of a
+    /// <see cref="ModuleFiles"/> entry, so that the file's imports of its neighbours resolve.
+    /// </summary>
+    public IList<string> AppendedModulePaths { get; } = [];
+
+    /// <summary>
+    /// Modules loaded from a file when each worker starts, as module name → file path, in the order added: the file is
+    /// imported under that name whatever it is called (<c>json.py</c>, <c>my.mod.py</c>), without its folder going on
+    /// <c>sys.path</c>, and is then called by that name like any other module. It is registered in
+    /// <c>sys.modules</c> before it runs, as the import system does, so dataclasses and pickling find it. Loaded after
+    /// the paths are set and before <see cref="Preload"/>; an error (syntax, import, a missing file) fails the start
+    /// with Python's own message (<see cref="PythonStartException.PythonType"/>). A name is a Python identifier
+    /// without dots, and must not be a module already imported when the worker starts (<c>json</c>, <c>os</c>, ...),
+    /// which the worker refuses; a relative path is resolved against the current directory. With
+    /// <see cref="AllowedModules"/> set, the name must also be allowed to be called.
+    /// </summary>
+    /// <example><c>options.ModuleFiles["scoring_main"] = "/srv/app/score.py";</c> then <c>CallAsync("scoring_main", "score", ...)</c>.</example>
+    public IDictionary<string, string> ModuleFiles { get; } = new OrderedDictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>Modules imported when each worker starts; an import error fails the start with Python's own message.</summary>
     public IList<string> Preload { get; } = [];
@@ -93,6 +119,22 @@ public sealed class PythonPoolOptions : PoolOptions
     /// <summary>Host functions Python code may call by name with <c>lifeguard.call_host</c>.</summary>
     public IDictionary<string, HostCallback> Callbacks { get; } = new Dictionary<string, HostCallback>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Receives every line a worker writes to its standard output or standard error (<c>print</c>, writes to
+    /// descriptors 1 and 2, a subprocess's or a C extension's output), with the worker's process id, in addition to the
+    /// log entry each line gets (event 2200, Information, category <c>Lifeguard.Python.Worker</c>). Default
+    /// <see langword="null"/>: lines are only logged.
+    /// <para>
+    /// Called on the thread that drains that worker's output: one worker's lines arrive in order and never
+    /// concurrently, while different workers' lines may arrive concurrently, so the handler must be thread-safe. It
+    /// should be quick: until it returns, that worker's output is not read, and a worker whose output pipe fills
+    /// (64 KiB on Linux) blocks in its next write. Lines are cut at 8 KiB, as for the log; a trailing carriage return
+    /// is removed; invalid UTF-8 is replaced. An exception from the handler is caught and logged (event 2201, Warning,
+    /// once per worker), and the line still reaches the log and the crash-report tail; the handler keeps being called.
+    /// </para>
+    /// </summary>
+    public Action<PythonOutputLine>? OnOutput { get; set; }
+
     /// <summary>How many of a worker's last output lines a crash report carries. Default 40; from 1 to 10,000.</summary>
     public int StderrTailLines { get; set; } = 40;
 
@@ -144,6 +186,28 @@ public sealed class PythonPoolOptions : PoolOptions
         if (PythonPath is { Length: 0 })
         {
             errors.Add("PythonPath must be null or a path, not empty.");
+        }
+
+        foreach (var path in ModulePaths.Concat(AppendedModulePaths))
+        {
+            if (string.IsNullOrEmpty(path))
+            {
+                errors.Add("ModulePaths and AppendedModulePaths must hold folders, not null or empty entries.");
+                break;
+            }
+        }
+
+        foreach (var (name, path) in ModuleFiles)
+        {
+            if (!PythonNames.IsIdentifier(name))
+            {
+                errors.Add($"ModuleFiles: \"{name}\" is not a Python module name (an identifier without dots, e.g. \"score_main\").");
+            }
+
+            if (string.IsNullOrEmpty(path))
+            {
+                errors.Add($"ModuleFiles: the path of \"{name}\" must be a file, not null or empty.");
+            }
         }
     }
 

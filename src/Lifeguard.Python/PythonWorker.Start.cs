@@ -93,7 +93,10 @@ public sealed partial class PythonWorker
                     var (_, type, message, traceback) = ReadError(error);
                     throw new PythonStartException(
                         $"Python worker {ProcessId} of pool '{_settings.PoolName}' failed to start: {type}: {message}\n{traceback}".TrimEnd(),
-                        _settings.PoolName);
+                        _settings.PoolName,
+                        type,
+                        message,
+                        traceback);
                 case null:
                     await WaitForExitAsync().ConfigureAwait(false);
                     throw new PythonStartException(
@@ -171,6 +174,32 @@ public sealed partial class PythonWorker
         }
 
         json.WriteEndArray();
+        if (_settings.AppendedModulePaths.Count > 0)
+        {
+            json.WriteStartArray("appendPaths");
+            foreach (var path in _settings.AppendedModulePaths)
+            {
+                json.WriteStringValue(path);
+            }
+
+            json.WriteEndArray();
+        }
+
+        if (_settings.ModuleFiles.Count > 0)
+        {
+            // [[name, path], ...]: a list, so the order of loading is the order added.
+            json.WriteStartArray("files");
+            foreach (var (name, path) in _settings.ModuleFiles)
+            {
+                json.WriteStartArray();
+                json.WriteStringValue(name);
+                json.WriteStringValue(path);
+                json.WriteEndArray();
+            }
+
+            json.WriteEndArray();
+        }
+
         json.WriteStartArray("preload");
         foreach (var module in _settings.Preload)
         {

@@ -42,7 +42,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
         ProcessId = process.Id;
         _writer = new FrameWriter(process.StandardInput.BaseStream, settings.MaxFrameSize);
         _reader = new FrameReader(process.StandardOutput.BaseStream, settings.MaxFrameSize);
-        _output = new StderrPump(process.StandardError.BaseStream, _logger, settings.StderrTailLines) { ProcessId = process.Id };
+        _output = new StderrPump(process.StandardError.BaseStream, process.Id, _logger, settings.StderrTailLines, settings.PoolName, settings.OnOutput);
         process.Exited += (_, _) => OnExited();
         if (process.HasExited)
         {

@@ -56,4 +56,28 @@ public sealed class PythonPoolTests : HostingTestBase
             host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<PythonPoolOptions>>().Get("py").ModulePaths.Single());
         await host.StopAsync(timeout.Token);
     }
+
+    [Fact]
+    public async Task Module_files_and_appended_paths_bind_from_configuration_relative_to_the_content_root()
+    {
+        var root = Path.Combine(AppContext.BaseDirectory, "python");
+        var host = Build(
+            new Dictionary<string, string?>
+            {
+                ["Lifeguard:Pools:py:Size"] = "1",
+                ["Lifeguard:Pools:py:ModuleFiles:fixture_by_path"] = "hosting_fixture.py",
+                ["Lifeguard:Pools:py:AppendedModulePaths:0"] = ".",
+            },
+            lifeguard => lifeguard.AddPythonPool("py"),
+            builder => builder.Environment.ContentRootPath = root);
+        using var timeout = new CancellationTokenSource(Bound);
+        await host.StartAsync(timeout.Token);
+
+        var py = host.Services.GetRequiredKeyedService<PythonPool>("py");
+        Assert.Equal(81, await py.CallAsync<int>("fixture_by_path", "square", [9], cancellationToken: timeout.Token));
+        var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<PythonPoolOptions>>().Get("py");
+        Assert.Equal(Path.Combine(Path.GetFullPath(root), "hosting_fixture.py"), options.ModuleFiles["fixture_by_path"]);
+        Assert.Equal(Path.GetFullPath(root), options.AppendedModulePaths.Single());
+        await host.StopAsync(timeout.Token);
+    }
 }

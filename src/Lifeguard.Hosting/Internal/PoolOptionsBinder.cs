@@ -56,6 +56,14 @@ internal static class PoolOptionsBinder
         {
             case "PYTHONPATH": o.PythonPath = s.Value; break;
             case "MODULEPATHS": AddAll(s, o.ModulePaths); break;
+            case "APPENDEDMODULEPATHS": AddAll(s, o.AppendedModulePaths); break;
+            case "MODULEFILES":
+                foreach (var file in s.GetChildren())
+                {
+                    o.ModuleFiles[file.Key] = file.Value ?? "";
+                }
+
+                break;
             case "PRELOAD": AddAll(s, o.Preload); break;
             case "INITFUNCTION": o.InitFunction = s.Value; break;
             case "WORKINGDIRECTORY": o.WorkingDirectory = s.Value; break;

@@ -24,4 +24,29 @@ public sealed class PythonStartException : LifeguardException
         : base(message, poolName, innerException)
     {
     }
+
+    internal PythonStartException(string message, string? poolName, string pythonType, string pythonMessage, string pythonTraceback)
+        : base(message, poolName, null)
+    {
+        PythonType = pythonType;
+        PythonMessage = pythonMessage;
+        PythonTraceback = pythonTraceback;
+    }
+
+    /// <summary>
+    /// The type of the Python exception that failed the start while the worker set itself up (importing a
+    /// <see cref="PythonPoolOptions.ModuleFiles"/> or <see cref="PythonPoolOptions.Preload"/> module, running the
+    /// init function), e.g. <c>SyntaxError</c> or <c>ModuleNotFoundError</c>, qualified with its module outside
+    /// builtins; <see langword="null"/> when the start failed otherwise (no interpreter, no handshake, a timeout).
+    /// </summary>
+    public string? PythonType { get; }
+
+    /// <summary>
+    /// That exception's message (<c>str(error)</c>; for a <c>SyntaxError</c> it names the file and line, e.g.
+    /// <c>invalid syntax (score.py, line 3)</c>), or <see langword="null"/> as for <see cref="PythonType"/>.
+    /// </summary>
+    public string? PythonMessage { get; }
+
+    /// <summary>That exception's formatted traceback, or <see langword="null"/> as for <see cref="PythonType"/>.</summary>
+    public string? PythonTraceback { get; }
 }

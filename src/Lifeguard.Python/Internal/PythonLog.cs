@@ -28,4 +28,7 @@ internal static partial class PythonLog
 
     [LoggerMessage(2200, LogLevel.Information, "[python {Pid}] {Line}")]
     public static partial void WorkerOutput(ILogger logger, int pid, string line);
+
+    [LoggerMessage(2201, LogLevel.Warning, "The OnOutput handler of pool '{Pool}' threw on a line of Python worker {Pid}; it is still called for later lines, and further failures for this worker are not logged.")]
+    public static partial void OutputHandlerFailed(ILogger logger, int pid, string pool, Exception exception);
 }

@@ -19,6 +19,11 @@ internal sealed class PythonWorkerSettings
 
     public required IReadOnlyList<string> ModulePaths { get; init; }
 
+    public required IReadOnlyList<string> AppendedModulePaths { get; init; }
+
+    /// <summary>(module name, full path) in the order added.</summary>
+    public required IReadOnlyList<KeyValuePair<string, string>> ModuleFiles { get; init; }
+
     public required IReadOnlyList<string> Preload { get; init; }
 
     public string? InitFunction { get; init; }
@@ -47,6 +52,8 @@ internal sealed class PythonWorkerSettings
 
     public int StderrTailLines { get; init; }
 
+    public Action<PythonOutputLine>? OnOutput { get; init; }
+
     public bool IncludeArgumentsInErrors { get; init; }
 
     public long? MaxWorkerMemory { get; init; }
@@ -64,6 +71,8 @@ internal sealed class PythonWorkerSettings
             Interpreter = interpreter,
             EntryScript = options.EntryScript is { } script ? Path.GetFullPath(script) : RuntimeDeployer.EntryScript,
             ModulePaths = [.. options.ModulePaths.Select(Path.GetFullPath)],
+            AppendedModulePaths = [.. options.AppendedModulePaths.Select(Path.GetFullPath)],
+            ModuleFiles = [.. options.ModuleFiles.Select(f => KeyValuePair.Create(f.Key, Path.GetFullPath(f.Value)))],
             Preload = [.. options.Preload],
             InitFunction = options.InitFunction,
             WorkingDirectory = options.WorkingDirectory is null ? null : Path.GetFullPath(options.WorkingDirectory),
@@ -78,6 +87,7 @@ internal sealed class PythonWorkerSettings
             AllowedModules = options.AllowedModules?.ToFrozenSet(StringComparer.Ordinal),
             Callbacks = options.Callbacks.ToFrozenDictionary(StringComparer.Ordinal),
             StderrTailLines = options.StderrTailLines,
+            OnOutput = options.OnOutput,
             IncludeArgumentsInErrors = options.IncludeArgumentsInErrors,
             MaxWorkerMemory = options.MaxWorkerMemory,
             Time = options.TimeProvider,

@@ -4,9 +4,10 @@ using Microsoft.Extensions.Logging;
 namespace Lifeguard.Python;
 
 /// <summary>
-/// Drains a worker's stderr (which also carries its stdout) continuously, line by line, into the host's logger, and
-/// keeps the last lines for crash reports. Lines longer than <see cref="MaxLineBytes"/> are cut into pieces, so memory
-/// stays bounded whatever the worker writes. Thread-safe.
+/// Drains a worker's stderr (which also carries its stdout) continuously, line by line, into the host's logger and
+/// the pool's output handler (<see cref="PythonPoolOptions.OnOutput"/>), and keeps the last lines for crash reports.
+/// Lines longer than <see cref="MaxLineBytes"/> are cut into pieces, so memory stays bounded whatever the worker
+/// writes. Thread-safe; the logger and the handler are called from the pump's own loop only, one line at a time.
 /// </summary>
 internal sealed class StderrPump
 {
@@ -14,22 +15,24 @@ internal sealed class StderrPump
     private readonly Queue<string> _tail = new();
     private readonly int _tailLines;
     private readonly ILogger _logger;
-    private int _pid;
+    private readonly string _poolName;
+    private readonly Action<PythonOutputLine>? _onOutput;
+    private readonly int _pid;
+    private bool _handlerFailureLogged;
 
-    public StderrPump(Stream stream, ILogger logger, int tailLines)
+    public StderrPump(Stream stream, int processId, ILogger logger, int tailLines, string poolName, Action<PythonOutputLine>? onOutput)
     {
+        // Set before the pump starts: its first line already names the worker.
+        _pid = processId;
         _logger = logger;
         _tailLines = tailLines;
+        _poolName = poolName;
+        _onOutput = onOutput;
         Completion = Task.Run(() => PumpAsync(stream));
     }
 
     /// <summary>Completes when the stream ends.</summary>
     public Task Completion { get; }
-
-    public int ProcessId
-    {
-        set => Volatile.Write(ref _pid, value);
-    }
 
     public string Tail()
     {
@@ -99,6 +102,24 @@ internal sealed class StderrPump
             }
         }
 
-        PythonLog.WorkerOutput(_logger, Volatile.Read(ref _pid), text);
+        int pid = _pid;
+        PythonLog.WorkerOutput(_logger, pid, text);
+        if (_onOutput is { } handler)
+        {
+            try
+            {
+                handler(new PythonOutputLine(_poolName, pid, text));
+            }
+            catch (Exception e)
+            {
+                // The user's handler must not stop the pump: an undrained pipe would block the worker. Logged once
+                // per worker (the pump is its only caller, so the flag needs no lock), then the next line is tried.
+                if (!_handlerFailureLogged)
+                {
+                    _handlerFailureLogged = true;
+                    PythonLog.OutputHandlerFailed(_logger, pid, _poolName, e);
+                }
+            }
+        }
     }
 }

@@ -1,6 +1,8 @@
 """Functions the `lifeguard run` tests call."""
 
 import os
+import subprocess
+import sys
 import time
 
 
@@ -22,3 +24,18 @@ def crash_once(item):
 def slow(seconds):
     time.sleep(seconds)
     return seconds
+
+
+def talk(x):
+    """Output four ways: print, fd 1, fd 2 and a child process; returns the worker's pid."""
+    print("printed", x)
+    os.write(1, b"fd1 %d\n" % x)
+    os.write(2, b"fd2 %d\n" % x)
+    subprocess.run([sys.executable, "-c", "import sys; print('child', sys.argv[1])", str(x)], check=True)
+    return os.getpid()
+
+
+def chatter(n):
+    for i in range(n):
+        print("chatter", i)
+    return n

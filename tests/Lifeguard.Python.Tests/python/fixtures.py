@@ -70,6 +70,18 @@ def pid():
     return os.getpid()
 
 
+def sys_path():
+    return sys.path
+
+
+def subprocess_echo(text):
+    """Output written by a child process, which inherits the worker's descriptors 1 and 2."""
+    import subprocess
+
+    subprocess.run([sys.executable, "-c", "import sys; print(sys.argv[1])", text], check=True)
+    return os.getpid()
+
+
 def exit_on_interrupt(seconds):
     """Dies when interrupted: a crash that races the caller's cancellation."""
     try:

@@ -1,6 +1,7 @@
 """The worker's main loop: one call at a time, on the main thread, with the protocol on private descriptors."""
 
 import importlib
+import importlib.util
 import io
 import json
 import os
@@ -61,6 +62,11 @@ def _configure(channel, config, host_pid):
     for path in reversed(config.get("paths") or []):
         if path not in sys.path:
             sys.path.insert(0, path)
+    for path in config.get("appendPaths") or []:
+        if path not in sys.path:
+            sys.path.append(path)
+    for name, path in config.get("files") or []:
+        _load_file(name, path)
     for module in config.get("preload") or []:
         importlib.import_module(module)
     init = config.get("init")
@@ -76,6 +82,24 @@ def _configure(channel, config, host_pid):
         "hostPid": host_pid,
         "executable": sys.executable,
     }
+
+
+def _load_file(name, path):
+    """Imports the file at path as the module name, whatever the file is called (json.py, my.mod.py)."""
+    if name in sys.modules:
+        raise ImportError("cannot load %s as module %r: a module of that name is already imported" % (path, name), name=name)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError("cannot load %s as module %r: not a Python source or extension file" % (path, name), name=name, path=path)
+    module = importlib.util.module_from_spec(spec)
+    # Registered before it runs, as the import system does: dataclasses, pickle and the module's own imports of
+    # itself look it up by name in sys.modules.
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
 
 
 def _serve(channel):

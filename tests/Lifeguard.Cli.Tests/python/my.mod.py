@@ -1,0 +1,5 @@
+"""A file name that is no module name."""
+
+
+def hello(name):
+    return "hello " + name

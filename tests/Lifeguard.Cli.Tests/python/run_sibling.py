@@ -1,0 +1,5 @@
+"""Imported by its neighbours."""
+
+
+def twice(x):
+    return 2 * x
