@@ -51,7 +51,8 @@ JsonElement doubled = await py.CallAsync("doubler", "double", [21]);
 Console.WriteLine($"3. doubler.double(21) = {doubled} ({doubled.ValueKind})");
 
 // 4. The optimiser over the first batches of deliveries.jsonl, in parallel. Each line is the function's one
-//    argument, passed on as JSON; the plan comes back as typed records.
+//    argument, passed on as JSON (a JsonElement goes as it is, keys and all); the plan comes back as typed records,
+//    its snake_case keys ("total_distance_km") bound to their PascalCase members (TotalDistanceKm).
 const int BatchCount = 40;
 var lines = File.ReadLines(Path.Combine(pythonDir, "deliveries.jsonl")).Take(BatchCount).ToList();
 clock.Restart();

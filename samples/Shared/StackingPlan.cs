@@ -2,8 +2,9 @@ namespace Lifeguard.Samples;
 
 // The JSON that python/optimizer.py returns, as records, shared by the samples that call it (linked into each
 // project). The gateway answers with them, so a plan that does not have this shape fails in the gateway instead of
-// reaching the client. The pool reads results with the web defaults of
-// System.Text.Json, so the camelCase keys of the Python side map to these PascalCase names by themselves.
+// reaching the client. The pool maps PascalCase members to Python's snake_case keys (TotalDistanceKm is
+// "total_distance_km") and binds strictly: a plan missing a member, or with null for one not nullable here, is a
+// PythonSerializationException naming it. The gateway then answers with ASP.NET Core's camelCase.
 
 /// <summary>The plan of one batch of deliveries.</summary>
 public sealed record StackingPlan(

@@ -2,8 +2,9 @@ using System.Text.Json.Serialization;
 
 namespace Lifeguard.Samples.WebGateway;
 
-// What a client posts to /stack: one batch of deliveries, in the optimiser's own input format (see the docstring of
-// python/optimizer.py). The records are passed to Python as they are; optional values left out stay out
+// What a client posts to /stack: one batch of deliveries, the optimiser's input (see the docstring of
+// python/optimizer.py) with ASP.NET Core's camelCase keys ("readyAt"). The records are passed to Python as they are,
+// and the pool writes their members with Python's snake_case keys ("ready_at"); optional values left out stay out
 // (WhenWritingNull), so the optimiser applies its own defaults instead of receiving nulls.
 
 /// <summary>One batch of deliveries and the couriers available for it.</summary>

@@ -66,8 +66,8 @@ def batch(rng, number, merchants):
             "pickup": pickup,
             "dropoff": dropoff,
             "size": size,
-            "readyAt": ready_at,
-            "dueBy": ready_at + math.ceil(ride) + 2 * SERVICE_MIN + rng.integer(20, 45),
+            "ready_at": ready_at,
+            "due_by": ready_at + math.ceil(ride) + 2 * SERVICE_MIN + rng.integer(20, 45),
         })
     return {
         "batch": "b%04d" % number,

@@ -8,23 +8,23 @@ Input, one batch (a dict; the defaults apply to missing fields):
     {
       "batch": "b0001",                  a label, echoed back
       "capacity": 6,                     size units a courier carries at once (default 6)
-      "speedKmPerMin": 0.3,              courier speed (default 0.3, i.e. 18 km/h)
-      "maxPickupSpreadKm": 1.0,          how far a stack's pickups may be from its first one (default 1.0)
+      "speed_km_per_min": 0.3,           courier speed (default 0.3, i.e. 18 km/h)
+      "max_pickup_spread_km": 1.0,       how far a stack's pickups may be from its first one (default 1.0)
       "couriers": [{"id": "c1", "at": [x, y]}, ...],
       "deliveries": [
-        {"id": "d01", "pickup": [x, y], "dropoff": [x, y], "size": 2, "readyAt": 5, "dueBy": 50},
+        {"id": "d01", "pickup": [x, y], "dropoff": [x, y], "size": 2, "ready_at": 5, "due_by": 50},
         ...
       ]
     }
 
 Coordinates are kilometres on a street grid, so distances are Manhattan (|dx| + |dy|). Times are minutes from the
-start of the batch: a parcel can be collected from ``readyAt`` and must be dropped off by ``dueBy``. Every courier
+start of the batch: a parcel can be collected from ``ready_at`` and must be dropped off by ``due_by``. Every courier
 is free at minute 0. Each stop, pickup or dropoff, takes SERVICE_MIN minutes.
 
 Method (greedy, in order of due time):
  1. Seed. The unplanned delivery due first seeds a stack, and goes to the courier that would deliver it with the
     fewest late parcels, then the least total lateness, then the earliest finish.
- 2. Stack. The other unplanned deliveries whose pickup is within maxPickupSpreadKm of the seed's are offered to the
+ 2. Stack. The other unplanned deliveries whose pickup is within max_pickup_spread_km of the seed's are offered to the
     stack, nearest first. One is accepted if it fits the capacity and, on that courier's route, makes no parcel
     late that was on time and adds no lateness.
  3. Courier. The whole stack goes to the best courier by the same order as in 1, which sets off from where its
@@ -37,14 +37,14 @@ Output, the plan:
       "batch": "b0001",
       "stacks": [{"courier": "c1", "deliveries": ["d01", "d04"],
                   "stops": [{"kind": "pickup", "delivery": "d01", "at": [x, y], "eta": 12.5}, ...],
-                  "distanceKm": 7.3, "startAt": 0.0, "finishAt": 41.2, "late": []}, ...],
-      "couriers": [{"id": "c1", "stacks": 2, "deliveries": 5, "distanceKm": 12.9, "finishAt": 88.0}, ...],
-      "deliveries": 14, "stackedDeliveries": 9, "lateDeliveries": 0, "totalDistanceKm": 41.8
+                  "distance_km": 7.3, "start_at": 0.0, "finish_at": 41.2, "late": []}, ...],
+      "couriers": [{"id": "c1", "stacks": 2, "deliveries": 5, "distance_km": 12.9, "finish_at": 88.0}, ...],
+      "deliveries": 14, "stacked_deliveries": 9, "late_deliveries": 0, "total_distance_km": 41.8
     }
 
-A stack's ``distanceKm`` includes the courier's ride to its first pickup; ``eta`` is the arrival at a stop, in
-minutes; ``late`` lists the deliveries dropped off after their ``dueBy`` (when couriers are too few or too far).
-``stackedDeliveries`` counts the deliveries that share a stack with another.
+A stack's ``distance_km`` includes the courier's ride to its first pickup; ``eta`` is the arrival at a stop, in
+minutes; ``late`` lists the deliveries dropped off after their ``due_by`` (when couriers are too few or too far).
+``stacked_deliveries`` counts the deliveries that share a stack with another.
 
 Invalid input raises ValueError naming the offending delivery or field.
 """
@@ -67,8 +67,8 @@ def optimize(batch):
     if not isinstance(batch, dict):
         raise ValueError("a batch must be a JSON object, not %s" % type(batch).__name__)
     capacity = _number(batch.get("capacity", DEFAULT_CAPACITY), "capacity", minimum=1)
-    speed = _number(batch.get("speedKmPerMin", DEFAULT_SPEED_KM_PER_MIN), "speedKmPerMin", minimum=0.001)
-    spread = _number(batch.get("maxPickupSpreadKm", DEFAULT_MAX_PICKUP_SPREAD_KM), "maxPickupSpreadKm", minimum=0)
+    speed = _number(batch.get("speed_km_per_min", DEFAULT_SPEED_KM_PER_MIN), "speed_km_per_min", minimum=0.001)
+    spread = _number(batch.get("max_pickup_spread_km", DEFAULT_MAX_PICKUP_SPREAD_KM), "max_pickup_spread_km", minimum=0)
     deliveries = [_delivery(item, i, capacity) for i, item in enumerate(_list(batch, "deliveries"))]
     couriers = [_courier(item, i) for i, item in enumerate(_list(batch, "couriers"))]
     _unique(deliveries, "deliveries")
@@ -137,33 +137,33 @@ def _route(stack, start, clock, speed):
 
 
 def _summary(label, stacks, couriers):
-    totals = {c.id: {"id": c.id, "stacks": 0, "deliveries": 0, "distanceKm": 0.0, "finishAt": 0.0} for c in couriers}
+    totals = {c.id: {"id": c.id, "stacks": 0, "deliveries": 0, "distance_km": 0.0, "finish_at": 0.0} for c in couriers}
     planned = []
     for courier, stack, route, start in stacks:
         total = totals[courier.id]
         total["stacks"] += 1
         total["deliveries"] += len(stack)
-        total["distanceKm"] += route.distance
-        total["finishAt"] = round(route.finish, 1)
+        total["distance_km"] += route.distance
+        total["finish_at"] = round(route.finish, 1)
         planned.append({
             "courier": courier.id,
             "deliveries": [d.id for d in stack],
             "stops": route.stops,
-            "distanceKm": round(route.distance, 2),
-            "startAt": round(start, 1),
-            "finishAt": round(route.finish, 1),
+            "distance_km": round(route.distance, 2),
+            "start_at": round(start, 1),
+            "finish_at": round(route.finish, 1),
             "late": route.late,
         })
     for total in totals.values():
-        total["distanceKm"] = round(total["distanceKm"], 2)
+        total["distance_km"] = round(total["distance_km"], 2)
     return {
         "batch": label,
         "stacks": planned,
         "couriers": [totals[c.id] for c in couriers],
         "deliveries": sum(len(stack) for _, stack, _, _ in stacks),
-        "stackedDeliveries": sum(len(stack) for _, stack, _, _ in stacks if len(stack) > 1),
-        "lateDeliveries": sum(len(p["late"]) for p in planned),
-        "totalDistanceKm": round(sum(t["distanceKm"] for t in totals.values()), 2),
+        "stacked_deliveries": sum(len(stack) for _, stack, _, _ in stacks if len(stack) > 1),
+        "late_deliveries": sum(len(p["late"]) for p in planned),
+        "total_distance_km": round(sum(t["distance_km"] for t in totals.values()), 2),
     }
 
 
@@ -182,8 +182,8 @@ def _delivery(item, index, capacity):
     size = _number(item.get("size", 1), where + " size", minimum=1)
     if size > capacity:
         raise ValueError("%s has size %s, more than a courier's capacity of %s" % (where, size, capacity))
-    ready_at = _number(item.get("readyAt", 0), where + " readyAt", minimum=0)
-    due_by = _number(item.get("dueBy", math.inf), where + " dueBy", minimum=0)
+    ready_at = _number(item.get("ready_at", 0), where + " ready_at", minimum=0)
+    due_by = _number(item.get("due_by", math.inf), where + " due_by", minimum=0)
     if due_by < ready_at:
         raise ValueError("%s is due by minute %s, before it is ready at minute %s" % (where, due_by, ready_at))
     pickup = _point(item.get("pickup"), where + " pickup")

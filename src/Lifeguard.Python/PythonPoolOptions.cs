@@ -90,7 +90,16 @@ public sealed class PythonPoolOptions : PoolOptions
     /// <summary>The largest frame either side may send, in bytes. Default 64 MiB; from 4 KiB to 1 GiB.</summary>
     public int MaxFrameSize { get; set; } = 64 * 1024 * 1024;
 
-    /// <summary>How arguments and results are (de)serialised. Default <see langword="null"/>: <see cref="JsonSerializerDefaults.Web"/>.</summary>
+    /// <summary>
+    /// How arguments and results are (de)serialised. Default <see langword="null"/>: Python's naming and strict
+    /// binding — members as snake_case keys (<see cref="JsonNamingPolicy.SnakeCaseLower"/>, matched exactly) both
+    /// ways, dictionary keys and keyword argument names as given, and a result missing a constructor parameter or a
+    /// <c>required</c> member, or carrying null for a non-nullable one, a <see cref="PythonSerializationException"/>
+    /// (<see cref="JsonSerializerOptions.RespectRequiredConstructorParameters"/>,
+    /// <see cref="JsonSerializerOptions.RespectNullableAnnotations"/>). Options set here are taken as given, in place
+    /// of all of that: <c>new JsonSerializerOptions(JsonSerializerDefaults.Web)</c> gives camelCase and
+    /// System.Text.Json's lenient binding unless those two are set on it too.
+    /// </summary>
     public JsonSerializerOptions? JsonSerializerOptions { get; set; }
 
     /// <summary>

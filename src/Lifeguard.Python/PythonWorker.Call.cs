@@ -23,7 +23,10 @@ public sealed partial class PythonWorker
     /// <exception cref="PythonCallTimeoutException">The call ran past <see cref="PythonPoolOptions.CallTimeout"/>.</exception>
     /// <exception cref="PythonWorkerCrashedException">The process died during the call.</exception>
     /// <exception cref="PythonProtocolException">The process broke the protocol and was killed.</exception>
-    /// <exception cref="PythonSerializationException">The arguments or the result could not cross the wire.</exception>
+    /// <exception cref="PythonSerializationException">
+    /// The arguments or the result could not cross the wire: for a result, a value of the wrong type, or a missing or
+    /// null member that <typeparamref name="T"/> cannot leave empty (the message names it and the keys Python sent).
+    /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
     public Task<T?> CallAsync<T>(
         string module,
@@ -423,15 +426,19 @@ public sealed partial class PythonWorker
                 throw Violation($"the result of {name} is not valid JSON ({e.Message})", e);
             }
 
+            // Well-formed JSON of another shape: a member the type cannot leave empty is missing or null, or a value
+            // has the wrong type. The message names the member and the keys the Python value had.
             throw new PythonSerializationException(
-                $"The result of {name} could not be read as {typeof(T).Name}: {e.Message}", _settings.PoolName, e);
+                $"The result of {name} could not be read as {ResultBinding.TypeName(typeof(T))}: {ResultBinding.Explain(frame.Json.Span, state as JsonTypeInfo, e)}",
+                _settings.PoolName,
+                e);
         }
         catch (Exception e) when (e is not PythonProtocolException)
         {
             // The result type refused the value (a constructor or setter threw, a type System.Text.Json does not
             // support): the reply was read whole, so the worker is fine.
             throw new PythonSerializationException(
-                $"The result of {name} could not be read as {typeof(T).Name}: {e.Message}", _settings.PoolName, e);
+                $"The result of {name} could not be read as {ResultBinding.TypeName(typeof(T))}: {e.Message}", _settings.PoolName, e);
         }
     }
 

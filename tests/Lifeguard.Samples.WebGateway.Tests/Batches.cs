@@ -10,9 +10,19 @@ public static class Batches
 {
     public static string PythonDirectory { get; } = Path.Combine(AppContext.BaseDirectory, "python");
 
-    /// <summary>The bundled batches of samples/python/deliveries.jsonl, one JSON object each.</summary>
+    /// <summary>
+    /// The bundled batches of samples/python/deliveries.jsonl, one JSON object each, as Python has them: the
+    /// optimiser's snake_case keys (<c>ready_at</c>).
+    /// </summary>
     public static IReadOnlyList<string> Bundled(int count)
         => [.. File.ReadLines(Path.Combine(PythonDirectory, "deliveries.jsonl")).Take(count)];
+
+    /// <summary>A batch or plan of Python's with the camelCase keys of the gateway's HTTP API: what a client posts.</summary>
+    public static string ToCamelCase(string json) => Rename(JsonNode.Parse(json), CamelCase)!.ToJsonString();
+
+    /// <summary>A plan the gateway answered, with Python's snake_case keys, to compare with the optimiser's own.</summary>
+    public static JsonElement ToSnakeCase(JsonElement json)
+        => JsonSerializer.SerializeToElement(Rename(JsonNode.Parse(json.GetRawText()), JsonNamingPolicy.SnakeCaseLower.ConvertName));
 
     /// <summary>Three deliveries: two whose pickups are half a kilometre apart near courier c1, one next to c2.</summary>
     public static JsonObject Small() => new()
@@ -76,6 +86,36 @@ public static class Batches
                 process.Kill();
             }
         }
+    }
+
+    /// <summary>Renames every key of every object in the value; arrays keep their order.</summary>
+    private static JsonNode? Rename(JsonNode? node, Func<string, string> rename)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                var renamed = new JsonObject();
+                foreach (var (key, value) in obj.ToList())
+                {
+                    obj.Remove(key);
+                    renamed[rename(key)] = Rename(value, rename);
+                }
+
+                return renamed;
+            case JsonArray array:
+                var items = array.ToList();
+                array.Clear();
+                return new JsonArray([.. items.Select(item => Rename(item, rename))]);
+            default:
+                return node;
+        }
+    }
+
+    /// <summary><c>due_by</c> as <c>dueBy</c>.</summary>
+    private static string CamelCase(string key)
+    {
+        var parts = key.Split('_');
+        return parts[0] + string.Concat(parts.Skip(1).Select(p => p.Length == 0 ? p : char.ToUpperInvariant(p[0]) + p[1..]));
     }
 
     private static JsonObject Courier(string id, double x, double y) => new() { ["id"] = id, ["at"] = Point([x, y]) };

@@ -36,13 +36,14 @@ public sealed class StackingTests(GatewayFixture gateway) : IClassFixture<Gatewa
         var batches = Batches.Bundled(20);
         var expected = await Batches.PlanDirectlyAsync(batches);
 
+        // The client speaks camelCase and Python snake_case: the gateway's records and the pool map between them.
         for (var i = 0; i < batches.Count; i++)
         {
-            using var response = await Batches.PostAsync(gateway.Client, batches[i]);
+            using var response = await Batches.PostAsync(gateway.Client, Batches.ToCamelCase(batches[i]));
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             var plan = await Batches.ReadJsonAsync(response);
             Assert.True(
-                JsonElement.DeepEquals(expected[i], plan),
+                JsonElement.DeepEquals(expected[i], Batches.ToSnakeCase(plan)),
                 $"Batch {i}: the gateway answered\n{plan}\nbut the optimiser planned\n{expected[i]}");
         }
     }
@@ -50,7 +51,7 @@ public sealed class StackingTests(GatewayFixture gateway) : IClassFixture<Gatewa
     [Fact]
     public async Task Concurrent_posts_all_succeed_each_with_its_own_plan()
     {
-        var batches = Batches.Bundled(48);
+        var batches = Batches.Bundled(48).Select(Batches.ToCamelCase).ToList();
 
         var responses = await Task.WhenAll(batches.Select(batch => Batches.PostAsync(gateway.Client, batch)));
 
@@ -67,6 +68,31 @@ public sealed class StackingTests(GatewayFixture gateway) : IClassFixture<Gatewa
                 response.Dispose();
             }
         }
+    }
+
+    [Fact]
+    public async Task A_batchs_camelCase_fields_reach_the_optimizer_as_its_snake_case_keys()
+    {
+        // Each of these changes the plan only if the optimiser receives it: were a key lost on the way, its
+        // default (ready at 0, no due time, 0.3 km a minute) would plan the batch without complaint.
+        var early = Batches.Small();
+        early["deliveries"]![0]!["readyAt"] = 30;
+        early["deliveries"]![0]!["dueBy"] = 10;
+        var slow = Batches.Small();
+        slow["speedKmPerMin"] = 0.01;
+        slow["deliveries"]![0]!["dueBy"] = 20;
+
+        using var rejected = await Batches.PostAsync(gateway.Client, early);
+        using var late = await Batches.PostAsync(gateway.Client, slow);
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, rejected.StatusCode);
+        Assert.Equal(
+            "delivery 'd1' is due by minute 10, before it is ready at minute 30",
+            (await Batches.ReadJsonAsync(rejected)).GetProperty("detail").GetString());
+        Assert.Equal(HttpStatusCode.OK, late.StatusCode);
+        var plan = await Batches.ReadJsonAsync(late);
+        Assert.Contains("d1", plan.GetProperty("stacks").EnumerateArray().SelectMany(stack => stack.GetProperty("late").EnumerateArray()).Select(d => d.GetString()));
+        Assert.True(plan.GetProperty("lateDeliveries").GetInt32() >= 1);
     }
 
     [Theory]

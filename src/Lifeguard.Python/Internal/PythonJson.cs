@@ -24,11 +24,25 @@ internal static class PythonJson
     [ThreadStatic]
     private static List<(int Offset, int Length)>? _threadReadIndex;
 
+    /// <summary>
+    /// The options of a pool: a copy of the user's, taken as given (their naming, their strictness), or else the
+    /// defaults: Python's snake_case keys for .NET's PascalCase members, matched exactly, and strict binding (a
+    /// result missing a constructor parameter or a <c>required</c> member, or carrying null for a non-nullable one,
+    /// is an error rather than a silent default). Dictionary keys, like keyword argument names, are sent as given
+    /// (no <see cref="JsonSerializerOptions.DictionaryKeyPolicy"/>). The wire's own converters are added either way.
+    /// </summary>
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Reflection serves only apps that keep it enabled (JsonSerializer.IsReflectionEnabledByDefault); trimmed and AOT apps pass options with their own TypeInfoResolver.")]
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "As above: reflection only where the app keeps it enabled.")]
     public static JsonSerializerOptions CreateOptions(JsonSerializerOptions? user, bool namedFloats)
     {
-        var options = user is null ? new JsonSerializerOptions(JsonSerializerDefaults.Web) : new JsonSerializerOptions(user);
+        var options = user is null
+            ? new JsonSerializerOptions(JsonSerializerDefaults.General)
+            {
+                PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+                RespectNullableAnnotations = true,
+                RespectRequiredConstructorParameters = true,
+            }
+            : new JsonSerializerOptions(user);
         options.Converters.Insert(0, new BytesConverter());
         options.Converters.Insert(1, new BigIntegerConverter());
         options.Converters.Insert(2, new TaskRefusingConverterFactory());

@@ -189,3 +189,22 @@ def env(name):
 
 def unicode_echo(text):
     return {"text": text, "length": len(text)}
+
+
+def word_stats(text):
+    """Counts the words of a text, answering with snake_case keys as Python code does."""
+    counts = {}
+    for word in text.split():
+        counts[word] = counts.get(word, 0) + 1
+    top = sorted(counts, key=lambda w: (-counts[w], w))[:3]
+    return {"unique_words": len(counts), "top_words": top}
+
+
+def keys_of(value):
+    """The keys of a dict, as Python received them, in their order; nested dicts' keys under their own key."""
+    return {key: (keys_of(item) if isinstance(item, dict) else None) for key, item in value.items()}
+
+
+def keyword_names(**kwargs):
+    """The names of the keyword arguments, as Python received them."""
+    return sorted(kwargs)
