@@ -35,5 +35,11 @@ namespace Lifeguard.Docs
     }
 }
 
-/// <summary>An application's own request type.</summary>
+/// <summary>An application's own request types: a batch for the optimiser (samples/python/optimizer.py).</summary>
 public sealed record Delivery(string Id, double[] Pickup, double[] Dropoff);
+
+/// <summary>A courier and where it is.</summary>
+public sealed record Courier(string Id, double[] At);
+
+/// <summary>One request to the optimiser: the couriers and the deliveries to stack.</summary>
+public sealed record DeliveryBatch(string Batch, Courier[] Couriers, Delivery[] Deliveries);
