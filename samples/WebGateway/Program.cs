@@ -19,8 +19,9 @@ builder.Services.AddLifeguard().AddPythonPool(StackingEndpoints.PoolName, option
 });
 builder.Services.AddHealthChecks().AddLifeguardHealthChecks("ready");
 
-// The pool's metrics, read live from the "Lifeguard" meter (GET /metrics).
-builder.Services.AddSingleton<LifeguardMeterReader>();
+// OpenTelemetry: the "Lifeguard" meter and ASP.NET Core's request metrics for Prometheus at GET /metrics; the
+// "Lifeguard" and ASP.NET Core activity sources traced, and sent with OTLP only when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+builder.Services.AddGatewayTelemetry(builder.Configuration);
 
 // Failures become problem details: a body that is not a batch 400, a batch the optimiser rejects 422, a full pool 503
 // with Retry-After. ThrowOnBadRequest sends unreadable bodies there too, so they get the same kind of answer.
@@ -30,12 +31,11 @@ builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadReq
 builder.Services.Configure<JsonOptions>(options => options.SerializerOptions.WriteIndented = builder.Environment.IsDevelopment());
 
 var app = builder.Build();
-_ = app.Services.GetRequiredService<LifeguardMeterReader>(); // listening now, before the pools start their workers in Run
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 
 app.MapStacking();
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthReportWriter.WriteAsync });
-app.MapGet("/metrics", (LifeguardMeterReader meter) => meter.Read());
+app.MapGatewayMetrics();
 
 app.Run();

@@ -1,7 +1,6 @@
 using Lifeguard.Python;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Lifeguard.Samples.WebGateway.Tests;
@@ -20,10 +19,12 @@ public sealed class GatewayFactory(string environment = "Production", IDictionar
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment(environment);
-        if (settings is not null)
+        // Host settings, which win over appsettings.json and which Program.cs already sees while it registers
+        // services, as it would command-line arguments. (ConfigureAppConfiguration's sources come in only when the
+        // app is built, too late for the OTLP endpoint, which decides whether an exporter is added at all.)
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
-            // Added last, so they win over appsettings.json.
-            builder.ConfigureAppConfiguration(configuration => configuration.AddInMemoryCollection(settings));
+            builder.UseSetting(key, value);
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json;
 
 namespace Lifeguard.Samples.WebGateway.Tests;
 
@@ -24,12 +23,13 @@ public sealed class HealthAndMetricsTests(GatewayFixture gateway) : IClassFixtur
     }
 
     [Fact]
-    public async Task Metrics_show_the_pool_live_and_count_one_checkout_per_request()
+    public async Task Metrics_are_prometheus_text_with_the_pool_live_and_one_checkout_per_request()
     {
-        var before = await ReadAsync();
-        Assert.Equal(2, Value(before, "lifeguard.pool.worker.starts"));
-        Assert.Equal(2, Series(before, "lifeguard.pool.workers.idle").GetProperty("value").GetDouble());
-        Assert.Equal(0, Series(before, "lifeguard.pool.workers.busy").GetProperty("value").GetDouble());
+        var before = await PrometheusText.ScrapeAsync(gateway.Client);
+        Assert.Equal(2, before.Pool("lifeguard_pool_worker_starts_total"));
+        Assert.Equal(2, before.Pool("lifeguard_pool_workers_idle"));
+        Assert.Equal(0, before.Pool("lifeguard_pool_workers_busy"));
+        Assert.Equal(0, before.Pool("lifeguard_pool_waiters"));
 
         for (var i = 0; i < 3; i++)
         {
@@ -37,34 +37,62 @@ public sealed class HealthAndMetricsTests(GatewayFixture gateway) : IClassFixtur
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        var after = await ReadAsync();
-        Assert.Equal(Value(before, "lifeguard.pool.checkouts") + 3, Value(after, "lifeguard.pool.checkouts"));
-        var wait = Series(after, "lifeguard.pool.checkout.wait");
-        Assert.Equal("histogram", wait.GetProperty("kind").GetString());
-        Assert.Equal("s", wait.GetProperty("unit").GetString());
-        Assert.True(wait.GetProperty("count").GetInt64() >= 3);
-        Assert.True(Series(after, "lifeguard.pool.lease.duration").GetProperty("max").GetDouble() > 0);
-        Assert.Equal("gauge", Series(after, "lifeguard.pool.workers.idle").GetProperty("kind").GetString());
+        var after = await PrometheusText.ScrapeAsync(gateway.Client);
+        Assert.Equal(before.PoolCounter("lifeguard_pool_checkouts_total") + 3, after.Pool("lifeguard_pool_checkouts_total"));
+        Assert.Equal("counter", after.Types["lifeguard_pool_checkouts_total"]);
+        Assert.Equal("gauge", after.Types["lifeguard_pool_workers_idle"]);
+        Assert.Equal(2, after.Pool("lifeguard_pool_workers_idle") + after.Pool("lifeguard_pool_workers_busy"));
+
+        // The histograms in seconds, in the buckets the gateway gives them: every checkout waited, every lease lasted.
+        Assert.Equal("histogram", after.Types["lifeguard_pool_checkout_wait_seconds"]);
+        var waits = after.Pool("lifeguard_pool_checkout_wait_seconds_count");
+        Assert.Equal(before.PoolCounter("lifeguard_pool_checkout_wait_seconds_count") + 3, waits);
+        Assert.Equal(waits, after.Pool("lifeguard_pool_checkout_wait_seconds_bucket", ("le", "+Inf")));
+        Assert.Equal(waits, after.Pool("lifeguard_pool_checkout_wait_seconds_bucket", ("le", "30")));
+        Assert.Single(after.Find("lifeguard_pool_checkout_wait_seconds_bucket", ("lifeguard_pool_name", "stacking"), ("le", "0.001")));
+        Assert.Equal(after.Pool("lifeguard_pool_checkouts_total"), after.Pool("lifeguard_pool_lease_duration_seconds_count"));
+        var leased = after.Pool("lifeguard_pool_lease_duration_seconds_sum");
+        Assert.InRange(leased, double.Epsilon, 3 * 30); // each plan took some time, and less than the fixture's checkout timeout
+
+        // ASP.NET Core's request metrics, by route and status code.
+        Assert.True(
+            after.Find("http_server_request_duration_seconds_count", ("http_route", "/stack"), ("http_response_status_code", "200")).Sum(s => s.Value) >= 3,
+            after.Text);
     }
 
-    private async Task<JsonElement> ReadAsync()
+    [Fact]
+    public async Task Metrics_ask_for_in_openmetrics_are_served_in_it()
     {
-        using var response = await gateway.Client.GetAsync(new Uri("/metrics", UriKind.Relative));
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri("/metrics", UriKind.Relative));
+        request.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+
+        using var response = await gateway.Client.SendAsync(request);
+
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        var snapshot = await Batches.ReadJsonAsync(response);
-        Assert.Equal("Lifeguard", snapshot.GetProperty("meter").GetString());
-        return snapshot;
+        Assert.Equal("application/openmetrics-text", response.Content.Headers.ContentType?.MediaType);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Contains("lifeguard_pool_workers_idle{", text, StringComparison.Ordinal);
+        Assert.EndsWith("# EOF\n", text, StringComparison.Ordinal);
     }
 
-    private static JsonElement Series(JsonElement snapshot, string name)
-        => Assert.Single(
-            snapshot.GetProperty("metrics").EnumerateArray(),
-            m => m.GetProperty("name").GetString() == name
-                && m.GetProperty("tags").GetProperty("lifeguard.pool.name").GetString() == "stacking");
+    [Fact]
+    public async Task Each_gateway_reports_its_own_pool_only()
+    {
+        // A second gateway in the same process, its pool also named "stacking": neither scrape counts the other's workers.
+        await using var other = new GatewayFactory(settings: new Dictionary<string, string?> { [GatewayFactory.Pool + "Size"] = "1" });
+        using var client = other.CreateClient();
+        using (var response = await Batches.PostAsync(client, Batches.Small()))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
 
-    /// <summary>A counter's total or a gauge's value; 0 for a counter that has counted nothing yet, so has no series.</summary>
-    private static double Value(JsonElement snapshot, string name)
-        => snapshot.GetProperty("metrics").EnumerateArray().Any(m => m.GetProperty("name").GetString() == name)
-            ? Series(snapshot, name).GetProperty("value").GetDouble()
-            : 0;
+        var mine = await PrometheusText.ScrapeAsync(gateway.Client);
+        var its = await PrometheusText.ScrapeAsync(client);
+
+        Assert.Equal(2, mine.Pool("lifeguard_pool_worker_starts_total"));
+        Assert.Equal(2, mine.Pool("lifeguard_pool_workers_idle") + mine.Pool("lifeguard_pool_workers_busy"));
+        Assert.Equal(1, its.Pool("lifeguard_pool_worker_starts_total"));
+        Assert.Equal(1, its.Pool("lifeguard_pool_workers_idle"));
+        Assert.Equal(1, its.Pool("lifeguard_pool_checkouts_total"));
+    }
 }
