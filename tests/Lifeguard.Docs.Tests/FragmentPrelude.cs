@@ -15,7 +15,11 @@ global using Microsoft.AspNetCore.Mvc;
 global using Microsoft.Extensions.Configuration;
 global using Microsoft.Extensions.DependencyInjection;
 global using Microsoft.Extensions.Hosting;
+global using Microsoft.Extensions.Diagnostics.Metrics;
 global using Microsoft.Extensions.Logging;
+global using OpenTelemetry.Metrics;
+global using OpenTelemetry.Resources;
+global using OpenTelemetry.Trace;
 global using static Lifeguard.Docs.Prelude;
 
 namespace Lifeguard.Docs
@@ -29,6 +33,15 @@ namespace Lifeguard.Docs
 
         /// <summary>One batch for the optimiser: a line of samples/python/deliveries.jsonl.</summary>
         public static JsonElement deliveries => throw new NotSupportedException();
+
+        /// <summary>Histogram boundaries in seconds (the web gateway's GatewayTelemetry).</summary>
+        public static double[] secondsBuckets => throw new NotSupportedException();
+
+        /// <summary>Whether an OTLP endpoint is configured.</summary>
+        public static bool endpointConfigured => throw new NotSupportedException();
+
+        /// <summary>Whether a request is a probe (/metrics, /health), left out of traces.</summary>
+        public static bool IsProbe(PathString path) => throw new NotSupportedException();
 
         /// <summary>A model's input.</summary>
         public static double[] input => throw new NotSupportedException();
