@@ -51,31 +51,6 @@ public sealed class ActivityRecorder : IDisposable
             : throw new InvalidOperationException($"expected one span named '{name}', found {found.Count}: {string.Join(", ", _stopped.Select(a => a.OperationName))}");
     }
 
-    /// <summary>Waits, polling with a bound, until a span named <paramref name="name"/> has ended.</summary>
-    public Task<Activity> WaitForAsync(string name, int timeoutMs = 10_000)
-        => WaitForAsync(name, a => true, timeoutMs);
-
-    /// <summary>Waits, polling with a bound, until a span named <paramref name="name"/> that matches has ended.</summary>
-    public async Task<Activity> WaitForAsync(string name, Func<Activity, bool> match, int timeoutMs = 10_000)
-    {
-        var watch = Stopwatch.StartNew();
-        while (true)
-        {
-            var found = _stopped.FirstOrDefault(a => a.OperationName == name && match(a));
-            if (found is not null)
-            {
-                return found;
-            }
-
-            if (watch.ElapsedMilliseconds > timeoutMs)
-            {
-                throw new TimeoutException($"no span named '{name}' ended within {timeoutMs} ms; ended: {string.Join(", ", _stopped.Select(a => a.OperationName))}");
-            }
-
-            await Task.Delay(10);
-        }
-    }
-
     public void Dispose()
     {
         _listener.Dispose();
