@@ -58,13 +58,72 @@ public sealed partial class PythonWorker
         CancellationToken cancellationToken = default)
         => CallCoreAsync(module, function, args, kwargs, this, static (frame, self) => self.ReadUntyped(frame), cancellationToken);
 
-    private async Task<T> CallCoreAsync<T, TState>(
+    /// <summary>
+    /// A call, inside a <c>module.function</c> span when the <c>Lifeguard</c> source has a listener (docs/hosting.md,
+    /// "Tracing"); without one, the call as it is, with no span work at all.
+    /// </summary>
+    private Task<T> CallCoreAsync<T, TState>(
         string module,
         string function,
         IReadOnlyList<object?>? args,
         IReadOnlyDictionary<string, object?>? kwargs,
         TState state,
         Func<Frame, TState, T> readResult,
+        CancellationToken cancellationToken)
+        => PythonTracing.Source.HasListeners()
+            ? CallTracedAsync(module, function, args, kwargs, state, readResult, cancellationToken)
+            : CallOnceAsync(module, function, args, kwargs, state, readResult, trace: null, cancellationToken);
+
+    /// <summary>
+    /// The call's span is current inside this method only, so the call frame carries it as the traceparent, and the
+    /// caller's own activity is current again when it returns. Python collects spans (<c>lifeguard.span</c>) only
+    /// when the span records data and the worker said it can.
+    /// </summary>
+    private async Task<T> CallTracedAsync<T, TState>(
+        string module,
+        string function,
+        IReadOnlyList<object?>? args,
+        IReadOnlyDictionary<string, object?>? kwargs,
+        TState state,
+        Func<Frame, TState, T> readResult,
+        CancellationToken cancellationToken)
+    {
+        using var activity = PythonTracing.Source.StartActivity(module + "." + function);
+        if (activity is null)
+        {
+            return await CallOnceAsync(module, function, args, kwargs, state, readResult, trace: null, cancellationToken).ConfigureAwait(false);
+        }
+
+        activity.SetTag(LifeguardTracing.PoolNameTag, _settings.PoolName);
+        activity.SetTag(PythonTracing.ProcessPidTag, ProcessId);
+        activity.SetTag(PythonTracing.ModuleTag, module);
+        activity.SetTag(PythonTracing.FunctionTag, function);
+        var trace = activity.IsAllDataRequested && CollectsSpans ? new CallTrace(activity) : null;
+        try
+        {
+            var result = await CallOnceAsync(module, function, args, kwargs, state, readResult, trace, cancellationToken).ConfigureAwait(false);
+            activity.SetTag(PythonTracing.OutcomeTag, "ok");
+            return result;
+        }
+        catch (Exception e)
+        {
+            PythonTracing.SetCallFailure(activity, e);
+            throw;
+        }
+        finally
+        {
+            trace?.Report();
+        }
+    }
+
+    private async Task<T> CallOnceAsync<T, TState>(
+        string module,
+        string function,
+        IReadOnlyList<object?>? args,
+        IReadOnlyDictionary<string, object?>? kwargs,
+        TState state,
+        Func<Frame, TState, T> readResult,
+        CallTrace? trace,
         CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrEmpty(module);
@@ -113,6 +172,7 @@ public sealed partial class PythonWorker
             }
 
             ulong id = ++_lastCallId;
+            _trace = trace;
             SerializeCall(module, function, args, kwargs, name);
             Volatile.Write(ref _current, new CurrentCall(name, _settings.Time.GetTimestamp()));
             // One timeout source per worker, re-armed per call and reset after it (a new timer per call measured
@@ -142,6 +202,12 @@ public sealed partial class PythonWorker
                     if (frame.Kind == FrameKind.Callback)
                     {
                         await AnswerCallbackAsync(frame, token).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    if (frame.Kind == FrameKind.Spans && frame.Id == id)
+                    {
+                        RecordSpans(frame, name);
                         continue;
                     }
 
@@ -208,6 +274,7 @@ public sealed partial class PythonWorker
         }
         finally
         {
+            _trace = null;
             Volatile.Write(ref _current, null);
             // A full fence between clearing _busy and reading _disposed: with DisposeAsync's, one side or both see
             // the other, so the resources are released once the last user is done (ReleaseCallResources is idempotent).
@@ -294,6 +361,11 @@ public sealed partial class PythonWorker
                     {
                         json.WriteString("ts"u8, traceState);
                     }
+                }
+
+                if (_trace is not null)
+                {
+                    json.WriteBoolean("sp"u8, true);
                 }
 
                 json.WriteEndObject();

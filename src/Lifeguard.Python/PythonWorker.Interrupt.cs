@@ -51,6 +51,12 @@ public sealed partial class PythonWorker
                     continue;
                 }
 
+                if (frame.Value.Id == id && frame.Value.Kind == FrameKind.Spans)
+                {
+                    RecordSpans(frame.Value, name); // what the interrupted call did, up to its interruption
+                    continue;
+                }
+
                 if (frame.Value.Id == id && frame.Value.Kind is FrameKind.Result or FrameKind.Error)
                 {
                     return false; // the worker stopped the call and is ready for the next

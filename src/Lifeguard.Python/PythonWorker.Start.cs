@@ -8,9 +8,36 @@ namespace Lifeguard.Python;
 /// <summary>Starting a worker: the process (from the launcher thread), the init frame, and the handshake.</summary>
 public sealed partial class PythonWorker
 {
-    private const int ProtocolVersion = 1;
+    private const int ProtocolVersion = 2;
 
+    /// <summary>The oldest protocol this host still serves: a version 1 worker announces no features, so it is sent none.</summary>
+    private const int OldestProtocolVersion = 1;
+
+    /// <summary>Starts a worker, inside a <c>lifeguard.worker.start</c> span when the <c>Lifeguard</c> source has a listener.</summary>
     internal static async Task<PythonWorker> StartAsync(PythonWorkerSettings settings, WorkerContext? context, CancellationToken cancellationToken)
+    {
+        if (!PythonTracing.Source.HasListeners())
+        {
+            return await StartCoreAsync(settings, context, cancellationToken).ConfigureAwait(false);
+        }
+
+        using var activity = PythonTracing.Source.StartActivity(PythonTracing.WorkerStartSpan);
+        activity?.SetTag(LifeguardTracing.PoolNameTag, settings.PoolName);
+        try
+        {
+            var worker = await StartCoreAsync(settings, context, cancellationToken).ConfigureAwait(false);
+            activity?.SetTag(PythonTracing.ProcessPidTag, worker.ProcessId);
+            activity?.SetTag(PythonTracing.RuntimeVersionTag, worker.PythonVersion);
+            return worker;
+        }
+        catch (Exception e) when (activity is not null)
+        {
+            LifeguardTracing.SetError(activity, e);
+            throw;
+        }
+    }
+
+    private static async Task<PythonWorker> StartCoreAsync(PythonWorkerSettings settings, WorkerContext? context, CancellationToken cancellationToken)
     {
         var info = new ProcessStartInfo(settings.Interpreter)
         {
@@ -138,6 +165,7 @@ public sealed partial class PythonWorker
     private void ReadHello(Frame hello)
     {
         int protocol;
+        bool spans = false;
         try
         {
             using var document = JsonDocument.Parse(hello.Json);
@@ -145,26 +173,41 @@ public sealed partial class PythonWorker
             protocol = root.GetProperty("protocol").GetInt32();
             PythonVersion = root.GetProperty("python").GetString() ?? throw new InvalidOperationException("\"python\" is null.");
             RuntimeVersion = root.GetProperty("runtime").GetString() ?? throw new InvalidOperationException("\"runtime\" is null.");
+            if (root.TryGetProperty("features"u8, out var features))
+            {
+                // An array of strings; names this host does not know are features it does not use.
+                foreach (var feature in features.EnumerateArray())
+                {
+                    spans |= (feature.GetString() ?? throw new InvalidOperationException("a feature is null.")) == "spans";
+                }
+            }
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
         {
             throw new PythonProtocolException(
-                $"it sent a hello that is not {{\"protocol\": 1, \"runtime\": string, \"python\": string, ...}} ({e.Message})", e);
+                $"it sent a hello that is not {{\"protocol\": 2, \"runtime\": string, \"python\": string, \"features\": [string, ...]?, ...}} ({e.Message})", e);
         }
 
-        if (protocol != ProtocolVersion)
+        if (protocol is < OldestProtocolVersion or > ProtocolVersion)
         {
             throw new PythonStartException(
-                $"Python worker {ProcessId} of pool '{_settings.PoolName}' speaks protocol {protocol}; this host speaks protocol {ProtocolVersion}. "
-                    + $"Its runtime ({RuntimeVersion}) does not match this version of Lifeguard.Python.",
+                $"Python worker {ProcessId} of pool '{_settings.PoolName}' speaks protocol {protocol}; this host speaks protocol {ProtocolVersion} "
+                    + $"(and serves workers of protocol {OldestProtocolVersion}). Its runtime ({RuntimeVersion}) does not match this version of Lifeguard.Python.",
                 _settings.PoolName);
         }
+
+        CollectsSpans = spans && protocol >= 2;
     }
 
     private void WriteInit(Utf8JsonWriter json)
     {
         json.WriteStartObject();
         json.WriteNumber("protocol", ProtocolVersion);
+
+        // The kinds this host reads beyond version 1's: a worker sends a spans frame only when the host names "spans".
+        json.WriteStartArray("features");
+        json.WriteStringValue("spans");
+        json.WriteEndArray();
         json.WriteNumber("maxFrame", _settings.MaxFrameSize);
         json.WriteBoolean("namedFloats", _settings.NamedFloats);
         json.WriteStartArray("paths");

@@ -52,7 +52,10 @@ public sealed class Pool<TWorker> : IPool
             return ValueTask.FromCanceled<Lease<TWorker>>(cancellationToken);
         }
 
-        return _core.CheckoutAsync(timeout, tryOnly: false, cancellationToken);
+        // One field read when nothing listens: no span, no clock read, no allocation on the fast path.
+        return LifeguardTracing.Source.HasListeners()
+            ? CheckoutTracedAsync(timeout, tryOnly: false, cancellationToken)
+            : _core.CheckoutAsync(timeout, tryOnly: false, cancellationToken);
     }
 
     /// <summary>
@@ -62,7 +65,9 @@ public sealed class Pool<TWorker> : IPool
     public async ValueTask<Lease<TWorker>?> TryCheckoutAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var lease = await _core.CheckoutAsync(TimeSpan.Zero, tryOnly: true, cancellationToken).ConfigureAwait(false);
+        var lease = await (LifeguardTracing.Source.HasListeners()
+            ? CheckoutTracedAsync(TimeSpan.Zero, tryOnly: true, cancellationToken)
+            : _core.CheckoutAsync(TimeSpan.Zero, tryOnly: true, cancellationToken)).ConfigureAwait(false);
         return lease.IsEmpty ? null : lease;
     }
 
@@ -97,6 +102,41 @@ public sealed class Pool<TWorker> : IPool
         finally
         {
             lease.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A checkout inside a <c>lifeguard.checkout</c> span (docs/hosting.md, "Tracing"): the pool's name, the wait in
+    /// seconds on the pool's clock (<c>lifeguard.checkout.wait</c>), and <c>error.type</c> when it fails. The span is
+    /// current only inside this method, so it ends where the caller receives its worker.
+    /// </summary>
+    private async ValueTask<Lease<TWorker>> CheckoutTracedAsync(TimeSpan timeout, bool tryOnly, CancellationToken cancellationToken)
+    {
+        using var activity = LifeguardTracing.Source.StartActivity(LifeguardTracing.CheckoutSpan);
+        if (activity is null)
+        {
+            return await _core.CheckoutAsync(timeout, tryOnly, cancellationToken).ConfigureAwait(false);
+        }
+
+        activity.SetTag(LifeguardTracing.PoolNameTag, _core.Name);
+        var time = _core.Options.TimeProvider;
+        long started = time.GetTimestamp();
+        try
+        {
+            var lease = await _core.CheckoutAsync(timeout, tryOnly, cancellationToken).ConfigureAwait(false);
+            activity.SetTag(LifeguardTracing.CheckoutWaitTag, time.GetElapsedTime(started).TotalSeconds);
+            if (lease.IsEmpty)
+            {
+                activity.SetTag(LifeguardTracing.CheckoutFullTag, true);
+            }
+
+            return lease;
+        }
+        catch (Exception e)
+        {
+            activity.SetTag(LifeguardTracing.CheckoutWaitTag, time.GetElapsedTime(started).TotalSeconds);
+            LifeguardTracing.SetError(activity, e);
+            throw;
         }
     }
 

@@ -43,6 +43,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     [InlineData("start_hello_deep", "it sent a hello that is not")]
     [InlineData("start_error_not_object", "error frame")]
     [InlineData("start_error_empty", "error frame")]
+    [InlineData("start_features_not_list", "it sent a hello that is not")]
     public async Task Start_ProtocolViolation_FailsWithProtocolException(string hostileCase, string message)
     {
         var error = await StartFailsAsync<PythonProtocolException>(hostileCase);
@@ -57,7 +58,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     [InlineData("start_exit_mid_frame", "exited (exit code 17) before its handshake", true)]
     [InlineData("start_stall", "did not complete its handshake within 00:00:05 (StartTimeout)", false)]
     [InlineData("start_header_hang", "did not complete its handshake within 00:00:05 (StartTimeout)", false)]
-    [InlineData("start_wrong_version", "speaks protocol 2; this host speaks protocol 1", false)]
+    [InlineData("start_wrong_version", "speaks protocol 3; this host speaks protocol 2 (and serves workers of protocol 1)", false)]
     public async Task Start_DeathStallOrWrongVersion_FailsWithStartException(string hostileCase, string message, bool endedInsideFrame)
     {
         var error = await StartFailsAsync<PythonStartException>(hostileCase);
@@ -437,7 +438,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
             _ => (Task)pool.CallAsync(Module, function, args),
         }).WaitAsync(Guard);
 
-    private static async Task AssertReplacedAsync(PythonPool pool, int oldPid)
+    internal static async Task AssertReplacedAsync(PythonPool pool, int oldPid)
     {
         int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
         Assert.NotEqual(oldPid, pid);
@@ -468,10 +469,10 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     }
 
     /// <summary>Runs a test on a pool of one hostile worker, stops the pool, and checks that none of its processes is left.</summary>
-    internal static async Task WithPoolAsync(ILoggerFactory? logs, Func<PythonPool, Task> test, Action<PythonPoolOptions>? configure = null)
+    internal static async Task WithPoolAsync(ILoggerFactory? logs, Func<PythonPool, Task> test, Action<PythonPoolOptions>? configure = null, string? hostileCase = null)
     {
         var tag = NewTag();
-        var options = Options(tag, null, logs);
+        var options = Options(tag, hostileCase, logs);
         configure?.Invoke(options);
         try
         {

@@ -1,7 +1,7 @@
 namespace Lifeguard.Python;
 
 /// <summary>
-/// Frame kinds of protocol version 1 (docs/protocol.md). New kinds go in their family's reserved range (docs/protocol.md,
+/// Frame kinds of protocol version 2 (docs/protocol.md). New kinds go in their family's reserved range (docs/protocol.md,
 /// "Reserved kinds"): 1–15 version 1 and small additions, 16–31 streams, 32–47 spans, 48–63 shared-memory references,
 /// 64–79 health pings, 80–95 remote-pool envelopes.
 /// </summary>
@@ -15,4 +15,7 @@ internal enum FrameKind : byte
     Callback = 6,
     CallbackResult = 7,
     CallbackError = 8,
+
+    /// <summary>Span data from Python, sent before the reply to a call that asked for it (kinds 32–47: spans).</summary>
+    Spans = 32,
 }

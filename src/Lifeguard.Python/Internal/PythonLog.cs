@@ -26,6 +26,12 @@ internal static partial class PythonLog
     [LoggerMessage(2101, LogLevel.Information, "Retrying {Function} on another worker (attempt {Attempt} of {Attempts}) after: {Error}")]
     public static partial void Retrying(ILogger logger, string function, int attempt, int attempts, string error);
 
+    [LoggerMessage(2102, LogLevel.Debug, "Python worker {Pid} sent span data for {Function}, which did not ask for any; it was dropped.")]
+    public static partial void SpansIgnored(ILogger logger, int pid, string function);
+
+    [LoggerMessage(2103, LogLevel.Warning, "Recording the spans of {Function} from Python worker {Pid} failed; the call is not affected.")]
+    public static partial void SpansFailed(ILogger logger, int pid, string function, Exception exception);
+
     [LoggerMessage(2200, LogLevel.Information, "[python {Pid}] {Line}")]
     public static partial void WorkerOutput(ILogger logger, int pid, string line);
 

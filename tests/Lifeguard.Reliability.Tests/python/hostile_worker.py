@@ -16,6 +16,7 @@ import sys
 import time
 
 INIT, HELLO, CALL, RESULT, ERROR, CALLBACK, CALLBACK_RESULT, CALLBACK_ERROR = range(1, 9)
+SPANS = 32
 HEAD = struct.Struct(">IBQI")  # length, kind, id, json length
 U32 = struct.Struct(">I")
 EXIT_CODE = 17  # distinctive: the tests check that a crash report carries it
@@ -103,7 +104,14 @@ def die_with_parent():
 
 # ---------------------------------------------------------------------- the handshake
 
-HELLO_JSON = {"protocol": 1, "runtime": "hostile", "python": "%d.%d.%d" % sys.version_info[:3], "pid": os.getpid()}
+HELLO_JSON = {
+    "protocol": 2,
+    "runtime": "hostile",
+    "python": "%d.%d.%d" % sys.version_info[:3],
+    "pid": os.getpid(),
+    "features": ["spans"],
+}
+HELLO_V1_JSON = {"protocol": 1, "runtime": "hostile-v1", "python": "%d.%d.%d" % sys.version_info[:3], "pid": os.getpid()}
 
 START_CASES = {
     "start_header_1": lambda: (write(result(0, 1)[:1]), die()),
@@ -118,7 +126,8 @@ START_CASES = {
     "start_unknown_kind": lambda: (write(frame(42, 0, b"{}")), hang()),
     "start_result_first": lambda: (write(result(0, 1)), hang()),
     "start_callback_first": lambda: (write(frame(CALLBACK, 1, b'{"n":"x","a":[]}')), hang()),
-    "start_wrong_version": lambda: (write(frame(HELLO, 0, json.dumps(dict(HELLO_JSON, protocol=2)).encode())), hang()),
+    "start_wrong_version": lambda: (write(frame(HELLO, 0, json.dumps(dict(HELLO_JSON, protocol=3)).encode())), hang()),
+    "start_features_not_list": lambda: (write(frame(HELLO, 0, json.dumps(dict(HELLO_JSON, features="spans")).encode())), hang()),
     "start_hello_empty": lambda: (write(frame(HELLO, 0, b"{}")), hang()),
     "start_hello_wrong_types": lambda: (write(frame(HELLO, 0, b'{"protocol":"1","runtime":1,"python":null}')), hang()),
     "start_hello_not_object": lambda: (write(frame(HELLO, 0, b"[1,2,3]")), hang()),
@@ -249,6 +258,64 @@ def raw(call_id, args):
 
 
 keep_writing_after_close = False
+last_call_json = None
+
+
+# ---------------------------------------------------------------------- span data (a spans frame, then a sound reply)
+
+NOW = time.time_ns
+
+
+def span(span_id, name, parent=0, **extra):
+    start = NOW()
+    return dict({"id": span_id, "parent": parent, "name": name, "start": start, "end": start + 1000}, **extra)
+
+
+def spans_then_ok(make):
+    """A case that sends the spans frame's JSON make() returns (bytes, or a value to encode), then the result "ok"."""
+
+    def run(call_id, args):
+        payload = make()
+        if not isinstance(payload, bytes):
+            payload = json.dumps(payload).encode("utf-8")
+        write(frame(SPANS, call_id, payload) + result(call_id, "ok"))
+
+    return run
+
+
+def spans_bad_entries():
+    good = span(1, "good", attributes={"n": 1, "list": [1], "obj": {"a": 1}, "nothing": None, "": 2, "s": "v"})
+    return {
+        "spans": [
+            5,  # not an object
+            {"id": "1", "name": "x", "start": 1, "end": 2},  # id not a number
+            span(0, "zero-id"),
+            dict(span(7, "backwards"), end=1),  # ends before it starts
+            dict(span(8, "no-name"), name=""),
+            span(9, "bad-parent", parent=-1),
+            span(10, "bad-error", error="boom"),
+            dict(span(11, "huge-name"), name="n" * 5000),
+            good,
+            span(1, "duplicate-id"),
+            span(2, "child", parent=1),
+            span(3, "orphan", parent=999),  # names no span: hangs from the call's span
+            span(4, "oversized", attributes={"big": "b" * 2000, "other": 1}),
+        ],
+        "dropped": -3,
+    }
+
+
+def spans_flood():
+    return {"spans": [span(i, "flood") for i in range(1, 201)]}
+
+
+def spans_extreme_times():
+    return {"spans": [dict(span(1, "early"), start=-(1 << 63), end=-(1 << 63) + 1), dict(span(2, "late"), start=(1 << 63) - 2, end=(1 << 63) - 1)]}
+
+
+def call_json(call_id, args):
+    """Returns the JSON of the call frame as the host sent it."""
+    write(result(call_id, last_call_json))
 
 CALLS = {
     "echo": lambda call_id, args: write(result(call_id, args[0] if args else None)),
@@ -319,6 +386,16 @@ CALLS = {
     "kill_mid_frame": kill_mid_frame,
     "dribble": dribble,
     "stall": lambda call_id, args: hang(),
+    # Span data: ignored and counted when malformed, never fatal; a spans frame of another call is a violation.
+    "spans_invalid_json": spans_then_ok(lambda: b'{"spans": ['),
+    "spans_not_object": spans_then_ok(lambda: [1, 2, 3]),
+    "spans_no_list": spans_then_ok(lambda: {"spans": "many"}),
+    "spans_deep": spans_then_ok(lambda: b'{"spans":' + deep(10000) + b"}"),
+    "spans_bad_entries": spans_then_ok(spans_bad_entries),
+    "spans_flood": spans_then_ok(spans_flood),
+    "spans_extreme_times": spans_then_ok(spans_extreme_times),
+    "spans_wrong_id": reply_bytes(lambda call_id: frame(SPANS, call_id + 1000, b'{"spans":[]}') + result(call_id, "ok")),
+    "call_json": call_json,
     # Standard error.
     "stderr_garbage_reply": stderr_garbage_reply,
     "stderr_garbage_die": stderr_garbage_die,
@@ -332,9 +409,11 @@ def serve():
         request = read_frame()
         if request is None:
             return
+        global last_call_json
         kind, call_id, payload = request
         if kind != CALL:
             continue  # a late callback answer: ignored between calls, as the protocol says
+        last_call_json = payload.decode("utf-8")
         call = json.loads(payload)
         CALLS[call["f"]](call_id, call.get("a") or [])
 
@@ -356,7 +435,8 @@ def main():
     start = START_CASES.get(os.environ.get("HOSTILE_CASE", ""))
     if start is not None:
         start()
-    write(frame(HELLO, 0, json.dumps(HELLO_JSON).encode("utf-8")))
+    hello = HELLO_V1_JSON if os.environ.get("HOSTILE_CASE") == "start_v1" else HELLO_JSON
+    write(frame(HELLO, 0, json.dumps(hello).encode("utf-8")))
     serve()
     if keep_writing_after_close:
         write_after_close()

@@ -10,7 +10,8 @@ import math
 import os
 import struct
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+FEATURES = ("spans",)  # the kinds beyond version 1's this runtime sends, when the host names them too
 
 # Frame kinds. New kinds go in their family's reserved range (docs/protocol.md, "Reserved kinds"): 1-15 version 1 and
 # small additions, 16-31 streams, 32-47 spans, 48-63 shared-memory references, 64-79 health pings, 80-95 remote-pool
@@ -23,6 +24,7 @@ ERROR = 5
 CALLBACK = 6
 CALLBACK_RESULT = 7
 CALLBACK_ERROR = 8
+SPANS = 32
 
 _HEAD = struct.Struct(">IBQI")  # length, kind, id, json length
 _BODY_HEAD = struct.Struct(">BQI")  # kind, id, json length

@@ -9,9 +9,10 @@ import signal
 import sys
 
 from . import _protocol as p
+from . import _spans
 from ._state import HostError, state
 
-RUNTIME_VERSION = "1.0.0"
+RUNTIME_VERSION = "1.1.0"
 EXIT_INIT_FAILED = 3
 EXIT_PROTOCOL = 70
 DEFAULT_MAX_FRAME = 64 * 1024 * 1024
@@ -55,6 +56,8 @@ def _configure(channel, config, host_pid):
     version = config.get("protocol")
     if version != p.PROTOCOL_VERSION:
         raise RuntimeError("the host speaks protocol %r, this runtime speaks %d" % (version, p.PROTOCOL_VERSION))
+    features = config.get("features") or []
+    state.host_features = frozenset(f for f in features if isinstance(f, str)) if isinstance(features, list) else frozenset()
     channel.max_frame = int(config.get("maxFrame", channel.max_frame))
     channel.named_floats = bool(config.get("namedFloats", False))
     allowed = config.get("allowModules")
@@ -81,6 +84,7 @@ def _configure(channel, config, host_pid):
         "pid": os.getpid(),
         "hostPid": host_pid,
         "executable": sys.executable,
+        "features": list(p.FEATURES),
     }
 
 
@@ -158,33 +162,54 @@ class _Calls:
         state.traceparent = message.get("tp")
         state.tracestate = message.get("ts")
         state.interrupt_pending = False
+        # Spans only when this call asks for them (the host records traces) and the host reads span frames.
+        state.spans = _spans.Collector() if message.get("sp") is True and "spans" in state.host_features else None
         try:
+            failure = None
             try:
-                state.in_call = True
-                result = target(*(message.get("a") or ()), **(message.get("k") or {}))
-                if hasattr(result, "__await__") and hasattr(result, "send"):
-                    result = _run_coroutine(result)
-            finally:
-                state.in_call = False
-        except KeyboardInterrupt as error:
-            _reply_error(channel, call_id, error, "cancelled")
-        except BaseException as error:  # noqa: B036 - includes CancelledError and SystemExit: reported, not fatal
-            kind = "cancelled" if type(error).__name__ == "CancelledError" else "exception"
-            _reply_error(channel, call_id, error, kind)
-        else:
-            try:
-                data, out = channel.encode(result)
-                channel.write_frame(p.RESULT, call_id, data, out)
-            except p.EncodeError as error:
-                _reply_error(channel, call_id, error, "encode")
+                try:
+                    state.in_call = True
+                    result = target(*(message.get("a") or ()), **(message.get("k") or {}))
+                    if hasattr(result, "__await__") and hasattr(result, "send"):
+                        result = _run_coroutine(result)
+                finally:
+                    state.in_call = False
+            except KeyboardInterrupt as error:
+                failure = (error, "cancelled")
+            except BaseException as error:  # noqa: B036 - includes CancelledError and SystemExit: reported, not fatal
+                failure = (error, "cancelled" if type(error).__name__ == "CancelledError" else "exception")
+            _send_spans(channel, call_id)
+            if failure is not None:
+                _reply_error(channel, call_id, *failure)
+            else:
+                try:
+                    data, out = channel.encode(result)
+                    channel.write_frame(p.RESULT, call_id, data, out)
+                except p.EncodeError as error:
+                    _reply_error(channel, call_id, error, "encode")
         finally:
             state.call_id = None
             state.call = None
             state.traceparent = None
             state.tracestate = None
+            state.spans = None
 
 
 _calls = _Calls()
+
+
+def _send_spans(channel, call_id):
+    """Sends the call's spans, if it collected any, in one frame before its reply (cut to fit the frame)."""
+    collector, state.spans = state.spans, None
+    if collector is None:
+        return
+    try:
+        data = collector.finish(channel.max_frame - 4 - p._MIN_BODY)
+    except Exception as error:  # noqa: BLE001 - span data must never cost the call its reply
+        sys.stderr.write("lifeguard worker: the spans of call %d were not sent: %r\n" % (call_id, error))
+        return
+    if data is not None:
+        channel.write_frame(p.SPANS, call_id, data)
 
 
 def _run_coroutine(coroutine):

@@ -1,5 +1,7 @@
 """Per-process state shared by the runtime and user code. Single-threaded by design: one call at a time."""
 
+from . import _spans
+
 
 class HostError(Exception):
     """A host callback failed. ``type`` is the .NET exception type name, ``args[0]`` its message."""
@@ -23,6 +25,8 @@ class _State:
         self.task = None  # asyncio task of an async call
         self.loop = None
         self.next_callback_id = 1
+        self.spans = None  # the call's span collector, when the host asked for spans
+        self.host_features = frozenset()
 
 
 state = _State()
@@ -46,6 +50,25 @@ def current_call():
 def worker_info():
     """A dict with this worker's protocol version, runtime version, pid and the host's pid."""
     return dict(state.info)
+
+
+def span(name, **attributes):
+    """Opens a span of the current call, a child of the innermost span open in this thread or task::
+
+        with lifeguard.span("load", rows=len(rows)) as s:
+            s.set_attribute("cached", False)
+
+    Attributes are str, bool, int or float values, at most 1 KiB of them (as JSON) per span; a call keeps at most 64
+    spans; what is beyond is dropped and counted. An exception leaving the span marks it failed, with its type and
+    message, and goes on. The span becomes a child of the call's span in the host's trace; when the host records no
+    traces, or outside a call, this returns an object that does nothing.
+    """
+    if not isinstance(name, str):
+        raise TypeError("lifeguard.span: the name must be a str, not %s" % type(name).__name__)
+    collector = state.spans
+    if collector is None:
+        return _spans.NO_SPAN
+    return _spans.Span(collector, name, attributes)
 
 
 def call_host(name, *args):
