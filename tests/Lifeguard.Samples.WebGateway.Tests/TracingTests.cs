@@ -32,6 +32,7 @@ public sealed class TracingTests
             }
 
             await receiver.WaitForAsync("POST /stack");
+            await receiver.WaitForAsync("optimizer.optimize"); // the pool's call span, under the request
         }
         finally
         {
@@ -41,6 +42,8 @@ public sealed class TracingTests
         var traces = receiver.Traces;
         Assert.Contains("Microsoft.AspNetCore", traces, StringComparison.Ordinal);
         Assert.Contains(GatewayTelemetry.ServiceName, traces, StringComparison.Ordinal);
+        Assert.Contains("lifeguard.checkout", traces, StringComparison.Ordinal);
+        Assert.Contains("optimizer.optimize", traces, StringComparison.Ordinal);
         Assert.DoesNotContain("/metrics", traces, StringComparison.Ordinal);
         Assert.DoesNotContain("/health", traces, StringComparison.Ordinal);
     }
