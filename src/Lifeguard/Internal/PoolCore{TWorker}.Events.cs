@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 
 namespace Lifeguard;
@@ -143,6 +144,7 @@ internal sealed partial class PoolCore<TWorker>
             Detail = $"Worker {workerId} failed to start: {Describe(error)}",
             Error = error,
         };
+        AssertNotLocked();
         _events.Publish(draft);
     }
 
@@ -158,6 +160,7 @@ internal sealed partial class PoolCore<TWorker>
     private void PublishPool(PoolEventKind kind, string detail, Exception? error = null, int? size = null, int? maxOverflow = null, string? source = null)
     {
         var draft = new PoolEventDraft { Kind = kind, Detail = detail, Error = error, Size = size, MaxOverflow = maxOverflow, Source = source };
+        AssertNotLocked();
         _events.Publish(draft);
     }
 
@@ -173,7 +176,17 @@ internal sealed partial class PoolCore<TWorker>
             Error = error,
             Source = source,
         };
+        AssertNotLocked();
         _events.Publish(draft);
+    }
+
+    /// <summary>Events are published after the lock is released, never under it (checked in every debug test run).</summary>
+    [Conditional("DEBUG")]
+    private void AssertNotLocked()
+    {
+#if DEBUG
+        Debug.Assert(!_lock.IsHeldByCurrentThread, "events are published outside the pool's lock");
+#endif
     }
 
     /// <summary>The worker's process id, asked once after its start; a provider that throws has none.</summary>
