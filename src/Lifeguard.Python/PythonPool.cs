@@ -9,7 +9,7 @@ namespace Lifeguard.Python;
 /// checks a worker out, calls <c>module.function</c> in it and checks it in; workers that crash, hang or break the
 /// protocol are replaced. Thread-safe.
 /// </summary>
-public sealed class PythonPool : IPool
+public sealed class PythonPool : IPool, IPoolEventSource
 {
     private readonly Pool<PythonWorker> _pool;
     private readonly int _maxRetries;
@@ -98,11 +98,35 @@ public sealed class PythonPool : IPool
     /// <inheritdoc />
     public PoolStatus GetStatus() => _pool.GetStatus();
 
+    PoolEventHub IPoolEventSource.EventHub => ((IPoolEventSource)_pool).EventHub;
+
     /// <inheritdoc />
     public void Resize(int size, int maxOverflow) => _pool.Resize(size, maxOverflow);
 
     /// <inheritdoc />
+    public void Resize(int size, int maxOverflow, string? source) => _pool.Resize(size, maxOverflow, source);
+
+    /// <inheritdoc />
     public void RecycleAll() => _pool.RecycleAll();
+
+    /// <inheritdoc />
+    public void RecycleAll(string? source) => _pool.RecycleAll(source);
+
+    /// <summary>
+    /// Kills one worker's process at once (SIGKILL, by the pid the pool holds) and completes when the pool has seen
+    /// it exit; a replacement process starts as after any crash. A call running on it fails with
+    /// <see cref="PythonWorkerCrashedException"/> (retried on another worker under <see cref="PythonPoolOptions.MaxRetries"/>).
+    /// The pool's <see cref="PoolEventKind.WorkerKilled"/> event carries the exit code, the signal and the last lines of stderr.
+    /// See <see cref="IPool.KillWorkerAsync"/>.
+    /// </summary>
+    /// <inheritdoc cref="IPool.KillWorkerAsync" path="/param"/>
+    /// <inheritdoc cref="IPool.KillWorkerAsync" path="/returns"/>
+    public Task<WorkerKillResult> KillWorkerAsync(int workerId, string? source = null, CancellationToken cancellationToken = default)
+        => _pool.KillWorkerAsync(workerId, source, cancellationToken);
+
+    /// <inheritdoc />
+    public PoolEventSubscription SubscribeToEvents(int capacity = PoolEventSubscription.DefaultCapacity)
+        => _pool.SubscribeToEvents(capacity);
 
     /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken = default) => _pool.StopAsync(cancellationToken);

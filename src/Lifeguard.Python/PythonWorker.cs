@@ -94,6 +94,17 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
         }
     }
 
+    /// <inheritdoc />
+    int? IWorkerStatusProvider.ProcessId => ProcessId;
+
+    /// <inheritdoc />
+    long? IWorkerStatusProvider.GetResidentMemoryBytes() => ResidentMemoryBytes;
+
+    /// <inheritdoc />
+    /// <remarks>The call's start time is the one the call path records anyway; reading it here costs the call nothing.</remarks>
+    WorkerCall? IWorkerStatusProvider.GetCurrentCall()
+        => Volatile.Read(ref _current) is { } call ? new WorkerCall(call.Function, _settings.Time.GetElapsedTime(call.StartedAt)) : null;
+
     /// <summary>Closes the worker's input, waits briefly for it to exit, and kills it if it does not.</summary>
     public async ValueTask DisposeAsync()
     {

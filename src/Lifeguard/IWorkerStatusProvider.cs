@@ -1,11 +1,32 @@
 namespace Lifeguard;
 
 /// <summary>
-/// Implemented by a worker that reports details of its own (a process id, memory, the current call) in the pool's
-/// status snapshot. Called from any thread while the worker may be in use; must be thread-safe and cheap.
+/// Implemented by a worker that reports facts of its own in the pool's status snapshot and events: typed ones (a
+/// process id, resident memory, the current call) through the members with defaults, anything else through
+/// <see cref="AddStatusDetails"/>. Called from any thread while the worker may be in use, never under the pool's
+/// lock; must be thread-safe and cheap.
 /// </summary>
 public interface IWorkerStatusProvider
 {
-    /// <summary>Adds this worker's details to <paramref name="details"/>.</summary>
+    /// <summary>
+    /// The worker's operating-system process id, or <see langword="null"/> (the default) if it is not a process.
+    /// Read once, right after the worker started; shown in <see cref="WorkerStatus.ProcessId"/> and
+    /// <see cref="PoolEvent.ProcessId"/>.
+    /// </summary>
+    int? ProcessId => null;
+
+    /// <summary>Adds this worker's details to <paramref name="details"/> (<see cref="WorkerStatus.Details"/>).</summary>
     void AddStatusDetails(IDictionary<string, object?> details);
+
+    /// <summary>
+    /// Reads the worker's resident memory in bytes, or returns <see langword="null"/> (the default) if it is unknown.
+    /// Called only when a status snapshot is taken (<see cref="WorkerStatus.ResidentMemoryBytes"/>).
+    /// </summary>
+    long? GetResidentMemoryBytes() => null;
+
+    /// <summary>
+    /// The call the worker is running now, or <see langword="null"/> (the default) when it runs none or cannot say.
+    /// Called only when a status snapshot is taken (<see cref="WorkerStatus.CurrentCall"/>).
+    /// </summary>
+    WorkerCall? GetCurrentCall() => null;
 }

@@ -4,7 +4,7 @@ namespace Lifeguard;
 
 /// <summary>
 /// Settings of one pool (derived options, such as the Python pool's, add their own). Validated once, when the pool starts (<see cref="Validate()"/>); a running pool copies them
-/// and is unaffected by later changes to this object (use <see cref="Pool{TWorker}.Resize"/> to change its limits).
+/// and is unaffected by later changes to this object (use <see cref="Pool{TWorker}.Resize(int, int)"/> to change its limits).
 /// </summary>
 public class PoolOptions
 {

@@ -12,6 +12,8 @@ public sealed class PoolRegistry : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<string, IPool> _pools = new(StringComparer.Ordinal);
     private readonly HashSet<string> _starting = new(StringComparer.Ordinal);
+    private readonly List<PoolEventSubscription> _subscriptions = [];
+    private readonly List<EventLink> _links = [];
     private bool _disposed;
 
     /// <summary>The names of the running pools.</summary>
@@ -22,6 +24,18 @@ public sealed class PoolRegistry : IAsyncDisposable
             lock (_lock)
             {
                 return [.. _pools.Keys];
+            }
+        }
+    }
+
+    /// <summary>The running pools, in no particular order: a snapshot, for enumerating (a dashboard's list, say).</summary>
+    public IReadOnlyList<IPool> Pools
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _pools.Values];
             }
         }
     }
@@ -52,6 +66,7 @@ public sealed class PoolRegistry : IAsyncDisposable
                 if (!_disposed)
                 {
                     _pools.Add(name, pool);
+                    LinkLocked(pool);
                     return pool;
                 }
             }
@@ -79,6 +94,8 @@ public sealed class PoolRegistry : IAsyncDisposable
             {
                 throw new InvalidOperationException($"A pool named '{pool.Name}' is already registered.");
             }
+
+            LinkLocked(pool);
         }
     }
 
@@ -119,8 +136,49 @@ public sealed class PoolRegistry : IAsyncDisposable
             }
         }
 
-        await pool.StopAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await pool.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            // After the stop, so that registry subscribers see the pool's last events (PoolStopped).
+            Unlink(pool);
+        }
+
         return true;
+    }
+
+    /// <summary>
+    /// Subscribes to the events of every pool in the registry: those registered now and those started or added
+    /// later, until each is stopped through the registry (its <see cref="PoolEventKind.PoolStopped"/> included). One
+    /// buffer of <paramref name="capacity"/> events serves all of them, as for <see cref="IPool.SubscribeToEvents"/>:
+    /// the oldest are dropped, and counted, when the reader falls behind; <see cref="PoolEvent.Sequence"/> is per
+    /// pool. The subscription completes when it or the registry is disposed.
+    /// </summary>
+    /// <param name="capacity">The subscription's buffer, in events; at least 1.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="capacity"/> is less than 1.</exception>
+    public PoolEventSubscription SubscribeToEvents(int capacity = PoolEventSubscription.DefaultCapacity)
+    {
+        var subscription = new PoolEventSubscription(capacity, completesWithPool: false);
+        lock (_lock)
+        {
+            if (_disposed)
+            {
+                subscription.Complete();
+                return subscription;
+            }
+
+            _subscriptions.Add(subscription);
+            foreach (var pool in _pools.Values)
+            {
+                LinkLocked(pool, subscription);
+            }
+
+            subscription.SetDetach(Unsubscribe);
+        }
+
+        return subscription;
     }
 
     /// <summary>Status snapshots of every pool, by name.</summary>
@@ -148,8 +206,114 @@ public sealed class PoolRegistry : IAsyncDisposable
 
         // Each stop is awaited inside its own async call, so one that throws at once cannot keep the others from
         // starting; every failure is reported together once all have ended.
-        await Task.WhenAll(pools.Select(StopOneAsync)).ConfigureAwait(false);
+        try
+        {
+            await Task.WhenAll(pools.Select(StopOneAsync)).ConfigureAwait(false);
+        }
+        finally
+        {
+            PoolEventSubscription[] subscriptions;
+            lock (_lock)
+            {
+                subscriptions = [.. _subscriptions];
+                _subscriptions.Clear();
+            }
+
+            foreach (var subscription in subscriptions)
+            {
+                subscription.Dispose();
+            }
+        }
     }
 
     private static async Task StopOneAsync(IPool pool) => await pool.StopAsync().ConfigureAwait(false);
+
+    private void LinkLocked(IPool pool)
+    {
+        foreach (var subscription in _subscriptions)
+        {
+            LinkLocked(pool, subscription);
+        }
+    }
+
+    /// <summary>
+    /// Lifeguard's own pools take the subscription directly; any other <see cref="IPool"/> gets a subscription of its
+    /// own, forwarded (a pool that cannot be subscribed to is left out, rather than fail its registration).
+    /// </summary>
+    private void LinkLocked(IPool pool, PoolEventSubscription subscription)
+    {
+        if (pool is IPoolEventSource source)
+        {
+            if (source.EventHub.Attach(subscription))
+            {
+                _links.Add(new EventLink(pool, subscription, null));
+            }
+
+            return;
+        }
+
+        PoolEventSubscription inner;
+        try
+        {
+            inner = pool.SubscribeToEvents(subscription.Capacity);
+        }
+        catch (Exception e) when (e is NotSupportedException or NotImplementedException or InvalidOperationException)
+        {
+            return;
+        }
+
+        _links.Add(new EventLink(pool, subscription, inner));
+        _ = ForwardAsync(inner, subscription);
+    }
+
+    private static async Task ForwardAsync(PoolEventSubscription inner, PoolEventSubscription outer)
+    {
+        long dropped = 0;
+        await foreach (var e in inner.Reader.ReadAllAsync().ConfigureAwait(false))
+        {
+            outer.Write(e);
+            long now = inner.DroppedCount;
+            if (now != dropped)
+            {
+                outer.AddDropped(now - dropped);
+                dropped = now;
+            }
+        }
+    }
+
+    private void Unlink(IPool pool) => UnlinkWhere(link => ReferenceEquals(link.Pool, pool));
+
+    private void Unsubscribe(PoolEventSubscription subscription)
+    {
+        lock (_lock)
+        {
+            _subscriptions.Remove(subscription);
+        }
+
+        UnlinkWhere(link => ReferenceEquals(link.Subscription, subscription));
+    }
+
+    private void UnlinkWhere(Predicate<EventLink> match)
+    {
+        List<EventLink> removed;
+        lock (_lock)
+        {
+            removed = _links.FindAll(match);
+            _links.RemoveAll(match);
+        }
+
+        foreach (var link in removed)
+        {
+            if (link.Forwarded is { } inner)
+            {
+                inner.Dispose();
+            }
+            else
+            {
+                ((IPoolEventSource)link.Pool).EventHub.Detach(link.Subscription);
+            }
+        }
+    }
+
+    private sealed record EventLink(IPool Pool, PoolEventSubscription Subscription, PoolEventSubscription? Forwarded);
 }

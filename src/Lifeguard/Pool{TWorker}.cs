@@ -6,7 +6,7 @@ namespace Lifeguard;
 /// that replaces workers that die. Start one with <see cref="Pool.StartAsync{TWorker}"/>. Thread-safe.
 /// </summary>
 /// <typeparam name="TWorker">The worker type.</typeparam>
-public sealed class Pool<TWorker> : IPool
+public sealed class Pool<TWorker> : IPool, IPoolEventSource
     where TWorker : class
 {
     private readonly PoolCore<TWorker> _core;
@@ -143,11 +143,27 @@ public sealed class Pool<TWorker> : IPool
     /// <inheritdoc />
     public PoolStatus GetStatus() => _core.GetStatus();
 
-    /// <inheritdoc />
-    public void Resize(int size, int maxOverflow) => _core.Resize(size, maxOverflow);
+    PoolEventHub IPoolEventSource.EventHub => _core.EventHub;
 
     /// <inheritdoc />
-    public void RecycleAll() => _core.RecycleAll();
+    public void Resize(int size, int maxOverflow) => _core.Resize(size, maxOverflow, source: null);
+
+    /// <inheritdoc />
+    public void Resize(int size, int maxOverflow, string? source) => _core.Resize(size, maxOverflow, source);
+
+    /// <inheritdoc />
+    public void RecycleAll() => _core.RecycleAll(source: null);
+
+    /// <inheritdoc />
+    public void RecycleAll(string? source) => _core.RecycleAll(source);
+
+    /// <inheritdoc />
+    public Task<WorkerKillResult> KillWorkerAsync(int workerId, string? source = null, CancellationToken cancellationToken = default)
+        => _core.KillWorkerAsync(workerId, source, cancellationToken);
+
+    /// <inheritdoc />
+    public PoolEventSubscription SubscribeToEvents(int capacity = PoolEventSubscription.DefaultCapacity)
+        => _core.SubscribeToEvents(capacity);
 
     /// <inheritdoc />
     public Task StopAsync(CancellationToken cancellationToken = default) => _core.StopAsync().WaitAsync(cancellationToken);

@@ -27,6 +27,9 @@ public sealed class WorkerContext
 
     internal object? Slot { get; set; }
 
+    /// <summary>The reason given to the first <see cref="ReportTerminated"/>; set before the pool is told.</summary>
+    internal Exception? TerminationReason { get; private set; }
+
     /// <summary>
     /// Tells the pool that this worker is dead (its process exited, its connection dropped). The pool removes it at
     /// once, whether idle or leased, stops it, and starts a replacement as poolboy does: for a waiting caller, or to
@@ -37,6 +40,7 @@ public sealed class WorkerContext
     {
         if (Interlocked.Exchange(ref _terminated, 1) == 0)
         {
+            TerminationReason = reason;
             _onTerminated(this, reason);
         }
     }

@@ -13,4 +13,17 @@ public sealed record WorkerStatus(
     long Uses,
     TimeSpan Age,
     bool RetirePending,
-    IReadOnlyDictionary<string, object?> Details);
+    IReadOnlyDictionary<string, object?> Details)
+{
+    /// <summary>The worker's operating-system process id (<see cref="IWorkerStatusProvider.ProcessId"/>); <see langword="null"/> if it has none.</summary>
+    public int? ProcessId { get; init; }
+
+    /// <summary>
+    /// The worker's resident memory in bytes, read when the snapshot was taken
+    /// (<see cref="IWorkerStatusProvider.GetResidentMemoryBytes"/>); <see langword="null"/> if unknown.
+    /// </summary>
+    public long? ResidentMemoryBytes { get; init; }
+
+    /// <summary>The call the worker was running when the snapshot was taken (<see cref="IWorkerStatusProvider.GetCurrentCall"/>); <see langword="null"/> if none or unknown.</summary>
+    public WorkerCall? CurrentCall { get; init; }
+}

@@ -144,6 +144,24 @@ public sealed class HostLifetimeTests : HostingTestBase
     }
 
     [Fact]
+    public async Task Changed_size_in_configuration_publishes_Resized_with_source_configuration()
+    {
+        var factory = new FakeWorkerFactory();
+        var host = BuildFake("squares", factory, TwoPlusOne);
+        await host.StartAsync();
+        var pool = host.Services.GetRequiredKeyedService<IPool>("squares");
+        using var events = host.Services.GetRequiredService<PoolRegistry>().SubscribeToEvents();
+
+        Reload(host, new Dictionary<string, string?> { ["Lifeguard:Pools:squares:Size"] = "3" });
+
+        var resized = await events.NextAsync(PoolEventKind.Resized);
+        Assert.Equal("configuration", resized.Source);
+        Assert.Equal(pool.Name, resized.PoolName);
+        Assert.Equal(3, resized.Size);
+        await host.StopAsync();
+    }
+
+    [Fact]
     public async Task AddLifeguard_twice_shares_one_registry_and_one_hosted_service()
     {
         var a = new FakeWorkerFactory();

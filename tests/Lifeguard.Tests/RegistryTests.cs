@@ -196,6 +196,15 @@ public sealed class RegistryTests
 
         public void RecycleAll() => throw new NotSupportedException();
 
+        public void Resize(int size, int maxOverflow, string? source) => throw new NotSupportedException();
+
+        public void RecycleAll(string? source) => throw new NotSupportedException();
+
+        public Task<WorkerKillResult> KillWorkerAsync(int workerId, string? source = null, CancellationToken cancellationToken = default)
+            => throw new NotSupportedException();
+
+        public PoolEventSubscription SubscribeToEvents(int capacity = PoolEventSubscription.DefaultCapacity) => throw new NotSupportedException();
+
         public Task StopAsync(CancellationToken cancellationToken = default) => throw new InvalidOperationException("cannot stop");
 
         public ValueTask DisposeAsync() => default;

@@ -79,7 +79,7 @@ internal static class PoolServices
 
             try
             {
-                pool.Resize(options.Size, options.MaxOverflow);
+                pool.Resize(options.Size, options.MaxOverflow, "configuration");
                 HostingLog.Resized(logger, pool.Name, options.Size, options.MaxOverflow);
             }
             catch (ArgumentException e)

@@ -4,8 +4,10 @@ namespace Lifeguard.Python;
 /// The Python process died (exited, was killed, or was stopped for breaking the protocol) while serving a call. The
 /// pool replaces it. Carries the exit code, the signal when there was one, and the last lines the process wrote.
 /// </summary>
-public sealed class PythonWorkerCrashedException : LifeguardException
+public sealed class PythonWorkerCrashedException : LifeguardException, IWorkerExitDetails
 {
+    private IReadOnlyList<string>? _outputTail;
+
     /// <summary>Creates an exception with no message.</summary>
     public PythonWorkerCrashedException()
     {
@@ -43,4 +45,8 @@ public sealed class PythonWorkerCrashedException : LifeguardException
 
     /// <summary>The last lines the process wrote to stdout and stderr.</summary>
     public string StderrTail { get; } = "";
+
+    /// <inheritdoc />
+    IReadOnlyList<string> IWorkerExitDetails.OutputTail
+        => _outputTail ??= StderrTail.Length == 0 ? [] : StderrTail.Split('\n');
 }

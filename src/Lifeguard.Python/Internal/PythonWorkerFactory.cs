@@ -1,7 +1,7 @@
 namespace Lifeguard.Python;
 
-/// <summary>Starts and stops Python workers for a pool, and retires those over the memory ceiling. Thread-safe.</summary>
-internal sealed class PythonWorkerFactory(PythonWorkerSettings settings) : IWorkerFactory<PythonWorker>, IWorkerRecycler<PythonWorker>
+/// <summary>Starts, stops and kills Python workers for a pool, and retires those over the memory ceiling. Thread-safe.</summary>
+internal sealed class PythonWorkerFactory(PythonWorkerSettings settings) : IWorkerFactory<PythonWorker>, IWorkerRecycler<PythonWorker>, IWorkerKiller<PythonWorker>
 {
     public async ValueTask<PythonWorker> StartAsync(WorkerContext context, CancellationToken cancellationToken)
         => await PythonWorker.StartAsync(settings, context, cancellationToken).ConfigureAwait(false);
@@ -9,4 +9,7 @@ internal sealed class PythonWorkerFactory(PythonWorkerSettings settings) : IWork
     public ValueTask StopAsync(PythonWorker worker) => worker.DisposeAsync();
 
     public bool ShouldRetire(PythonWorker worker) => worker.ExceedsMemoryCeiling();
+
+    /// <summary>SIGKILL to the process, by the pid it holds; its exit is reported to the pool with the exit code and output.</summary>
+    public void Kill(PythonWorker worker) => worker.Kill();
 }

@@ -53,6 +53,9 @@ internal static class ExceptionFactory
     public static LifeguardException WorkerTerminated(string pool, int workerId)
         => new($"Worker {workerId} of pool '{pool}' reported that it terminated.", pool);
 
+    public static LifeguardException WorkerKilled(string pool, int workerId, string? source, Exception? cause)
+        => new($"Worker {workerId} of pool '{pool}' was killed on request{(source is null ? "" : " by " + source)}.", pool, cause);
+
     public static LifeguardException WorkerFailedValidation(string pool, int workerId, Exception? cause)
         => new($"Worker {workerId} of pool '{pool}' failed validation at checkout.", pool, cause);
 

@@ -47,6 +47,15 @@ internal static partial class Log
     [LoggerMessage(1106, LogLevel.Warning, "Pool '{Pool}': the recycler threw for worker {WorkerId}; the worker is retired.")]
     public static partial void RecyclerFailed(ILogger logger, string pool, int workerId, Exception exception);
 
+    [LoggerMessage(1107, LogLevel.Information, "Pool '{Pool}': worker {WorkerId} is to be killed (source: {Source}).")]
+    public static partial void WorkerKillRequested(ILogger logger, string pool, int workerId, string source);
+
+    [LoggerMessage(1108, LogLevel.Information, "Pool '{Pool}': worker {WorkerId} was killed on request and is replaced.")]
+    public static partial void WorkerKilled(ILogger logger, string pool, int workerId, Exception exception);
+
+    [LoggerMessage(1109, LogLevel.Warning, "Pool '{Pool}': killing worker {WorkerId} its own way failed; it is treated as dead.")]
+    public static partial void WorkerKillFailed(ILogger logger, string pool, int workerId, Exception exception);
+
     [LoggerMessage(1200, LogLevel.Error, "Pool '{Pool}' entered backoff: more than {MaxRestarts} worker failures within {RestartWindow}. Checkouts that need a new worker fail fast until a start succeeds.")]
     public static partial void BackoffEntered(ILogger logger, string pool, int maxRestarts, TimeSpan restartWindow, Exception? exception);
 

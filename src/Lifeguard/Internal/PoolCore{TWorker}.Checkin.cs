@@ -170,7 +170,14 @@ internal sealed partial class PoolCore<TWorker>
         }
 
         slot.State = SlotState.Gone;
-        if (reason is "died" or "abandoned" or "broken" or "retired" && _replacementsOwed < CapLocked)
+
+        // An operator's kill names the departure, whatever removed the worker first (but a pool stop is a stop).
+        if (slot.KillRequested && reason != "stopped")
+        {
+            reason = "killed";
+        }
+
+        if (reason is "died" or "abandoned" or "broken" or "retired" or "killed" && _replacementsOwed < CapLocked)
         {
             _replacementsOwed++;
         }

@@ -53,11 +53,24 @@ internal sealed partial class PoolCore<TWorker>
         if (fx.BackoffEntered)
         {
             Log.BackoffEntered(_logger, Name, _options.MaxRestarts, _options.RestartWindow, _lastFailure);
+            if (_events.IsActive)
+            {
+                PublishPool(
+                    PoolEventKind.BackoffEntered,
+                    string.Create(
+                        System.Globalization.CultureInfo.InvariantCulture,
+                        $"Entered backoff: more than {_options.MaxRestarts} worker failures within {_options.RestartWindow}; checkouts that need a new worker fail fast until a start succeeds."),
+                    error: _lastFailure);
+            }
         }
 
         if (fx.BackoffEnded)
         {
             Log.BackoffEnded(_logger, Name);
+            if (_events.IsActive)
+            {
+                PublishPool(PoolEventKind.BackoffEnded, "Left backoff: a worker started.");
+            }
         }
 
         // Waiters first: their continuations are queued to the thread pool, so this does not run their code here.
@@ -79,8 +92,10 @@ internal sealed partial class PoolCore<TWorker>
 
         // Starting and stopping run on the thread pool: a factory may block before its first await, and that must
         // never stall the checkout or checkin that triggered it.
+        // Each departure is announced before its stop is queued, so a worker's WorkerStopped always comes after it.
         if (fx.StopSlot is not null)
         {
+            OnLeft(fx.StopSlot, fx.StopReason!);
             QueueStop(fx.StopSlot, fx.StopReason!);
         }
 
@@ -88,6 +103,7 @@ internal sealed partial class PoolCore<TWorker>
         {
             foreach (var (slot, reason) in stops)
             {
+                OnLeft(slot, reason);
                 QueueStop(slot, reason);
             }
         }

@@ -68,10 +68,11 @@ internal sealed partial class PoolCore<TWorker>
         }
     }
 
-    public void Resize(int size, int maxOverflow)
+    public void Resize(int size, int maxOverflow, string? source)
     {
         PoolOptions.ValidateLimits(Name, size, maxOverflow);
         var fx = default(Effects);
+        int oldSize, oldMaxOverflow;
         using (_lock.EnterScope())
         {
             if (_stopping)
@@ -79,6 +80,8 @@ internal sealed partial class PoolCore<TWorker>
                 throw ExceptionFactory.Stopped(Name);
             }
 
+            oldSize = _size;
+            oldMaxOverflow = _maxOverflow;
             _size = size;
             _maxOverflow = maxOverflow;
             long now = _time.GetTimestamp();
@@ -100,13 +103,26 @@ internal sealed partial class PoolCore<TWorker>
         }
 
         Log.PoolResized(_logger, Name, size, maxOverflow);
+        if (_events.IsActive)
+        {
+            PublishPool(
+                PoolEventKind.Resized,
+                string.Create(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    $"Resized to Size {size}, MaxOverflow {maxOverflow} (from {oldSize}, {oldMaxOverflow}){By(source)}."),
+                size: size,
+                maxOverflow: maxOverflow,
+                source: source);
+        }
+
         Run(ref fx);
     }
 
     /// <summary>Retires every current worker: idle ones now, one at a time; busy ones at their checkin.</summary>
-    public void RecycleAll()
+    public void RecycleAll(string? source)
     {
         var fx = default(Effects);
+        int workers;
         using (_lock.EnterScope())
         {
             if (_stopping)
@@ -115,8 +131,19 @@ internal sealed partial class PoolCore<TWorker>
             }
 
             _recycleEpoch++;
+            workers = _workers.Count;
             RollLocked(ref fx);
             AssertInvariantsLocked();
+        }
+
+        if (_events.IsActive)
+        {
+            PublishPool(
+                PoolEventKind.RecycleRequested,
+                string.Create(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    $"Recycling every worker ({workers}){By(source)}: idle ones one at a time, busy ones at their checkin."),
+                source: source);
         }
 
         Run(ref fx);
@@ -165,11 +192,15 @@ internal sealed partial class PoolCore<TWorker>
         {
             var (slot, state, uses, startedAt, retire) = slots[i];
             var details = new Dictionary<string, object?>(StringComparer.Ordinal);
+            long? memory = null;
+            WorkerCall? call = null;
             if (slot.Worker is IWorkerStatusProvider provider)
             {
                 try
                 {
                     provider.AddStatusDetails(details);
+                    memory = provider.GetResidentMemoryBytes();
+                    call = provider.GetCurrentCall();
                 }
                 catch (Exception e)
                 {
@@ -177,7 +208,12 @@ internal sealed partial class PoolCore<TWorker>
                 }
             }
 
-            workers[i] = new WorkerStatus(slot.Id, state, uses, _time.GetElapsedTime(startedAt, now), retire, details);
+            workers[i] = new WorkerStatus(slot.Id, state, uses, _time.GetElapsedTime(startedAt, now), retire, details)
+            {
+                ProcessId = slot.ProcessId,
+                ResidentMemoryBytes = memory,
+                CurrentCall = call,
+            };
         }
 
         Array.Sort(workers, static (a, b) => a.Id.CompareTo(b.Id));
@@ -216,7 +252,10 @@ internal sealed partial class PoolCore<TWorker>
                     s.Uses,
                     _time.GetElapsedTime(s.StartedAt, now),
                     s.RetirePending || s.RecycleEpoch != _recycleEpoch,
-                    EmptyDetails));
+                    EmptyDetails)
+                {
+                    ProcessId = s.ProcessId,
+                });
             }
 
             workers = list;

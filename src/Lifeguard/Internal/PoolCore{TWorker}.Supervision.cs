@@ -31,6 +31,13 @@ internal sealed partial class PoolCore<TWorker>
             return false;
         }
 
+        slot.ExitError = reason;
+        if (slot.KillRequested)
+        {
+            StopLocked(slot, "killed", ref fx);
+            return true;
+        }
+
         _deaths++;
         StopLocked(slot, "died", ref fx);
         RecordFailureLocked(reason, ref fx);
@@ -41,6 +48,7 @@ internal sealed partial class PoolCore<TWorker>
     private bool RemoveDead(WorkerSlot<TWorker> slot, Exception reason, bool countAsFailure)
     {
         var fx = default(Effects);
+        bool killed;
         using (_lock.EnterScope())
         {
             // A worker that dies while starting is handled by its start, which checks the context under the lock.
@@ -49,8 +57,16 @@ internal sealed partial class PoolCore<TWorker>
                 return false;
             }
 
-            _deaths++;
-            StopLocked(slot, countAsFailure ? "died" : "abandoned", ref fx);
+            // An operator's kill is not a failure: no death, no restart intensity, but a replacement as after one.
+            killed = slot.KillRequested;
+            countAsFailure &= !killed;
+            slot.ExitError = reason;
+            if (!killed)
+            {
+                _deaths++;
+            }
+
+            StopLocked(slot, killed ? "killed" : countAsFailure ? "died" : "abandoned", ref fx);
             if (countAsFailure)
             {
                 RecordFailureLocked(reason, ref fx);
@@ -60,7 +76,11 @@ internal sealed partial class PoolCore<TWorker>
             AssertInvariantsLocked();
         }
 
-        if (countAsFailure)
+        if (killed)
+        {
+            Log.WorkerKilled(_logger, Name, slot.Id, reason);
+        }
+        else if (countAsFailure)
         {
             Log.WorkerDied(_logger, Name, slot.Id, reason);
         }

@@ -51,7 +51,8 @@ internal sealed partial class PoolCore<TWorker>
                     }
                     else
                     {
-                        failure ??= ExceptionFactory.DiedWhileStarting(Name, slot.Id, null);
+                        failure ??= ExceptionFactory.DiedWhileStarting(Name, slot.Id, slot.Context.TerminationReason);
+                        slot.ExitError = slot.Context.TerminationReason;
                         StopLocked(slot, "stopped", ref fx);
                     }
                 }
@@ -113,17 +114,29 @@ internal sealed partial class PoolCore<TWorker>
         {
             _metrics.WorkerStartFailures.Add(1, _poolTag);
             Log.WorkerStartFailed(_logger, Name, id, e);
+            if (_events.IsActive)
+            {
+                PublishStartFailed(id, e);
+            }
+
             throw ExceptionFactory.StartFailed(Name, id, e);
         }
 
         slot.StartedAt = _time.GetTimestamp();
+        slot.ProcessId = ReadProcessId(slot.Worker);
         if (_options.MaxUsesPerWorker is { } maxUses)
         {
             slot.MaxUses = maxUses + (_options.MaxUsesJitter > 0 ? Random.Shared.NextInt64(_options.MaxUsesJitter + 1L) : 0);
         }
 
         _metrics.WorkerStarts.Add(1, _poolTag);
-        Log.WorkerStarted(_logger, Name, id, _time.GetElapsedTime(started, slot.StartedAt));
+        var elapsed = _time.GetElapsedTime(started, slot.StartedAt);
+        Log.WorkerStarted(_logger, Name, id, elapsed);
+        if (_events.IsActive)
+        {
+            PublishStarted(slot, elapsed);
+        }
+
         return slot;
     }
 
@@ -202,7 +215,8 @@ internal sealed partial class PoolCore<TWorker>
             }
             else if (slot is not null && slot.Context.IsTerminated)
             {
-                failure = ExceptionFactory.DiedWhileStarting(Name, slot.Id, null);
+                failure = ExceptionFactory.DiedWhileStarting(Name, slot.Id, slot.Context.TerminationReason);
+                slot.ExitError = slot.Context.TerminationReason ?? failure;
                 StopLocked(slot, "died", ref fx);
             }
             else if (slot is not null)
@@ -236,10 +250,13 @@ internal sealed partial class PoolCore<TWorker>
 
     private async Task StopWorkerAsync(WorkerSlot<TWorker> slot, string reason)
     {
+        bool claimed = false;
+        Exception? failure = null;
         try
         {
             if (slot.TryClaimStop())
             {
+                claimed = true;
                 await _factory.StopAsync(slot.Worker!).ConfigureAwait(false);
                 _metrics.WorkerExits.Add(1, _poolTag, new(LifeguardMetrics.ReasonTag, reason));
                 Log.WorkerStopped(_logger, Name, slot.Id, reason);
@@ -247,10 +264,17 @@ internal sealed partial class PoolCore<TWorker>
         }
         catch (Exception e)
         {
+            failure = e;
             Log.WorkerStopFailed(_logger, Name, slot.Id, e);
         }
         finally
         {
+            // Published before the stop is counted done: a pool's PoolStopped comes after all its WorkerStopped.
+            if (claimed && _events.IsActive)
+            {
+                PublishStopped(slot, reason, failure);
+            }
+
             using (_lock.EnterScope())
             {
                 _pending--;
@@ -312,6 +336,11 @@ internal sealed partial class PoolCore<TWorker>
         }
 
         Log.PoolStopping(_logger, Name);
+        if (_events.IsActive)
+        {
+            PublishPool(PoolEventKind.PoolStopping, "Stopping: checkouts fail from now on; leased workers are awaited up to DrainTimeout.");
+        }
+
         _stopCts.Cancel();
         Run(ref fx);
         _ = CompleteStopAsync(done);
@@ -366,6 +395,13 @@ internal sealed partial class PoolCore<TWorker>
         }
         finally
         {
+            // The pool's last event; then its subscriptions complete (a registry's carry on with the other pools).
+            if (_events.IsActive)
+            {
+                PublishPool(PoolEventKind.PoolStopped, "Stopped: every worker has been stopped.");
+            }
+
+            _events.Complete();
             done.TrySetResult();
         }
     }

@@ -31,6 +31,8 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private readonly IWorkerFactory<TWorker> _factory;
     private readonly IWorkerValidator<TWorker>? _validator;
     private readonly IWorkerRecycler<TWorker>? _recycler;
+    private readonly IWorkerKiller<TWorker>? _killer;
+    private readonly PoolEventHub _events;
     private readonly PoolOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -97,7 +99,9 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
         _leakDetection = options.LeakDetectionThreshold is not null;
         _optionsNeedTimestamps = options.MaxWorkerLifetime is not null || options.OverflowIdleTimeout > TimeSpan.Zero || _leakDetection;
         _recycler = factory as IWorkerRecycler<TWorker>;
+        _killer = factory as IWorkerKiller<TWorker>;
         _time = options.TimeProvider;
+        _events = new PoolEventHub(options.Name, _time);
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger("Lifeguard.Pool") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _size = options.Size;
         _maxOverflow = options.MaxOverflow;

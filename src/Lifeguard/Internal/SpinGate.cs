@@ -49,6 +49,11 @@ internal sealed class SpinGate
         while (Volatile.Read(ref _held) != 0 || Interlocked.CompareExchange(ref _held, 1, 0) != 0);
     }
 
+#if DEBUG
+    /// <summary>Whether the calling thread holds the gate (debug builds only, for assertions).</summary>
+    public bool IsHeldByCurrentThread => Volatile.Read(ref _owner) == Environment.CurrentManagedThreadId;
+
+#endif
     /// <summary>Runs <paramref name="action"/> on this thread after it releases the gate. Only the holder may call it.</summary>
     public void RunAfterExit(Action action)
     {

@@ -55,6 +55,20 @@ internal sealed class WorkerSlot<TWorker>
 
     public bool LeakReported { get; set; }
 
+    /// <summary>The worker's process id, read once after its start (before the slot is published); null if none.</summary>
+    public int? ProcessId { get; set; }
+
+    /// <summary>Why it left: the death it reported, or what failed; for events.</summary>
+    public Exception? ExitError { get; set; }
+
+    /// <summary>Whether an operator asked to kill it: it leaves with the reason "killed", and not as a failure.</summary>
+    public bool KillRequested { get; set; }
+
+    public string? KillSource { get; set; }
+
+    /// <summary>Completed (after the lock) when a slot whose kill was requested leaves the pool.</summary>
+    public TaskCompletionSource? KillDone { get; set; }
+
     /// <summary>Claims the one right to stop this worker.</summary>
     public bool TryClaimStop() => Interlocked.Exchange(ref _stopped, 1) == 0;
 }
