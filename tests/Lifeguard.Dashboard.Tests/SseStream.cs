@@ -58,7 +58,16 @@ public sealed class SseStream : IAsyncDisposable
         var data = new StringBuilder();
         while (true)
         {
-            var line = await _reader.ReadLineAsync(cts.Token);
+            string? line;
+            try
+            {
+                line = await _reader.ReadLineAsync(cts.Token);
+            }
+            catch (OperationCanceledException e) when (cts.IsCancellationRequested)
+            {
+                throw new TimeoutException($"No event within the timeout; seen: {string.Join(", ", _seen.Select(e => e.Event + "#" + e.Id))}", e);
+            }
+
             if (line is null)
             {
                 return null;

@@ -5,6 +5,14 @@ internal sealed partial class DashboardHub
 {
     private readonly Dictionary<string, (long Checkouts, long At)> _previous = new(StringComparer.Ordinal);
     private long _sampleCount;
+    private int _parked;
+    private int _listening;
+
+    /// <summary>Whether the sampler sleeps, waiting for a client (for tests).</summary>
+    internal bool IsParked => Volatile.Read(ref _parked) != 0;
+
+    /// <summary>Whether the meter listener exists (for tests: only while a client is connected).</summary>
+    internal bool IsListening => Volatile.Read(ref _listening) != 0;
 
     private async Task SampleAsync(CancellationToken cancellationToken)
     {
@@ -30,11 +38,19 @@ internal sealed partial class DashboardHub
                     // Nobody watches: no listener on the meter (so no clock read per checkout for us), no sampling.
                     latency?.Dispose();
                     latency = null;
+                    Volatile.Write(ref _listening, 0);
                     _previous.Clear();
+                    Volatile.Write(ref _parked, 1);
                     await arrival.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    Volatile.Write(ref _parked, 0);
                 }
 
-                latency ??= new LatencyRecorder(window);
+                if (latency is null)
+                {
+                    latency = new LatencyRecorder(window);
+                    Volatile.Write(ref _listening, 1);
+                }
+
                 try
                 {
                     Sample(latency);
