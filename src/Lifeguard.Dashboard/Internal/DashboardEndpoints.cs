@@ -20,6 +20,10 @@ internal static class DashboardEndpoints
         Get(group, "/api/snapshot", "snapshot", context => SnapshotAsync(context, hub));
         Get(group, "/api/events", "event log", context => Responses.WriteJsonAsync(context, StatusCodes.Status200OK, hub.EventLogJson()));
         Get(group, "/events", "event stream", context => EventStream.ServeAsync(context, hub));
+        if (hub.Settings.AllowActions)
+        {
+            ActionEndpoints.Map(group, hub);
+        }
     }
 
     internal static void Get(RouteGroupBuilder group, string pattern, string name, RequestDelegate handler)
