@@ -86,9 +86,18 @@ internal static class EventStream
 
     private static byte[] IdLine(long id) => Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"id: {id}\n"));
 
+    /// <summary>
+    /// The <c>Last-Event-ID</c> header an EventSource sends when it reconnects, or the <c>lastEventId</c> query value
+    /// the page gives a new EventSource after a stream failed for good (a new EventSource does not send the header).
+    /// </summary>
     private static long LastEventIdOf(HttpRequest request)
     {
         var value = request.Headers["Last-Event-ID"].ToString();
+        if (value.Length == 0)
+        {
+            value = request.Query["lastEventId"].ToString();
+        }
+
         return long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? id : 0;
     }
 }
