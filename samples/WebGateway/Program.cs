@@ -38,4 +38,7 @@ app.MapStacking();
 app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthReportWriter.WriteAsync });
 app.MapGatewayMetrics();
 
+// The pools, live, at /lifeguard/: read-only (no kill, resize or recycle), on the loopback address the gateway listens on.
+app.MapLifeguardDashboard("/lifeguard");
+
 app.Run();

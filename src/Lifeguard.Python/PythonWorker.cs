@@ -105,6 +105,10 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     WorkerCall? IWorkerStatusProvider.GetCurrentCall()
         => Volatile.Read(ref _current) is { } call ? new WorkerCall(call.Function, _settings.Time.GetElapsedTime(call.StartedAt)) : null;
 
+    /// <inheritdoc />
+    /// <remarks>The last <see cref="PythonPoolOptions.StderrTailLines"/> lines of stderr (where <c>print()</c> goes too), each at most 8 KiB.</remarks>
+    IReadOnlyList<string> IWorkerStatusProvider.GetOutputTail() => _output.TailLines();
+
     /// <summary>Closes the worker's input, waits briefly for it to exit, and kills it if it does not.</summary>
     public async ValueTask DisposeAsync()
     {

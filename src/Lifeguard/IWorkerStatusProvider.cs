@@ -2,8 +2,8 @@ namespace Lifeguard;
 
 /// <summary>
 /// Implemented by a worker that reports facts of its own in the pool's status snapshot and events: typed ones (a
-/// process id, resident memory, the current call) through the members with defaults, anything else through
-/// <see cref="AddStatusDetails"/>. Called from any thread while the worker may be in use, never under the pool's
+/// process id, resident memory, the current call, the tail of its output) through the members with defaults, anything
+/// else through <see cref="AddStatusDetails"/>. Called from any thread while the worker may be in use, never under the pool's
 /// lock; must be thread-safe and cheap.
 /// </summary>
 public interface IWorkerStatusProvider
@@ -29,4 +29,11 @@ public interface IWorkerStatusProvider
     /// Called only when a status snapshot is taken (<see cref="WorkerStatus.CurrentCall"/>).
     /// </summary>
     WorkerCall? GetCurrentCall() => null;
+
+    /// <summary>
+    /// The last lines the worker's process wrote (a Python worker's stderr, which carries its <c>print()</c> output),
+    /// oldest first, or an empty list (the default) when it keeps none. Called only when a status snapshot is taken
+    /// (<see cref="WorkerStatus.OutputTail"/>); return a copy, bounded in lines and in length.
+    /// </summary>
+    IReadOnlyList<string> GetOutputTail() => [];
 }

@@ -26,4 +26,11 @@ public sealed record WorkerStatus(
 
     /// <summary>The call the worker was running when the snapshot was taken (<see cref="IWorkerStatusProvider.GetCurrentCall"/>); <see langword="null"/> if none or unknown.</summary>
     public WorkerCall? CurrentCall { get; init; }
+
+    /// <summary>
+    /// The last lines the worker's process wrote, oldest first, read when the snapshot was taken
+    /// (<see cref="IWorkerStatusProvider.GetOutputTail"/>; a Python worker's stderr, up to
+    /// <c>PythonPoolOptions.StderrTailLines</c> lines); empty if it keeps none. Text the worker wrote: show it as text.
+    /// </summary>
+    public IReadOnlyList<string> OutputTail { get; init; } = [];
 }

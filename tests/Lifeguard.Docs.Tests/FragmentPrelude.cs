@@ -5,6 +5,7 @@
 global using System.Diagnostics.Metrics;
 global using System.Text.Json;
 global using Lifeguard;
+global using Lifeguard.Dashboard;
 global using Lifeguard.Hosting;
 global using Lifeguard.Python;
 global using Lifeguard.Samples;

@@ -9,7 +9,7 @@ namespace Lifeguard.Packaging.Tests;
 /// </summary>
 public sealed class PackageTests(PackagedFeed feed) : IClassFixture<PackagedFeed>
 {
-    private static readonly string[] PackageIds = ["Lifeguard", "Lifeguard.Python", "Lifeguard.Hosting", "Lifeguard.Cli"];
+    private static readonly string[] PackageIds = ["Lifeguard", "Lifeguard.Python", "Lifeguard.Hosting", "Lifeguard.Dashboard", "Lifeguard.Cli"];
 
     public static TheoryData<string> Ids => [.. PackageIds];
 
@@ -43,6 +43,7 @@ public sealed class PackageTests(PackagedFeed feed) : IClassFixture<PackagedFeed
     [Theory]
     [InlineData("Lifeguard.Python", new[] { "Lifeguard" })]
     [InlineData("Lifeguard.Hosting", new[] { "Lifeguard", "Lifeguard.Python" })]
+    [InlineData("Lifeguard.Dashboard", new[] { "Lifeguard" })]
     public void A_package_depends_on_the_other_Lifeguard_packages_of_its_own_version(string id, string[] lifeguardDependencies)
     {
         var dependencies = Metadata(feed.Nuspec(id)).Descendants().Where(e => e.Name.LocalName == "dependency")

@@ -69,6 +69,23 @@ public sealed class PythonEventTests : PythonTestBase
     }
 
     [Fact]
+    public async Task GetStatus_PythonWorker_OutputTailHasWhatItPrintedAsText()
+    {
+        await using var pool = await PythonPool.StartAsync(Options("ev-tail"));
+        Assert.Empty(pool.GetStatus().Workers.Single().OutputTail);
+
+        await pool.CallAsync<int>("fixtures", "talk", [7]);
+
+        // The pump reads stderr on its own thread: the lines arrive shortly after the call returns.
+        string[] written = ["printed 7", "raw fd1 write", "to stderr"];
+        await FakeWorkerFactory.WaitUntilAsync(
+            () => written.All(pool.GetStatus().Workers.Single().OutputTail.Contains), "the output reaches the status");
+        var tail = pool.GetStatus().Workers.Single().OutputTail;
+        Assert.Equal(3, tail.Count);
+        Assert.Equal(written.Order(StringComparer.Ordinal), tail.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public async Task KillWorkerAsync_IdleWorker_ProcessGoneReplacementWithANewPid()
     {
         var options = Options("ev-kill", size: 2);

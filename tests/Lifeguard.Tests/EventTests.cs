@@ -381,6 +381,7 @@ public sealed class EventTests
         Assert.Equal(4242 + busy.Id, busy.ProcessId);
         Assert.Equal(123_456L, busy.ResidentMemoryBytes);
         Assert.Equal(new WorkerCall("mod.fn", TimeSpan.FromSeconds(3)), busy.CurrentCall);
+        Assert.Equal([$"line of {busy.Id}"], busy.OutputTail);
         var idle = status.Workers.Single(w => w.State == WorkerState.Idle);
         Assert.Null(idle.CurrentCall);
         Assert.Equal(4242 + idle.Id, idle.ProcessId);
@@ -402,6 +403,7 @@ public sealed class EventTests
         Assert.Null(worker.ProcessId);
         Assert.Null(worker.ResidentMemoryBytes);
         Assert.Null(worker.CurrentCall);
+        Assert.Empty(worker.OutputTail);
         Assert.Equal(0, worker.Details["fake.calls"]);
     }
 
@@ -432,6 +434,8 @@ public sealed class EventTests
         long? IWorkerStatusProvider.GetResidentMemoryBytes() => 123_456;
 
         WorkerCall? IWorkerStatusProvider.GetCurrentCall() => Call;
+
+        IReadOnlyList<string> IWorkerStatusProvider.GetOutputTail() => [$"line of {Context!.WorkerId}"];
 
         public ProcessLikeWorker Attach(WorkerContext context)
         {

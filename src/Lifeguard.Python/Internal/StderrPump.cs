@@ -42,6 +42,15 @@ internal sealed class StderrPump
         }
     }
 
+    /// <summary>The kept lines, oldest first: a copy.</summary>
+    public string[] TailLines()
+    {
+        lock (_tail)
+        {
+            return [.. _tail];
+        }
+    }
+
     private async Task PumpAsync(Stream stream)
     {
         var buffer = new byte[4096];

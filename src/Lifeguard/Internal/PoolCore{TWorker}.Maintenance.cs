@@ -194,6 +194,7 @@ internal sealed partial class PoolCore<TWorker>
             var details = new Dictionary<string, object?>(StringComparer.Ordinal);
             long? memory = null;
             WorkerCall? call = null;
+            IReadOnlyList<string> tail = [];
             if (slot.Worker is IWorkerStatusProvider provider)
             {
                 try
@@ -201,6 +202,7 @@ internal sealed partial class PoolCore<TWorker>
                     provider.AddStatusDetails(details);
                     memory = provider.GetResidentMemoryBytes();
                     call = provider.GetCurrentCall();
+                    tail = provider.GetOutputTail();
                 }
                 catch (Exception e)
                 {
@@ -213,6 +215,7 @@ internal sealed partial class PoolCore<TWorker>
                 ProcessId = slot.ProcessId,
                 ResidentMemoryBytes = memory,
                 CurrentCall = call,
+                OutputTail = tail,
             };
         }
 
