@@ -32,6 +32,26 @@ public sealed partial class PrometheusText
         return Parse(await response.Content.ReadAsStringAsync());
     }
 
+    /// <summary>
+    /// Scrapes until <paramref name="condition"/> holds, within 10 s. For figures recorded after the response has gone,
+    /// as ASP.NET Core's request duration is: a client can read its response before the server has counted it.
+    /// </summary>
+    public static async Task<PrometheusText> ScrapeUntilAsync(HttpClient client, Func<PrometheusText, bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var scraped = await ScrapeAsync(client);
+            if (condition(scraped))
+            {
+                return scraped;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"Within 10 s, never {what}. The last scrape:\n{scraped.Text}");
+            await Task.Delay(20);
+        }
+    }
+
     /// <summary>Parses the text format; a line that is neither a comment nor a sample fails the test.</summary>
     public static PrometheusText Parse(string text)
     {
