@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using Lifeguard.Python;
 
@@ -15,23 +16,89 @@ internal static class DemoCommand
     private const int ArrivalsPerSecond = 80;
     private static readonly CultureInfo C = CultureInfo.InvariantCulture;
 
-    public static Command Create(TextWriter output)
+    public static Command Create(TextWriter output, TextWriter error)
     {
+        var dashboard = new DashboardArguments("through the demo and after it, until Ctrl-C");
         var command = new Command(
             "demo",
             "Run the bundled demo: a slow square through a pool of 5 bursting to 7, then a delivery-stacking optimiser over a bundled\n"
-                + "JSON Lines file with one worker killed midway, then sizing advice from what was measured. No arguments; under 30 s.\n\n"
-                + "Example:\n"
-                + "  lifeguard demo");
-        command.SetAction((_, cancellationToken) => RunAsync(output, cancellationToken));
+                + "JSON Lines file with one worker killed midway, then sizing advice from what was measured. Under 30 s.\n"
+                + "With --dashboard, both pools are on a live page whose address is printed on stderr, and they stay up after the\n"
+                + "demo, to be looked at (and, with --dashboard-actions, acted on), until Ctrl-C.\n\n"
+                + "Examples:\n"
+                + "  lifeguard demo\n"
+                + "  lifeguard demo --dashboard");
+        dashboard.AddTo(command);
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var request = dashboard.Get(parse);
+            using var signals = new DemoSignals(cancellationToken);
+            try
+            {
+                return request is null
+                    ? await RunAsync(output, registry: null, signals.Token).ConfigureAwait(false)
+                    : await WithDashboardAsync(output, error, request, signals).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (signals.ExitCode != 0)
+            {
+                await error.WriteLineAsync("lifeguard demo: interrupted; its pools are stopped.").ConfigureAwait(false);
+                return signals.ExitCode;
+            }
+        });
         return command;
     }
 
-    private static async Task<int> RunAsync(TextWriter output, CancellationToken cancellationToken)
+    /// <summary>The demo with its pools in a registry on the dashboard, kept up after it until Ctrl-C (or SIGTERM).</summary>
+    private static async Task<int> WithDashboardAsync(TextWriter output, TextWriter error, DashboardRequest request, DemoSignals signals)
+    {
+        var cancellationToken = signals.Token;
+        var registry = new PoolRegistry();
+        await using var registryScope = registry.ConfigureAwait(false);
+        void Say(string line)
+        {
+            lock (error)
+            {
+                error.WriteLine(line);
+            }
+        }
+
+        DashboardServer dashboard;
+        try
+        {
+            dashboard = await DashboardServer.StartAsync(request, registry, Say, cancellationToken).ConfigureAwait(false);
+        }
+        catch (UsageException e)
+        {
+            Say($"lifeguard demo: {e.Message}");
+            return ExitCodes.Usage;
+        }
+
+        await using var dashboardScope = dashboard.ConfigureAwait(false);
+        dashboard.Announce(Say);
+        int code = await RunAsync(output, registry, cancellationToken).ConfigureAwait(false);
+        Say($"dashboard: the demo is over; its pools stay on {dashboard.Page} until Ctrl-C.");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (signals.ExitCode != 0)
+        {
+            // Ctrl-C or SIGTERM: the expected end, once the demo is over; the exit code is the demo's.
+        }
+
+        Say("dashboard: stopping the page and the demo's pools.");
+        return code;
+    }
+
+    /// <summary>
+    /// The demo's three parts. With a <paramref name="registry"/>, the pools go there, to stay up after the demo (the
+    /// registry stops them); without one, each is stopped when its part ends.
+    /// </summary>
+    private static async Task<int> RunAsync(TextWriter output, PoolRegistry? registry, CancellationToken cancellationToken)
     {
         var samples = Path.Combine(AppContext.BaseDirectory, "demo");
-        await SquaresAsync(output, samples, cancellationToken).ConfigureAwait(false);
-        var (rate, serviceTime, lost) = await StackingAsync(output, samples, cancellationToken).ConfigureAwait(false);
+        await SquaresAsync(output, samples, registry, cancellationToken).ConfigureAwait(false);
+        var (rate, serviceTime, lost) = await StackingAsync(output, samples, registry, cancellationToken).ConfigureAwait(false);
 
         await output.WriteLineAsync().ConfigureAwait(false);
         await output.WriteLineAsync("3. Sizing the stacking pool for what was just measured (Little's Law):").ConfigureAwait(false);
@@ -47,14 +114,14 @@ internal static class DemoCommand
     }
 
     /// <summary>Seed 003: 20 slow squares through Size 5 + MaxOverflow 2, the queue shown as it drains.</summary>
-    private static async Task SquaresAsync(TextWriter output, string samples, CancellationToken cancellationToken)
+    private static async Task SquaresAsync(TextWriter output, string samples, PoolRegistry? registry, CancellationToken cancellationToken)
     {
         var options = new PythonPoolOptions { Name = "squares", Size = 5, MaxOverflow = 2, CheckoutTimeout = Timeout.InfiniteTimeSpan };
         options.ModulePaths.Add(samples);
         options.Preload.Add("slow_square");
         await output.WriteLineAsync("1. Twenty slow squares (0.25 s each) through a pool of 5 Python workers that may burst to 7:").ConfigureAwait(false);
-        var pool = await PythonPool.StartAsync(options, cancellationToken).ConfigureAwait(false);
-        await using var poolScope = pool.ConfigureAwait(false);
+        var pool = await StartAsync(options, registry, cancellationToken).ConfigureAwait(false);
+        await using var poolScope = Owned(pool, registry).ConfigureAwait(false);
         var clock = Stopwatch.StartNew();
         var calls = Enumerable.Range(1, 20).Select(n => pool.CallAsync<long>("slow_square", "square", [n], cancellationToken: cancellationToken)).ToArray();
         await WatchAsync(output, pool, Task.WhenAll(calls), cancellationToken).ConfigureAwait(false);
@@ -67,7 +134,7 @@ internal static class DemoCommand
     /// Seed 001: the optimiser over the bundled deliveries; midway one busy worker is killed (SIGKILL, by the pid the
     /// pool reports) and the call it was serving is retried on another worker.
     /// </summary>
-    private static async Task<(double Rate, TimeSpan ServiceTime, int Lost)> StackingAsync(TextWriter output, string samples, CancellationToken cancellationToken)
+    private static async Task<(double Rate, TimeSpan ServiceTime, int Lost)> StackingAsync(TextWriter output, string samples, PoolRegistry? registry, CancellationToken cancellationToken)
     {
         var options = new PythonPoolOptions { Name = "stacking", Size = 4, MaxOverflow = 0, MaxRetries = 1, CheckoutTimeout = Timeout.InfiniteTimeSpan };
         options.ModulePaths.Add(samples);
@@ -75,8 +142,8 @@ internal static class DemoCommand
         var lines = File.ReadLines(Path.Combine(samples, "deliveries.jsonl")).Where(l => !string.IsNullOrWhiteSpace(l)).ToArray();
         await output.WriteLineAsync().ConfigureAwait(false);
         await output.WriteLineAsync($"2. The delivery-stacking optimiser over {lines.Length} bundled batches arriving at {ArrivalsPerSecond}/s, 4 workers, one killed midway:").ConfigureAwait(false);
-        var pool = await PythonPool.StartAsync(options, cancellationToken).ConfigureAwait(false);
-        await using var poolScope = pool.ConfigureAwait(false);
+        var pool = await StartAsync(options, registry, cancellationToken).ConfigureAwait(false);
+        await using var poolScope = Owned(pool, registry).ConfigureAwait(false);
         using var inFlight = new SemaphoreSlim(4);
         long totalTicks = 0;
         int done = 0;
@@ -128,6 +195,16 @@ internal static class DemoCommand
         return (lines.Length / elapsed.TotalSeconds, TimeSpan.FromTicks(Interlocked.Read(ref totalTicks) / lines.Length), lost);
     }
 
+    private static async Task<PythonPool> StartAsync(PythonPoolOptions options, PoolRegistry? registry, CancellationToken cancellationToken)
+    {
+        var pool = await PythonPool.StartAsync(options, cancellationToken).ConfigureAwait(false);
+        registry?.Add(pool);
+        return pool;
+    }
+
+    /// <summary>What stops the pool at the end of its part: the pool itself, or nothing when the registry keeps it.</summary>
+    private static IAsyncDisposable Owned(PythonPool pool, PoolRegistry? registry) => registry is null ? pool : NotOwned.Instance;
+
     /// <summary>Kills a busy worker if there is one (its call is retried elsewhere), else an idle one.</summary>
     private static int? KillOneWorker(PythonPool pool)
     {
@@ -152,6 +229,64 @@ internal static class DemoCommand
             var s = pool.GetStatus();
             await output.WriteLineAsync(string.Create(C, $"   {clock.Elapsed.TotalSeconds,5:0.00}s  {s.State,-8} busy {s.Busy} idle {s.Idle} overflow {s.Overflow} waiting {s.Waiters}  deaths {s.TotalDeaths}")).ConfigureAwait(false);
             await Task.WhenAny(work, Task.Delay(250, cancellationToken)).ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>Disposes nothing: for a pool its registry stops.</summary>
+internal sealed class NotOwned : IAsyncDisposable
+{
+    public static readonly NotOwned Instance = new();
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>
+/// SIGINT and SIGTERM for <c>lifeguard demo</c>: each cancels <see cref="Token"/> instead of ending the process, so
+/// that the demo stops its pools (and its page) itself before it exits. Thread-safe.
+/// </summary>
+internal sealed class DemoSignals : IDisposable
+{
+    private readonly CancellationTokenSource _stop;
+    private readonly PosixSignalRegistration[] _registrations;
+    private int _exitCode;
+
+    public DemoSignals(CancellationToken outer)
+    {
+        _stop = CancellationTokenSource.CreateLinkedTokenSource(outer);
+        _registrations =
+        [
+            PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal),
+            PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal),
+        ];
+    }
+
+    public CancellationToken Token => _stop.Token;
+
+    /// <summary>0 until a signal; then 130 after SIGINT, 143 after SIGTERM.</summary>
+    public int ExitCode => Volatile.Read(ref _exitCode);
+
+    public void Dispose()
+    {
+        foreach (var registration in _registrations)
+        {
+            registration.Dispose();
+        }
+
+        _stop.Dispose();
+    }
+
+    private void OnSignal(PosixSignalContext context)
+    {
+        context.Cancel = true;
+        Interlocked.CompareExchange(ref _exitCode, context.Signal == PosixSignal.SIGTERM ? 143 : 130, 0);
+        try
+        {
+            _stop.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The demo is over.
         }
     }
 }

@@ -16,7 +16,7 @@ internal static class LifeguardCommand
             new HelpOption(),
             new VersionOption(),
             BenchCommand.Create(output),
-            DemoCommand.Create(output),
+            DemoCommand.Create(output, error),
             RunCommand.Create(error),
             SizeCommand.Create(output),
         };
@@ -35,9 +35,10 @@ internal static class LifeguardCommand
         try
         {
             // Our own handler: a usage error found while running is one line and exit code 2, not a stack trace.
-            // `run` handles SIGINT and SIGTERM itself (it writes what finished first); the others are cancelled by them.
+            // `run` and `demo` handle SIGINT and SIGTERM themselves (run writes what finished first, demo stops its pools
+            // and its page); the others are cancelled by them.
             var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
-            if (parse.CommandResult.Command.Name == "run")
+            if (parse.CommandResult.Command.Name is "run" or "demo")
             {
                 configuration.ProcessTerminationTimeout = null;
             }

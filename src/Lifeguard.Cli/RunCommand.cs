@@ -36,6 +36,7 @@ internal static class RunCommand
             CustomParser = r => ParseSize(r),
         };
         var quiet = new Option<bool>("--quiet") { Description = "Drop the function's own output (print, writes to fd 1 and 2) instead of showing it on stderr." };
+        var dashboard = new DashboardArguments("while the run lasts");
         var command = new Command(
             "run",
             "Call a Python function once per line of a JSON Lines file, in a supervised pool of Python workers.\n"
@@ -46,14 +47,17 @@ internal static class RunCommand
                 + "The function's own output (print, writes to fd 1 and 2) goes to stderr as \"[pid N] text\" lines, at most\n"
                 + "100 a second (the rest are counted); --quiet drops it.\n"
                 + "Exit code 0 when every input succeeded, 1 when some failed, 2 when nothing was run: bad arguments, FILE does\n"
-                + "not load, FUNCTION is not a callable in it.\n\n"
+                + "not load, FUNCTION is not a callable in it.\n"
+                + "--dashboard prints \"dashboard: URL\" on stderr and serves the pool's live page there until the run ends.\n\n"
                 + "Examples:\n"
                 + "  lifeguard run optimizer.py:optimize --input deliveries.jsonl > plans.jsonl\n"
                 + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --size 4 --timeout 30s --retries 2\n"
-                + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --resume")
+                + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --resume\n"
+                + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --dashboard")
         {
             target, input, outputFile, size, maxOverflow, timeout, retries, python, grace, resume, maxFrameSize, quiet,
         };
+        dashboard.AddTo(command);
 
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -69,7 +73,8 @@ internal static class RunCommand
                 parse.GetValue(grace) ?? TimeSpan.FromSeconds(5),
                 parse.GetValue(resume),
                 parse.GetValue(maxFrameSize),
-                parse.GetValue(quiet));
+                parse.GetValue(quiet),
+                dashboard.Get(parse));
             settings.Validate();
             return await new RunJob(settings, error).RunAsync(cancellationToken).ConfigureAwait(false);
         });
@@ -125,7 +130,8 @@ internal sealed record RunSettings(
     TimeSpan Grace,
     bool Resume,
     long? MaxFrameSize,
-    bool Quiet)
+    bool Quiet,
+    DashboardRequest? Dashboard)
 {
     /// <summary>The bounds of <see cref="PythonPoolOptions.MaxFrameSize"/>.</summary>
     private const long MinFrameSize = 4096;

@@ -27,6 +27,41 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
     {
         using var forwarder = _output;
         using var interrupts = new RunInterrupts(settings.Grace, Notice, cancellationToken);
+        if (settings.Dashboard is not { } request)
+        {
+            return await RunAsync(interrupts, registry: null).ConfigureAwait(false);
+        }
+
+        // Served before the pool starts, so that its workers can be watched starting, and a bad address is exit code 2
+        // before anything is read; stopped once the run is over.
+        var registry = new PoolRegistry();
+        await using (registry.ConfigureAwait(false))
+        {
+            DashboardServer dashboard;
+            try
+            {
+                dashboard = await DashboardServer.StartAsync(request, registry, _output.Say, interrupts.StopReading).ConfigureAwait(false);
+            }
+            catch (UsageException e)
+            {
+                await error.WriteLineAsync($"lifeguard run: {e.Message}").ConfigureAwait(false);
+                return ExitCodes.Usage;
+            }
+            catch (OperationCanceledException) when (interrupts.Interrupted)
+            {
+                return await InterruptedAsync(interrupts, TimeSpan.Zero, status: null).ConfigureAwait(false);
+            }
+
+            await using (dashboard.ConfigureAwait(false))
+            {
+                dashboard.Announce(_output.Say);
+                return await RunAsync(interrupts, registry).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<int> RunAsync(RunInterrupts interrupts, PoolRegistry? registry)
+    {
         int maxFrameSize = settings.FrameLimit;
         var resume = ResumePoint.None;
         try
@@ -63,6 +98,8 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
         {
             return ExitCodes.Usage; // reported; no input was read
         }
+
+        registry?.Add(pool);
 
         await using (pool.ConfigureAwait(false))
         {
