@@ -4,7 +4,7 @@ using System.Globalization;
 namespace Lifeguard.Benchmarks;
 
 /// <summary>
-/// <c>quick python</c>: the four Python scenarios, each subject measured side by side with its baselines in
+/// <c>quick python</c>: the Python scenarios, each subject measured side by side with its baselines in
 /// interleaved rounds (the order rotates every round, so drift on a noisy machine hits every contender alike),
 /// reported as medians. The .NET-side contenders are timed here; the stdlib pools (<c>multiprocessing-apply</c>,
 /// <c>processpool-submit</c>, <c>processpool-2</c>) by <c>python/stdlib_driver.py</c> inside Python, one round per
@@ -13,12 +13,16 @@ namespace Lifeguard.Benchmarks;
 internal sealed class PythonQuickSet : IQuickSet
 {
     private const string Subject = "lifeguard";
+    private const string DashboardSubject = "dashboard";
     private const int RoundtripCallsPerSample = 300;
     private const int BytesCallsPerSample = 15;
     private const int RoundtripCallsPerAllocationSample = 3000;
     private const int BytesCallsPerAllocationSample = 40;
     private const int MinRounds = 5;
     private static readonly Budget RoundtripBudget = new(WarmupRounds: 3, MaxRounds: 41, TimeSpan.FromSeconds(12));
+
+    // Two fast contenders: more rounds than python.roundtrip, so that the rounds span dozens of the sampler's ticks.
+    private static readonly Budget DashboardBudget = new(WarmupRounds: 3, MaxRounds: 401, TimeSpan.FromSeconds(10));
     private static readonly Budget ScalingBudget = new(WarmupRounds: 1, MaxRounds: 31, TimeSpan.FromSeconds(18));
     private static readonly Budget BytesBudget = new(WarmupRounds: 3, MaxRounds: 41, TimeSpan.FromSeconds(8));
     private static readonly Budget Start4Budget = new(WarmupRounds: 1, MaxRounds: 41, TimeSpan.FromSeconds(12));
@@ -26,36 +30,39 @@ internal sealed class PythonQuickSet : IQuickSet
 
     public string Name => "python";
 
-    public string Description => "python.roundtrip, .scaling, .bytes1mib, .start4 and .burst vs pipe, stdlib-pool, bare-interpreter and no-overflow baselines";
+    public string Description => "python.roundtrip, .roundtrip.dashboard, .scaling, .bytes1mib, .start4 and .burst vs pipe, stdlib-pool, no-dashboard, bare-interpreter and no-overflow baselines";
 
     public async Task<int> RunAsync(TextWriter output)
     {
         var total = Stopwatch.StartNew();
         string loadBefore = LoadAverage();
         var roundtrip = await RunRoundtripAsync();
+        var (dashboard, watched) = await RunDashboardAsync();
         var (scaling, iterations) = await RunScalingAsync();
         var bytes = await RunBytesAsync();
         var start4 = await RunStart4Async();
         var (burst, burstStarts) = await RunBurstAsync();
         total.Stop();
 
-        Scenario[] scenarios = [roundtrip, scaling, bytes, start4, burst];
+        Scenario[] scenarios = [roundtrip, dashboard, scaling, bytes, start4, burst];
         await output.WriteLineAsync(Invariant(
             $"quick python: {Environment.ProcessorCount} cores, {total.Elapsed.TotalSeconds:F1} s, medians of interleaved rounds; load average {loadBefore} before, {LoadAverage()} after"));
         await output.WriteLineAsync(Invariant($"interpreter: {await PythonBench.InterpreterAsync()}"));
         await output.WriteLineAsync();
         await output.WriteLineAsync(Invariant(
-            $"{"scenario",-18} {"contender",-21} {"rounds",6} {"median µs",11} {"min µs",10} {"max µs",10} {"ratio",6} {"alloc/call",10}"));
+            $"{"scenario",-26} {"contender",-21} {"rounds",6} {"median µs",11} {"min µs",10} {"max µs",10} {"ratio",6} {"alloc/call",10}"));
         foreach (var scenario in scenarios)
         {
             await WriteRowsAsync(output, scenario);
         }
 
         await output.WriteLineAsync();
-        await output.WriteLineAsync("ratio = lifeguard median / this baseline's median (lower is better); paired = median of the per-round ratios;");
+        await output.WriteLineAsync("ratio = the subject's median (the first row of a scenario) / this baseline's median (lower is better); paired = median of the per-round ratios;");
         await output.WriteLineAsync("alloc/call = .NET bytes allocated per call, process-wide (the stdlib baselines run in Python).");
         await output.WriteLineAsync(Invariant(
             $"{PythonRoundtripBenchmarks.Name}: per call, median of {RoundtripCallsPerSample} sequential calls of square(7) per round, pool of 1; stdlib baselines timed inside Python."));
+        await output.WriteLineAsync(Invariant(
+            $"{PythonDashboardBenchmarks.Name}: as {PythonRoundtripBenchmarks.Name}, dashboard = pool of 1 shown by MapLifeguardDashboard to one client reading {PythonDashboardBenchmarks.Prefix}/events, no-dashboard = pool of 1 on an unwatched meter; the client read {watched.Snapshots} snapshot events ({Size(watched.Bytes)}) during the rounds."));
         await output.WriteLineAsync(Invariant(
             $"{PythonScalingBenchmarks.Name}: per call, {PythonScalingBenchmarks.CallsPerInvoke} calls of burn({iterations}) (~2 ms) per round from {PythonScalingBenchmarks.Callers} callers; lifeguard = pool of 2."));
         await output.WriteLineAsync(Invariant(
@@ -97,6 +104,40 @@ internal sealed class PythonQuickSet : IQuickSet
                 new Competitor("processpool-submit", () => submit.MedianRoundTripNsAsync(RoundtripCallsPerSample, PythonRoundtripBenchmarks.Argument)));
             await MeasureBytesAsync(scenario, "pipe-floor", lifeguard => bench.BytesPerCallAsync(lifeguard, RoundtripCallsPerAllocationSample));
             return scenario;
+        }
+        finally
+        {
+            await bench.CleanupAsync();
+        }
+    }
+
+    /// <summary>
+    /// <c>python.roundtrip.dashboard</c>: the client reads the event stream for the whole scenario; fails unless it
+    /// read at least one snapshot event between the first round and the last, and its stream is still open.
+    /// </summary>
+    private static async Task<(Scenario Scenario, (long Snapshots, long Bytes) Watched)> RunDashboardAsync()
+    {
+        var bench = new PythonDashboardBenchmarks();
+        try
+        {
+            await bench.SetupAsync();
+            long snapshots = bench.SnapshotsReceived;
+            long bytes = bench.BytesReceived;
+            var scenario = await InterleaveAsync(
+                PythonDashboardBenchmarks.Name,
+                DashboardBudget,
+                new Competitor(DashboardSubject, () => bench.MedianNsAsync(dashboard: true, RoundtripCallsPerSample)),
+                new Competitor("no-dashboard", () => bench.MedianNsAsync(dashboard: false, RoundtripCallsPerSample)));
+            bench.EnsureWatched();
+            snapshots = bench.SnapshotsReceived - snapshots;
+            bytes = bench.BytesReceived - bytes;
+            if (snapshots < 1)
+            {
+                throw new InvalidOperationException($"{PythonDashboardBenchmarks.Name}: the client read no snapshot event during the rounds.");
+            }
+
+            await MeasureBytesAsync(scenario, "no-dashboard", dashboard => bench.BytesPerCallAsync(dashboard, RoundtripCallsPerAllocationSample));
+            return (scenario, (snapshots, bytes));
         }
         finally
         {
@@ -221,7 +262,7 @@ internal sealed class PythonQuickSet : IQuickSet
             other.Add(await bytesPerCall(false));
         }
 
-        scenario.Bytes[Subject] = Statistics.Median(subject);
+        scenario.Bytes[scenario.Subject] = Statistics.Median(subject);
         scenario.Bytes[baseline] = Statistics.Median(other);
     }
 
@@ -230,18 +271,18 @@ internal sealed class PythonQuickSet : IQuickSet
         foreach (var name in scenario.Contenders)
         {
             var samples = scenario.Samples[name];
-            bool subject = name == Subject;
+            bool subject = name == scenario.Subject;
             string ratio = subject ? "" : Invariant($"{scenario.Ratio(name):F2}");
             string paired = subject ? "" : Invariant($" (paired {scenario.PairedRatio(name):F2})");
             string allocated = scenario.Bytes.TryGetValue(name, out double bytes) ? Size(bytes) : "";
             await output.WriteLineAsync(Invariant(
-                $"{scenario.Benchmark,-18} {name,-21} {samples.Count,6} {Statistics.Median(samples) / 1000,11:F1} {samples.Min() / 1000,10:F1} {samples.Max() / 1000,10:F1} {ratio,6} {allocated,10}{paired}"));
+                $"{scenario.Benchmark,-26} {name,-21} {samples.Count,6} {Statistics.Median(samples) / 1000,11:F1} {samples.Min() / 1000,10:F1} {samples.Max() / 1000,10:F1} {ratio,6} {allocated,10}{paired}"));
         }
     }
 
     private static string Json(Scenario scenario, string baseline)
     {
-        double subjectNs = Statistics.Median(scenario.Samples[Subject]);
+        double subjectNs = Statistics.Median(scenario.Samples[scenario.Subject]);
         double baselineNs = Statistics.Median(scenario.Samples[baseline]);
         return Invariant(
             $"{{\"benchmark\": \"{scenario.Benchmark}\", \"subject_ns\": {subjectNs:F1}, \"baseline\": \"{baseline}\", \"baseline_ns\": {baselineNs:F1}, \"ratio\": {subjectNs / baselineNs:F2}}}");
@@ -274,6 +315,8 @@ internal sealed class PythonQuickSet : IQuickSet
         public string Benchmark { get; } = benchmark;
 
         public string[] Contenders { get; } = contenders;
+
+        public string Subject => Contenders[0];
 
         public IEnumerable<string> Baselines => Contenders.Skip(1);
 
