@@ -488,7 +488,9 @@ file sealed class ValidatingChaosFactory(FakeWorkerFactory inner, int seed) : Ch
 /// <summary>One seeded sequence: the pool, the model, the test's own bookkeeping, the operations and the checks.</summary>
 file sealed class ModelSequence
 {
-    private const int QuiesceTimeoutMs = 5_000;
+    // A bound, not a wait: quiescence normally takes milliseconds, but on a loaded machine with every test class
+    // running at once the fake workers' starts and stops can be scheduled late.
+    private const int QuiesceTimeoutMs = 30_000;
     private const int ManyRestarts = 1_000_000;
 
     private readonly int _seed;
