@@ -150,23 +150,23 @@ public sealed partial class PythonWorker
             }
         }
 
-        if (Interlocked.Exchange(ref _busy, 1) != 0)
+        switch (TryBeginCall())
         {
-            throw new InvalidOperationException(
-                $"Python worker {ProcessId} is already serving a call: a worker serves one call at a time. Use the pool, or await the previous call.");
+            case Lifecycle.Ready:
+                break;
+            case Lifecycle.Stopped:
+                throw new PoolStoppedException(
+                    $"Python worker {ProcessId} was stopped by pool '{_settings.PoolName}'; {name} was not sent.", _settings.PoolName);
+            case Lifecycle.Ended or Lifecycle.Disposed:
+                throw await NotRunningAsync(name).ConfigureAwait(false);
+            default:
+                throw new InvalidOperationException(
+                    $"Python worker {ProcessId} is already serving a call: a worker serves one call at a time. Use the pool, or await the previous call.");
         }
 
         try
         {
-            // After _busy is set, so that a stop which released this worker's resources is seen here (its flags are
-            // written before it reads _busy; see ReleaseCallResources), and nothing released is touched.
-            if (Volatile.Read(ref _stoppedByPool) != 0)
-            {
-                throw new PoolStoppedException(
-                    $"Python worker {ProcessId} was stopped by pool '{_settings.PoolName}'; {name} was not sent.", _settings.PoolName);
-            }
-
-            if (IsDead || Volatile.Read(ref _reported) != 0 || Volatile.Read(ref _disposed) != 0)
+            if (IsDead)
             {
                 throw await NotRunningAsync(name).ConfigureAwait(false);
             }
@@ -263,7 +263,7 @@ public sealed partial class PythonWorker
                 }
             }
         }
-        catch (Exception e) when (Volatile.Read(ref _stoppedByPool) != 0 && e is not (OperationCanceledException or PoolStoppedException))
+        catch (Exception e) when (StoppedByPool && e is not (OperationCanceledException or PoolStoppedException))
         {
             // The pool stopped this worker under the call (it is stopping, and the call outlasted DrainTimeout):
             // whatever the call saw of that (an interrupted function, a closed pipe), it is the pool's stop.
@@ -276,19 +276,13 @@ public sealed partial class PythonWorker
         {
             _trace = null;
             Volatile.Write(ref _current, null);
-            // A full fence between clearing _busy and reading _disposed: with DisposeAsync's, one side or both see
-            // the other, so the resources are released once the last user is done (ReleaseCallResources is idempotent).
-            Interlocked.Exchange(ref _busy, 0);
-            if (Volatile.Read(ref _disposed) != 0)
-            {
-                ReleaseCallResources();
-            }
+            EndCall();
         }
     }
 
     /// <summary>
     /// Readies the timeout source for the next call, or drops it if it fired. It is never disposed under a call: a
-    /// worker disposed meanwhile leaves it to the call (see ReleaseCallResources).
+    /// worker disposed meanwhile leaves it to the call (see EndCall).
     /// </summary>
     private void ReleaseCallTimeout(CancellationTokenSource timeout)
     {

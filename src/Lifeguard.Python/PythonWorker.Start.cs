@@ -94,7 +94,8 @@ public sealed partial class PythonWorker
         }
         catch
         {
-            Interlocked.Exchange(ref worker._reported, 1);
+            // Its failure is this start's exception, not a death to report: claim the report, then stop it.
+            _ = worker.TryClaimEnd();
             worker.Kill();
             await worker.DisposeAsync().ConfigureAwait(false);
             throw;

@@ -9,6 +9,50 @@ namespace Lifeguard.Python;
 /// from a <see cref="PythonPool"/>; holding its lease keeps every call on this process (load data, then query it).
 /// Thread-safe for status reads; calls must not overlap (a second concurrent call throws).
 /// </summary>
+/// <remarks>
+/// <para>
+/// The worker's lifecycle is one <see cref="Lifecycle"/> value in <see cref="_state"/>, a volatile field changed
+/// only by compare-and-swap (<see cref="Move"/>, <see cref="TryBeginCall"/>). It is the product of two facts:
+/// whether a call is in progress (the <c>…Calling</c> states), and how the worker stands with its pool:
+/// </para>
+/// <list type="bullet">
+/// <item><b>Ready</b>: running, and its pool has heard nothing of its end;</item>
+/// <item><b>Ended</b>: its end was reported to the pool (its process exited, or it was killed for a protocol
+///   violation or an interrupt it ignored), or claimed unreported by a start that failed;</item>
+/// <item><b>Stopped</b>: disposed by its pool before it Ended: an intended stop, never reported as a death;</item>
+/// <item><b>Disposed</b>: disposed after it Ended.</item>
+/// </list>
+/// <para>Transitions (any other is refused by leaving the state as it is):</para>
+/// <list type="table">
+/// <item><term>begin call</term><description>Ready → Calling only. From a <c>…Calling</c> state the call throws
+///   <see cref="InvalidOperationException"/> (calls do not overlap); from Stopped <see cref="PoolStoppedException"/>;
+///   from Ended or Disposed a <see cref="PythonWorkerCrashedException"/>. A refused call changes nothing.</description></item>
+/// <item><term>end call</term><description>X·Calling → X, for each X. From StoppedCalling or DisposedCalling the
+///   ending call releases the call resources.</description></item>
+/// <item><term>end (report)</term><description>Ready → Ended, Calling → EndedCalling; only the transition that
+///   moves reports to the pool (<see cref="TryClaimEnd"/>), so an end is reported at most once and never after an
+///   intended stop.</description></item>
+/// <item><term>dispose</term><description>Ready → Stopped, Calling → StoppedCalling, Ended → Disposed,
+///   EndedCalling → DisposedCalling; from Stopped or Disposed (either way) it only waits for the exit. From an idle
+///   state dispose releases the call resources when the process is gone.</description></item>
+/// </list>
+/// <para>Invariants:</para>
+/// <list type="number">
+/// <item>at most one call is in progress, and only a call that moved Ready → Calling touches the reader, the writer,
+///   the timeout and send-abort sources;</item>
+/// <item>the pool is told of the worker's end at most once, and never once the worker was stopped by it;</item>
+/// <item>the call resources are released exactly once, after their last use: by dispose when it found no call in
+///   progress, or else by the call it found, as that call ends (no call can begin after dispose);</item>
+/// <item>Stopped and Disposed are final, up to the end of a call in progress; no transition leaves them for Ready,
+///   Calling or Ended.</item>
+/// </list>
+/// <para>
+/// One flag stays outside the state: <see cref="_dead"/>, set once by the process's exit. It is a fact about the
+/// process, not the worker's standing, and comes at any point of the lifecycle (a killed worker is Ended long before
+/// it has exited; a Stopped one exits later still). It guards signals: once the exit has been seen, the pid may be
+/// another process's. Streaming calls, when added, are further <c>…Calling</c> phases of the same word.
+/// </para>
+/// </remarks>
 public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposable
 {
     private readonly PythonWorkerSettings _settings;
@@ -20,18 +64,14 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     private readonly ILogger _logger;
     private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ulong _lastCallId;
-    private int _busy;
+    private volatile Lifecycle _state;
     private int _dead;
-    private int _reported;
-    private int _disposed;
-    private int _released;
     private ulong _pendingCallbackId;
     private int? _exitCode;
     private CurrentCall? _current;
     private long _memoryCheckedAt;
     private CancellationTokenSource? _callTimeout;
     private CancellationTokenSource? _sendAbort;
-    private int _stoppedByPool;
 
     private PythonWorker(PythonWorkerSettings settings, Process process, WorkerContext? context)
     {
@@ -112,16 +152,18 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     /// <summary>Closes the worker's input, waits briefly for it to exit, and kills it if it does not.</summary>
     public async ValueTask DisposeAsync()
     {
-        // An intended stop: its exit is not a death to report to the pool. A worker that had not died or been
-        // reported is stopped by its pool; if a call is running on it, the pool is stopping and the call outlasted
-        // DrainTimeout: that call fails with PoolStoppedException. Written before _disposed, so that a call which
-        // sees _disposed also sees why.
-        if (Interlocked.Exchange(ref _reported, 1) == 0)
+        // A worker that had not Ended is stopped by its pool, an intended stop: its exit is not a death to report.
+        // If a call is running on it, the pool is stopping and the call outlasted DrainTimeout: that call fails with
+        // PoolStoppedException.
+        var from = Move(static s => s switch
         {
-            Volatile.Write(ref _stoppedByPool, 1);
-        }
-
-        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            Lifecycle.Ready => Lifecycle.Stopped,
+            Lifecycle.Calling => Lifecycle.StoppedCalling,
+            Lifecycle.Ended => Lifecycle.Disposed,
+            Lifecycle.EndedCalling => Lifecycle.DisposedCalling,
+            _ => s,
+        });
+        if (from is not (Lifecycle.Ready or Lifecycle.Calling or Lifecycle.Ended or Lifecycle.EndedCalling))
         {
             await _exited.Task.ConfigureAwait(false);
             return;
@@ -137,7 +179,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
             // Already gone.
         }
 
-        if (Volatile.Read(ref _stoppedByPool) != 0 && Volatile.Read(ref _busy) != 0)
+        if (_state == Lifecycle.StoppedCalling)
         {
             // A running call does not read its input: interrupt it (KeyboardInterrupt, so its finally blocks run);
             // the worker answers it, reads the end of its input and exits. A call that ignores it is killed below.
@@ -155,10 +197,10 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
         }
 
         await _output.Completion.WaitAsync(TimeSpan.FromSeconds(2), _settings.Time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        // A call in progress (the worker died under it, or its holder is just starting one) releases them itself
+        // A call in progress (the worker died under it, or the pool stopped it under the call) releases them itself
         // when it ends: releasing the reader's pooled buffer under it would let another renter write into it, and a
         // disposed timeout source would fail the call untyped.
-        if (Volatile.Read(ref _busy) == 0)
+        if (from is Lifecycle.Ready or Lifecycle.Ended)
         {
             ReleaseCallResources();
         }
@@ -167,22 +209,75 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     }
 
     /// <summary>
-    /// Releases what calls use (the reader's pooled buffer, the timeout and send-abort sources), once. Called by
-    /// <see cref="DisposeAsync"/> when no call is in progress, and by a call that ends on a disposed worker. Each side
-    /// writes its own flag (<c>_disposed</c>, <c>_busy</c>) with a full fence before reading the other's, so at least
-    /// one of them sees the other and releases; a call that starts after the release sees <c>_disposed</c> and
-    /// touches nothing.
+    /// Releases what calls use (the reader's pooled buffer, the timeout and send-abort sources). Called once: by
+    /// <see cref="DisposeAsync"/> when it found no call in progress, else by that call as it ends (see the lifecycle).
     /// </summary>
     private void ReleaseCallResources()
     {
-        if (Interlocked.Exchange(ref _released, 1) != 0)
-        {
-            return;
-        }
-
         _reader.Dispose();
         _callTimeout?.Dispose();
         _sendAbort?.Dispose();
+    }
+
+    /// <summary>Whether the pool stopped this worker (Stopped or StoppedCalling): an intended stop, not a death.</summary>
+    private bool StoppedByPool => _state is Lifecycle.Stopped or Lifecycle.StoppedCalling;
+
+    /// <summary>Ready → Calling; the one way a call begins. Returns the state it found (Ready when it moved).</summary>
+    private Lifecycle TryBeginCall() => Interlocked.CompareExchange(ref _state, Lifecycle.Calling, Lifecycle.Ready);
+
+    /// <summary>X·Calling → X; releases the call resources when the worker was disposed under the call.</summary>
+    private void EndCall()
+    {
+        var from = Move(static s => s switch
+        {
+            Lifecycle.Calling => Lifecycle.Ready,
+            Lifecycle.EndedCalling => Lifecycle.Ended,
+            Lifecycle.StoppedCalling => Lifecycle.Stopped,
+            Lifecycle.DisposedCalling => Lifecycle.Disposed,
+            _ => s,
+        });
+        Debug.Assert(from is Lifecycle.Calling or Lifecycle.EndedCalling or Lifecycle.StoppedCalling or Lifecycle.DisposedCalling, $"a call ended in {from}");
+        if (from is Lifecycle.StoppedCalling or Lifecycle.DisposedCalling)
+        {
+            ReleaseCallResources();
+        }
+    }
+
+    /// <summary>
+    /// Ready → Ended, Calling → EndedCalling: claims the one report of this worker's end. False when it Ended already
+    /// or was disposed (an intended stop is not reported).
+    /// </summary>
+    private bool TryClaimEnd()
+        => Move(static s => s switch
+        {
+            Lifecycle.Ready => Lifecycle.Ended,
+            Lifecycle.Calling => Lifecycle.EndedCalling,
+            _ => s,
+        }) is Lifecycle.Ready or Lifecycle.Calling;
+
+    /// <summary>
+    /// Moves <see cref="_state"/> by <paramref name="next"/> (the new state for a given one; the same state for none)
+    /// with compare-and-swap, retrying when another thread moved it first. Returns the state it moved from.
+    /// </summary>
+    private Lifecycle Move(Func<Lifecycle, Lifecycle> next)
+    {
+        var seen = _state;
+        while (true)
+        {
+            var target = next(seen);
+            if (target == seen)
+            {
+                return seen;
+            }
+
+            var was = Interlocked.CompareExchange(ref _state, target, seen);
+            if (was == seen)
+            {
+                return seen;
+            }
+
+            seen = was;
+        }
     }
 
     /// <summary>Whether the process's memory exceeds the pool's ceiling; read at most every 100 ms per worker.</summary>
@@ -228,7 +323,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
 
         // Report before completing _exited: a caller that awaits the exit (to build its crash report) must find
         // the pool already told, or its own checkin could mistake the death for something else.
-        if (Interlocked.Exchange(ref _reported, 1) == 0)
+        if (TryClaimEnd())
         {
             int code = SafeExitCode();
             PythonLog.WorkerExited(_logger, ProcessId, code);
@@ -241,7 +336,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     /// <summary>Kills the process and tells the pool why, once; its exit is then not reported again.</summary>
     private void KillAndReport(Exception reason)
     {
-        if (Interlocked.Exchange(ref _reported, 1) == 0)
+        if (TryClaimEnd())
         {
             _context?.ReportTerminated(reason);
         }
@@ -287,4 +382,32 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     };
 
     private sealed record CurrentCall(string Function, long StartedAt);
+
+    /// <summary>The worker's lifecycle; see the remarks on <see cref="PythonWorker"/> for its transitions.</summary>
+    private enum Lifecycle
+    {
+        /// <summary>Running, no call in progress; the one state a call begins from.</summary>
+        Ready,
+
+        /// <summary>Running, one call in progress.</summary>
+        Calling,
+
+        /// <summary>Its end was reported to the pool (or claimed by a failed start); no call in progress.</summary>
+        Ended,
+
+        /// <summary>Ended under a call that is still failing.</summary>
+        EndedCalling,
+
+        /// <summary>Disposed by its pool before it Ended: an intended stop.</summary>
+        Stopped,
+
+        /// <summary>Stopped under a call, which fails with <see cref="PoolStoppedException"/> and releases the call resources.</summary>
+        StoppedCalling,
+
+        /// <summary>Disposed after it Ended.</summary>
+        Disposed,
+
+        /// <summary>Disposed after it Ended, under a call that releases the call resources as it ends.</summary>
+        DisposedCalling,
+    }
 }
