@@ -1,8 +1,4 @@
-using System.Diagnostics;
-using System.Globalization;
-using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
 
 namespace Lifeguard.Python;
@@ -56,7 +52,7 @@ public sealed partial class PythonWorker
         IReadOnlyList<object?>? args = null,
         IReadOnlyDictionary<string, object?>? kwargs = null,
         CancellationToken cancellationToken = default)
-        => CallCoreAsync(module, function, args, kwargs, this, static (frame, self) => self.ReadUntyped(frame), cancellationToken);
+        => CallCoreAsync(module, function, args, kwargs, _codec, static (frame, codec) => codec.ReadUntyped(frame), cancellationToken);
 
     /// <summary>
     /// A call, inside a <c>module.function</c> span when the <c>Lifeguard</c> source has a listener (docs/hosting.md,
@@ -173,7 +169,7 @@ public sealed partial class PythonWorker
 
             ulong id = ++_lastCallId;
             _trace = trace;
-            SerializeCall(module, function, args, kwargs, name);
+            _codec.WriteCall(_writer, module, function, args, kwargs, spans: trace is not null);
             Volatile.Write(ref _current, new CurrentCall(name, _settings.Time.GetTimestamp()));
             // One timeout source per worker, re-armed per call and reset after it (a new timer per call measured
             // ~0.3 µs and 350 B); a linked source only when the caller's token can fire at all.
@@ -253,7 +249,7 @@ public sealed partial class PythonWorker
             }
             catch (FrameTooLargeException)
             {
-                throw ArgumentsTooLarge(name);
+                throw _codec.ArgumentsTooLarge(name, _writer.MaxFrameSize);
             }
             finally
             {
@@ -304,99 +300,6 @@ public sealed partial class PythonWorker
         await WaitForExitAsync().ConfigureAwait(false);
         return CrashException($"is no longer running, so {name} was not sent", SafeExitCode(), inner: null);
     }
-
-    /// <summary>
-    /// Writes the call frame's JSON. Whatever goes wrong while the arguments are written (System.Text.Json refusing a
-    /// type, a getter or a converter throwing, the frame growing past its maximum) is this call's
-    /// <see cref="PythonSerializationException"/>, naming the argument; nothing has been sent.
-    /// </summary>
-    private void SerializeCall(string module, string function, IReadOnlyList<object?>? args, IReadOnlyDictionary<string, object?>? kwargs, string name)
-    {
-        var json = _writer.Begin();
-        int position = -1;
-        string? keyword = null;
-        object? value = null;
-        try
-        {
-            using (PythonJson.BeginWrite(_writer.Attachments))
-            {
-                json.WriteStartObject();
-                json.WriteString("m"u8, module);
-                json.WriteString("f"u8, function);
-                json.WritePropertyName("a"u8);
-                json.WriteStartArray();
-                foreach (var arg in args ?? [])
-                {
-                    position++;
-                    value = arg;
-                    WriteValue(json, arg);
-                }
-
-                json.WriteEndArray();
-                if (kwargs is { Count: > 0 })
-                {
-                    json.WritePropertyName("k"u8);
-                    json.WriteStartObject();
-                    foreach (var (key, item) in kwargs)
-                    {
-                        keyword = key;
-                        value = item;
-                        json.WritePropertyName(key);
-                        WriteValue(json, item);
-                    }
-
-                    json.WriteEndObject();
-                }
-
-                if (Activity.Current is { } activity)
-                {
-                    json.WriteString("tp"u8, activity.Id);
-                    if (activity.TraceStateString is { } traceState)
-                    {
-                        json.WriteString("ts"u8, traceState);
-                    }
-                }
-
-                if (_trace is not null)
-                {
-                    json.WriteBoolean("sp"u8, true);
-                }
-
-                json.WriteEndObject();
-                json.Flush();
-            }
-        }
-        catch (FrameTooLargeException)
-        {
-            throw ArgumentsTooLarge(name);
-        }
-        catch (Exception e)
-        {
-            string where = keyword is not null ? $"keyword argument '{keyword}'" : position >= 0 ? $"positional argument {position}" : "";
-            string? nonFinite = value switch
-            {
-                double d when !double.IsFinite(d) => d.ToString(CultureInfo.InvariantCulture),
-                float f when !float.IsFinite(f) => f.ToString(CultureInfo.InvariantCulture),
-                _ => null,
-            };
-            string reason = nonFinite is not null
-                ? $"{nonFinite} is not a JSON number; set PythonPoolOptions.AllowNamedFloatingPointLiterals "
-                    + "to send NaN and infinities as the strings \"NaN\", \"Infinity\" and \"-Infinity\"."
-                : e.Message;
-            throw new PythonSerializationException(
-                $"The arguments of {name} could not be serialised to JSON: "
-                    + (where.Length > 0 ? $"{where} ({value?.GetType().Name ?? "null"}): " : "")
-                    + reason,
-                _settings.PoolName,
-                e);
-        }
-    }
-
-    private PythonSerializationException ArgumentsTooLarge(string name)
-        => new(
-            $"The arguments of {name} take more than {_writer.MaxFrameSize} bytes, the maximum frame size of pool '{_settings.PoolName}' "
-                + "(PythonPoolOptions.MaxFrameSize); nothing was sent.",
-            _settings.PoolName);
 
     /// <summary>
     /// Sends the frame begun with the writer, whole. The token does not cut it short half way: the worker reads whole
@@ -464,176 +367,23 @@ public sealed partial class PythonWorker
         }
     }
 
-    private void WriteValue(Utf8JsonWriter json, object? value)
-    {
-        if (value is null)
-        {
-            json.WriteNullValue();
-        }
-        else
-        {
-            JsonSerializer.Serialize(json, value, _settings.Json.GetTypeInfo(value.GetType()));
-        }
-    }
-
     private T ReadResult<T, TState>(Frame frame, TState state, Func<Frame, TState, T> readResult, string name)
     {
         try
         {
-            using (PythonJson.BeginRead(frame.Attachments))
-            {
-                return readResult(frame, state);
-            }
+            return _codec.ReadResult(frame, state, readResult, name);
         }
-        catch (JsonException e)
+        catch (MalformedReplyException e)
         {
-            if (!IsWellFormed(frame.Json.Span))
-            {
-                throw Violation($"the result of {name} is not valid JSON ({e.Message})", e);
-            }
-
-            // Well-formed JSON of another shape: a member the type cannot leave empty is missing or null, or a value
-            // has the wrong type. The message names the member and the keys the Python value had.
-            throw new PythonSerializationException(
-                $"The result of {name} could not be read as {ResultBinding.TypeName(typeof(T))}: {ResultBinding.Explain(frame.Json.Span, state as JsonTypeInfo, e)}",
-                _settings.PoolName,
-                e);
-        }
-        catch (Exception e) when (e is not PythonProtocolException)
-        {
-            // The result type refused the value (a constructor or setter threw, a type System.Text.Json does not
-            // support): the reply was read whole, so the worker is fine.
-            throw new PythonSerializationException(
-                $"The result of {name} could not be read as {ResultBinding.TypeName(typeof(T))}: {e.Message}", _settings.PoolName, e);
+            throw Violation(e.Message, e.InnerException);
         }
     }
 
-    private JsonElement ReadUntyped(Frame frame)
+    private PythonException CallError(Frame frame, string name, IReadOnlyList<object?>? args)
     {
-        var reader = new Utf8JsonReader(frame.Json.Span, new JsonReaderOptions { MaxDepth = _settings.Json.MaxDepth == 0 ? 64 : _settings.Json.MaxDepth });
-        var element = JsonElement.ParseValue(ref reader);
-
-        // ParseValue stops after the value; reading on throws if anything but whitespace follows it.
-        _ = reader.Read();
-
-        // A reference with no attachment at all is as much a violation as one past the last: both are resolved.
-        return frame.Attachments.IsEmpty && frame.Json.Span.IndexOf("\"$bytes\""u8) < 0 ? element : InlineBytes(element);
-    }
-
-    /// <summary>
-    /// Replaces <c>{"$bytes": i}</c> references with base64 strings, as <c>byte[]</c> looks in JSON. Runs inside the
-    /// frame's read scope, so the references resolve to its attachments.
-    /// </summary>
-    private JsonElement InlineBytes(JsonElement element)
-    {
-        var node = JsonNode.Parse(element.GetRawText());
-        return JsonSerializer.SerializeToElement(Inline(node), _settings.Json.GetTypeInfo(typeof(JsonNode)));
-
-        static JsonNode? Inline(JsonNode? node)
-        {
-            switch (node)
-            {
-                case JsonObject obj when obj.Count == 1 && obj["$bytes"] is JsonValue index && index.TryGetValue<int>(out int i):
-                    return JsonValue.Create(Convert.ToBase64String(PythonJson.Attachment(i)));
-                case JsonObject obj:
-                    foreach (var key in obj.Select(p => p.Key).ToList())
-                    {
-                        var child = obj[key];
-                        var replaced = Inline(child);
-                        if (!ReferenceEquals(child, replaced))
-                        {
-                            obj[key] = replaced;
-                        }
-                    }
-
-                    return obj;
-                case JsonArray array:
-                    for (int i = 0; i < array.Count; i++)
-                    {
-                        var child = array[i];
-                        var replaced = Inline(child);
-                        if (!ReferenceEquals(child, replaced))
-                        {
-                            array[i] = replaced;
-                        }
-                    }
-
-                    return array;
-                default:
-                    return node;
-            }
-        }
-    }
-
-    private static bool IsWellFormed(ReadOnlySpan<byte> json)
-    {
-        try
-        {
-            var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 1024 });
-            while (reader.Read())
-            {
-            }
-
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-    }
-
-    private Exception CallError(Frame frame, string name, IReadOnlyList<object?>? args)
-    {
-        var (_, type, message, traceback) = ReadError(frame);
-        var where = _settings.IncludeArgumentsInErrors && args is not null ? $"{name}({ArgumentsForMessage(args)})" : name;
+        var (_, type, message, traceback) = PythonCallCodec.ReadError(frame);
+        var where = _settings.IncludeArgumentsInErrors && args is not null ? $"{name}({_codec.ArgumentsForMessage(args)})" : name;
         return new PythonException($"{type}: {message} (in {where})", _settings.PoolName, type, message, traceback, name);
-    }
-
-    /// <summary>
-    /// The arguments as JSON for an error message (IncludeArgumentsInErrors), at most 200 characters. They are
-    /// written into a small fixed buffer that stops the serialisation once full, so a large argument costs nothing
-    /// here; arguments that throw when read a second time leave the message without them, never another exception.
-    /// </summary>
-    private string ArgumentsForMessage(IReadOnlyList<object?> args)
-    {
-        var buffer = new FixedBuffer(8 * 1024);
-        try
-        {
-            using (var json = new Utf8JsonWriter(buffer))
-            {
-                JsonSerializer.Serialize(json, args, _settings.Json.GetTypeInfo(typeof(IReadOnlyList<object?>)));
-            }
-
-            return Truncate(Encoding.UTF8.GetString(buffer.Written), 200);
-        }
-        catch (FrameTooLargeException)
-        {
-            // Cut short: what was written so far, and the mark that more followed.
-            var start = Encoding.UTF8.GetString(buffer.Written);
-            return (start.Length <= 200 ? start : start[..200]) + "…";
-        }
-        catch (Exception e)
-        {
-            return $"arguments not shown: reading them again threw {e.GetType().Name}";
-        }
-    }
-
-    private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length] + "…";
-
-    /// <summary>A buffer of fixed capacity that throws <see cref="FrameTooLargeException"/> instead of growing.</summary>
-    private sealed class FixedBuffer(int capacity) : System.Buffers.IBufferWriter<byte>
-    {
-        private readonly byte[] _bytes = new byte[capacity];
-        private int _written;
-
-        public ReadOnlySpan<byte> Written => _bytes.AsSpan(0, _written);
-
-        public void Advance(int count) => _written += count;
-
-        public Memory<byte> GetMemory(int sizeHint = 0)
-            => sizeHint <= capacity - _written && _written < capacity ? _bytes.AsMemory(_written) : throw new FrameTooLargeException();
-
-        public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
     }
 
     /// <summary>A frame the protocol does not allow: kill the worker (the pool replaces it) and report it typed.</summary>

@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Lifeguard.Python;
 
 /// <summary>Interrupting a call (SIGINT, then a grace period, then kill) and answering Python's host callbacks.</summary>
@@ -100,22 +98,7 @@ public sealed partial class PythonWorker
     private async Task AnswerCallbackAsync(Frame frame, CancellationToken cancellationToken)
     {
         ulong callbackId = frame.Id;
-        string name;
-        List<JsonElement> args;
-        try
-        {
-            using (PythonJson.BeginRead(frame.Attachments))
-            {
-                var request = ReadUntyped(frame);
-                name = request.GetProperty("n").GetString() ?? "";
-                args = [.. request.GetProperty("a").EnumerateArray()];
-            }
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
-        {
-            throw new PythonProtocolException($"a callback request that is not {{\"n\": name, \"a\": [args]}}: {e.Message}", e);
-        }
-
+        var (name, args) = _codec.ReadCallbackRequest(frame);
         object? result = null;
         Exception? error = null;
         if (!_settings.Callbacks.TryGetValue(name, out var callback))
@@ -146,33 +129,8 @@ public sealed partial class PythonWorker
 
         if (error is null)
         {
-            var json = _writer.Begin();
-            bool written = false;
-            try
-            {
-                using (PythonJson.BeginWrite(_writer.Attachments))
-                {
-                    WriteValue(json, result);
-                }
-
-                json.Flush();
-                written = true;
-            }
-            catch (FrameTooLargeException e)
-            {
-                error = new PythonSerializationException(
-                    $"The result of host callback '{name}' takes more than {_writer.MaxFrameSize} bytes, the maximum frame size (PythonPoolOptions.MaxFrameSize).",
-                    _settings.PoolName,
-                    e);
-            }
-            catch (Exception e)
-            {
-                // Whatever the value's serialisation threw (a getter, a type System.Text.Json refuses): Python gets
-                // an answer either way, or it would wait for one while the worker went back to the pool.
-                error = new PythonSerializationException($"The result of host callback '{name}' could not be serialised: {e.Message}", _settings.PoolName, e);
-            }
-
-            if (written)
+            error = _codec.WriteCallbackResult(_writer, name, result);
+            if (error is null)
             {
                 try
                 {
@@ -182,31 +140,18 @@ public sealed partial class PythonWorker
                 catch (FrameTooLargeException e)
                 {
                     // Attachments past the maximum: nothing was sent.
-                    error = new PythonSerializationException(
-                        $"The result of host callback '{name}' takes more than {_writer.MaxFrameSize} bytes, the maximum frame size (PythonPoolOptions.MaxFrameSize).",
-                        _settings.PoolName,
-                        e);
+                    error = _codec.CallbackResultTooLarge(name, _writer.MaxFrameSize, e);
                 }
             }
         }
 
-        WriteCallbackError(error!.GetType().Name, error.Message);
+        PythonCallCodec.WriteCallbackError(_writer, error!.GetType().Name, error.Message);
         await SendWholeAsync(FrameKind.CallbackError, callbackId, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task SendCallbackErrorAsync(ulong callbackId, string type, string message, CancellationToken cancellationToken)
     {
-        WriteCallbackError(type, message);
+        PythonCallCodec.WriteCallbackError(_writer, type, message);
         await _writer.SendAsync(FrameKind.CallbackError, callbackId, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Begins a callback error frame; the type and message are cut short so that it always fits the smallest frame.</summary>
-    private void WriteCallbackError(string type, string message)
-    {
-        var json = _writer.Begin();
-        json.WriteStartObject();
-        json.WriteString("type"u8, type.Length <= 200 ? type : type[..200]);
-        json.WriteString("message"u8, message.Length <= 500 ? message : message[..500] + "…");
-        json.WriteEndObject();
     }
 }

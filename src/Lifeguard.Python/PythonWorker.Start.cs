@@ -118,7 +118,7 @@ public sealed partial class PythonWorker
                     PythonLog.WorkerReady(_logger, ProcessId, PythonVersion, RuntimeVersion, _settings.Interpreter);
                     return;
                 case { Kind: FrameKind.Error } error:
-                    var (_, type, message, traceback) = ReadError(error);
+                    var (_, type, message, traceback) = PythonCallCodec.ReadError(error);
                     throw new PythonStartException(
                         $"Python worker {ProcessId} of pool '{_settings.PoolName}' failed to start: {type}: {message}\n{traceback}".TrimEnd(),
                         _settings.PoolName,
@@ -281,24 +281,5 @@ public sealed partial class PythonWorker
         }
 
         await _output.Completion.WaitAsync(TimeSpan.FromSeconds(1), _settings.Time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
-    private static (string Kind, string Type, string Message, string Traceback) ReadError(Frame frame)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(frame.Json);
-            var root = document.RootElement;
-            return (
-                root.TryGetProperty("kind", out var k) ? k.GetString() ?? "" : "",
-                root.GetProperty("type").GetString() ?? throw new InvalidOperationException("\"type\" is null."),
-                root.GetProperty("message").GetString() ?? throw new InvalidOperationException("\"message\" is null."),
-                root.TryGetProperty("traceback", out var tb) ? tb.GetString() ?? "" : "");
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
-        {
-            throw new PythonProtocolException(
-                $"The worker sent an error frame that is not {{\"type\": string, \"message\": string, ...}} ({e.Message}).", null, e);
-        }
     }
 }

@@ -59,6 +59,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     private readonly Process _process;
     private readonly FrameWriter _writer;
     private readonly FrameReader _reader;
+    private readonly PythonCallCodec _codec;
     private readonly StderrPump _output;
     private readonly WorkerContext? _context;
     private readonly ILogger _logger;
@@ -82,6 +83,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
         ProcessId = process.Id;
         _writer = new FrameWriter(process.StandardInput.BaseStream, settings.MaxFrameSize);
         _reader = new FrameReader(process.StandardOutput.BaseStream, settings.MaxFrameSize);
+        _codec = new PythonCallCodec(settings.Json, settings.PoolName);
         _output = new StderrPump(process.StandardError.BaseStream, process.Id, _logger, settings.StderrTailLines, settings.PoolName, settings.OnOutput);
         process.Exited += (_, _) => OnExited();
         if (process.HasExited)
