@@ -130,19 +130,14 @@ public sealed partial class PythonWorker
         {
             if (!allowed.Contains(module))
             {
-                throw new PythonModuleNotAllowedException(
-                    $"Module '{module}' is not in the module allowlist of pool '{_settings.PoolName}' (AllowedModules); {name} was not called.",
-                    _settings.PoolName);
+                throw PythonErrors.ModuleNotAllowed(_settings.PoolName, module, name);
             }
 
             // The module object's own attributes (__getattribute__, __setattr__, ...) would let a caller read or
             // replace any of its globals, and '_' names are private by Python's convention: not the allowed surface.
             if (function[0] == '_')
             {
-                throw new PythonModuleNotAllowedException(
-                    $"{name} is not a public function (its name starts with '_'): with AllowedModules set, only the public functions of the "
-                        + "allowed modules can be called; it was not called.",
-                    _settings.PoolName);
+                throw PythonErrors.NotPublic(_settings.PoolName, name);
             }
         }
 
@@ -151,13 +146,11 @@ public sealed partial class PythonWorker
             case Lifecycle.Ready:
                 break;
             case Lifecycle.Stopped:
-                throw new PoolStoppedException(
-                    $"Python worker {ProcessId} was stopped by pool '{_settings.PoolName}'; {name} was not sent.", _settings.PoolName);
+                throw PythonErrors.NotSentToStopped(_settings.PoolName, ProcessId, name);
             case Lifecycle.Ended or Lifecycle.Disposed:
                 throw await NotRunningAsync(name).ConfigureAwait(false);
             default:
-                throw new InvalidOperationException(
-                    $"Python worker {ProcessId} is already serving a call: a worker serves one call at a time. Use the pool, or await the previous call.");
+                throw PythonErrors.AlreadyCalling(ProcessId);
         }
 
         try
@@ -228,14 +221,7 @@ public sealed partial class PythonWorker
                     throw new OperationCanceledException(cancellationToken);
                 }
 
-                throw new PythonCallTimeoutException(
-                    $"{name} on Python worker {ProcessId} of pool '{_settings.PoolName}' did not finish within {_settings.CallTimeout} (CallTimeout); "
-                        + (killed ? "it did not stop when interrupted, so the worker was killed and will be replaced."
-                            : sent ? "it was interrupted and the worker kept." : "it was never sent, and the worker kept."),
-                    _settings.PoolName,
-                    name,
-                    _settings.CallTimeout,
-                    killed);
+                throw PythonErrors.CallTimedOut(_settings.PoolName, ProcessId, name, _settings.CallTimeout, sent, killed);
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
@@ -249,7 +235,7 @@ public sealed partial class PythonWorker
             }
             catch (FrameTooLargeException)
             {
-                throw _codec.ArgumentsTooLarge(name, _writer.MaxFrameSize);
+                throw PythonErrors.ArgumentsTooLarge(_settings.PoolName, name, _writer.MaxFrameSize);
             }
             finally
             {
@@ -263,10 +249,7 @@ public sealed partial class PythonWorker
         {
             // The pool stopped this worker under the call (it is stopping, and the call outlasted DrainTimeout):
             // whatever the call saw of that (an interrupted function, a closed pipe), it is the pool's stop.
-            throw new PoolStoppedException(
-                $"Pool '{_settings.PoolName}' stopped Python worker {ProcessId} while it ran {name}: the pool is stopping and the call "
-                    + "outlasted its DrainTimeout, so the call was interrupted.",
-                _settings.PoolName);
+            throw PythonErrors.StoppedUnderCall(_settings.PoolName, ProcessId, name);
         }
         finally
         {
@@ -327,13 +310,7 @@ public sealed partial class PythonWorker
         catch (OperationCanceledException) when (abort.IsCancellationRequested)
         {
             PythonLog.KilledAfterInterrupt(_logger, ProcessId, "(sending a frame)");
-            KillAndReport(new PythonCallTimeoutException(
-                $"Python worker {ProcessId} of pool '{_settings.PoolName}' did not take a frame within {_settings.CancelGracePeriod} of its call being "
-                    + "cancelled (CancelGracePeriod); the worker was killed.",
-                _settings.PoolName,
-                "",
-                _settings.CancelGracePeriod,
-                workerKilled: true));
+            KillAndReport(PythonErrors.FrameNotTaken(_settings.PoolName, ProcessId, _settings.CancelGracePeriod));
             throw new OperationCanceledException(token);
         }
         finally
@@ -381,19 +358,15 @@ public sealed partial class PythonWorker
 
     private PythonException CallError(Frame frame, string name, IReadOnlyList<object?>? args)
     {
-        var (_, type, message, traceback) = PythonCallCodec.ReadError(frame);
         var where = _settings.IncludeArgumentsInErrors && args is not null ? $"{name}({_codec.ArgumentsForMessage(args)})" : name;
-        return new PythonException($"{type}: {message} (in {where})", _settings.PoolName, type, message, traceback, name);
+        return PythonErrors.Raised(_settings.PoolName, name, where, PythonCallCodec.ReadError(frame));
     }
 
     /// <summary>A frame the protocol does not allow: kill the worker (the pool replaces it) and report it typed.</summary>
     private PythonProtocolException Violation(string reason, Exception? inner = null)
     {
         PythonLog.ProtocolViolation(_logger, ProcessId, reason);
-        var error = new PythonProtocolException(
-            $"Python worker {ProcessId} of pool '{_settings.PoolName}' broke the protocol: {reason.TrimEnd('.')}. It was killed and will be replaced.",
-            _settings.PoolName,
-            inner);
+        var error = PythonErrors.Violation(_settings.PoolName, ProcessId, reason, inner);
         KillAndReport(error);
         return error;
     }

@@ -1,6 +1,6 @@
 namespace Lifeguard.Python;
 
-/// <summary>Interrupting a call (SIGINT, then a grace period, then kill) and answering Python's host callbacks.</summary>
+/// <summary>Interrupting a call: SIGINT, repeated until the call answers, then a grace period, then kill.</summary>
 public sealed partial class PythonWorker
 {
     private static readonly TimeSpan InterruptResendInterval = TimeSpan.FromMilliseconds(100);
@@ -67,12 +67,7 @@ public sealed partial class PythonWorker
         catch (OperationCanceledException) when (grace.IsCancellationRequested)
         {
             PythonLog.KilledAfterInterrupt(_logger, ProcessId, name);
-            KillAndReport(new PythonCallTimeoutException(
-                $"{name} on Python worker {ProcessId} did not stop within {_settings.CancelGracePeriod} of being interrupted (CancelGracePeriod); the worker was killed.",
-                _settings.PoolName,
-                name,
-                _settings.CancelGracePeriod,
-                workerKilled: true));
+            KillAndReport(PythonErrors.IgnoredInterrupt(_settings.PoolName, ProcessId, name, _settings.CancelGracePeriod));
             return true;
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
@@ -93,65 +88,5 @@ public sealed partial class PythonWorker
         {
             NativeMethods.TrySignal(ProcessId, signal);
         }
-    }
-
-    private async Task AnswerCallbackAsync(Frame frame, CancellationToken cancellationToken)
-    {
-        ulong callbackId = frame.Id;
-        var (name, args) = _codec.ReadCallbackRequest(frame);
-        object? result = null;
-        Exception? error = null;
-        if (!_settings.Callbacks.TryGetValue(name, out var callback))
-        {
-            error = new KeyNotFoundException($"No host callback named '{name}' is registered (PythonPoolOptions.Callbacks).");
-        }
-        else
-        {
-            Volatile.Write(ref _pendingCallbackId, callbackId);
-            try
-            {
-                result = await callback(args, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-            catch (Exception e)
-            {
-                error = e;
-            }
-        }
-
-        if (Interlocked.Exchange(ref _pendingCallbackId, 0) == 0 && callback is not null)
-        {
-            return; // an interrupt already answered it
-        }
-
-        if (error is null)
-        {
-            error = _codec.WriteCallbackResult(_writer, name, result);
-            if (error is null)
-            {
-                try
-                {
-                    await SendWholeAsync(FrameKind.CallbackResult, callbackId, cancellationToken).ConfigureAwait(false);
-                    return;
-                }
-                catch (FrameTooLargeException e)
-                {
-                    // Attachments past the maximum: nothing was sent.
-                    error = _codec.CallbackResultTooLarge(name, _writer.MaxFrameSize, e);
-                }
-            }
-        }
-
-        PythonCallCodec.WriteCallbackError(_writer, error!.GetType().Name, error.Message);
-        await SendWholeAsync(FrameKind.CallbackError, callbackId, cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task SendCallbackErrorAsync(ulong callbackId, string type, string message, CancellationToken cancellationToken)
-    {
-        PythonCallCodec.WriteCallbackError(_writer, type, message);
-        await _writer.SendAsync(FrameKind.CallbackError, callbackId, cancellationToken).ConfigureAwait(false);
     }
 }

@@ -67,7 +67,6 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     private ulong _lastCallId;
     private volatile Lifecycle _state;
     private int _dead;
-    private ulong _pendingCallbackId;
     private int? _exitCode;
     private CurrentCall? _current;
     private long _memoryCheckedAt;
@@ -361,27 +360,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     }
 
     private PythonWorkerCrashedException CrashException(string what, int exitCode, Exception? inner)
-    {
-        int? signal = exitCode > 128 && exitCode < 128 + 65 ? exitCode - 128 : null;
-        var tail = _output.Tail();
-        var message = new System.Text.StringBuilder()
-            .Append(CultureInfo.InvariantCulture, $"Python worker {ProcessId} of pool '{_settings.PoolName}' {what}")
-            .Append(signal is { } s ? $" (killed by signal {s}{SignalName(s)}, exit code {exitCode})" : $" (exit code {exitCode})")
-            .Append(Volatile.Read(ref _current) is { } call ? $" while running {call.Function}." : ".")
-            .Append(tail.Length > 0 ? $" Last output:\n{tail}" : " It wrote nothing.")
-            .ToString();
-        return new PythonWorkerCrashedException(message, _settings.PoolName, ProcessId, exitCode, signal, tail, inner);
-    }
-
-    private static string SignalName(int signal) => signal switch
-    {
-        2 => " SIGINT",
-        6 => " SIGABRT",
-        9 => " SIGKILL",
-        11 => " SIGSEGV",
-        15 => " SIGTERM",
-        _ => "",
-    };
+        => PythonErrors.Crashed(_settings.PoolName, ProcessId, what, exitCode, Volatile.Read(ref _current)?.Function, _output.Tail(), inner);
 
     private sealed record CurrentCall(string Function, long StartedAt);
 

@@ -98,7 +98,7 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
         }
         catch (FrameTooLargeException)
         {
-            throw ArgumentsTooLarge(module + "." + function, writer.MaxFrameSize);
+            throw PythonErrors.ArgumentsTooLarge(poolName, module + "." + function, writer.MaxFrameSize);
         }
         catch (Exception e)
         {
@@ -113,21 +113,10 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
                 ? $"{nonFinite} is not a JSON number; set PythonPoolOptions.AllowNamedFloatingPointLiterals "
                     + "to send NaN and infinities as the strings \"NaN\", \"Infinity\" and \"-Infinity\"."
                 : e.Message;
-            throw new PythonSerializationException(
-                $"The arguments of {module}.{function} could not be serialised to JSON: "
-                    + (where.Length > 0 ? $"{where} ({value?.GetType().Name ?? "null"}): " : "")
-                    + reason,
-                poolName,
-                e);
+            throw PythonErrors.ArgumentsNotSerialised(
+                poolName, module + "." + function, where.Length > 0 ? $"{where} ({value?.GetType().Name ?? "null"})" : "", reason, e);
         }
     }
-
-    /// <summary>The call's arguments (bytes attachments included) take more than the maximum frame size; nothing was sent.</summary>
-    public PythonSerializationException ArgumentsTooLarge(string name, int maxFrameSize)
-        => new(
-            $"The arguments of {name} take more than {maxFrameSize} bytes, the maximum frame size of pool '{poolName}' "
-                + "(PythonPoolOptions.MaxFrameSize); nothing was sent.",
-            poolName);
 
     /// <summary>Writes one value as its runtime type (null as JSON null), inside the caller's write scope.</summary>
     public void WriteValue(Utf8JsonWriter writer, object? value)
@@ -170,17 +159,14 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
 
             // Well-formed JSON of another shape: a member the type cannot leave empty is missing or null, or a value
             // has the wrong type. The message names the member and the keys the Python value had.
-            throw new PythonSerializationException(
-                $"The result of {name} could not be read as {ResultBinding.TypeName(typeof(T))}: {ResultBinding.Explain(frame.Json.Span, state as System.Text.Json.Serialization.Metadata.JsonTypeInfo, e)}",
-                poolName,
-                e);
+            throw PythonErrors.ResultNotRead(
+                poolName, name, ResultBinding.TypeName(typeof(T)), ResultBinding.Explain(frame.Json.Span, state as System.Text.Json.Serialization.Metadata.JsonTypeInfo, e), e);
         }
         catch (Exception e) when (e is not PythonProtocolException)
         {
             // The result type refused the value (a constructor or setter threw, a type System.Text.Json does not
             // support): the reply was read whole, so the worker is fine.
-            throw new PythonSerializationException(
-                $"The result of {name} could not be read as {ResultBinding.TypeName(typeof(T))}: {e.Message}", poolName, e);
+            throw PythonErrors.ResultNotRead(poolName, name, ResultBinding.TypeName(typeof(T)), e.Message, e);
         }
     }
 
@@ -261,21 +247,14 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
         }
         catch (FrameTooLargeException e)
         {
-            return CallbackResultTooLarge(name, writer.MaxFrameSize, e);
+            return PythonErrors.CallbackResultTooLarge(poolName, name, writer.MaxFrameSize, e);
         }
         catch (Exception e)
         {
             // Whatever the value's serialisation threw (a getter, a type System.Text.Json refuses).
-            return new PythonSerializationException($"The result of host callback '{name}' could not be serialised: {e.Message}", poolName, e);
+            return PythonErrors.CallbackResultNotSerialised(poolName, name, e);
         }
     }
-
-    /// <summary>A callback result (attachments included) past the maximum frame size: nothing was sent.</summary>
-    public PythonSerializationException CallbackResultTooLarge(string name, int maxFrameSize, Exception inner)
-        => new(
-            $"The result of host callback '{name}' takes more than {maxFrameSize} bytes, the maximum frame size (PythonPoolOptions.MaxFrameSize).",
-            poolName,
-            inner);
 
     /// <summary>
     /// Begins a callback error frame, <c>{"type", "message"}</c>; the type and message are cut short so that it
