@@ -4,55 +4,52 @@ using Microsoft.Extensions.Logging;
 
 namespace Lifeguard.Python;
 
+// Lifecycle
+//
+// One Lifecycle value in _state (a volatile field), moved only by compare-and-swap (Move, TryBeginCall). It is the
+// product of two facts: whether a call is in progress (the ...Calling states), and how the worker stands with its pool:
+//   Ready      running; its pool has heard nothing of its end.
+//   Ended      its end was reported to the pool (the process exited, or was killed for a protocol violation or an
+//              interrupt it ignored), or claimed unreported by a start that failed (the start's exception says it).
+//   Stopped    disposed by its pool before it Ended: an intended stop, never reported as a death.
+//   Disposed   disposed after it Ended.
+//
+// Transitions; every other is refused by leaving the state as it is:
+//   begin call    Ready -> Calling, only. Refused from a ...Calling state (InvalidOperationException: calls do not
+//                 overlap), from Stopped (PoolStoppedException), from Ended or Disposed (PythonWorkerCrashedException);
+//                 a refused call changes nothing and touches nothing.
+//   end call      X-Calling -> X, for each X. Leaving StoppedCalling or DisposedCalling, the call releases the call
+//                 resources.
+//   end (report)  Ready -> Ended, Calling -> EndedCalling (TryClaimEnd): the thread that moves it reports the end.
+//   dispose       Ready -> Stopped, Calling -> StoppedCalling, Ended -> Disposed, EndedCalling -> DisposedCalling;
+//                 from Stopped or Disposed (either form) it only waits for the exit. Having moved from Ready or Ended,
+//                 dispose releases the call resources once the process is gone; while StoppedCalling, it interrupts
+//                 the call (SIGINT), which then fails with PoolStoppedException.
+//
+// Invariants:
+//   1. At most one call is in progress, and only the call that moved Ready -> Calling uses the reader, the writer,
+//      the call-timeout and send-abort sources, and writes _current and _trace.
+//   2. The pool is told of the worker's end at most once, and never once it stopped the worker itself.
+//   3. The call resources are released exactly once, after their last use: by dispose if it found no call in
+//      progress, else by that call as it ends. No call begins after dispose.
+//   4. Stopped and Disposed are final, up to the end of a call in progress: nothing moves back to Ready, Calling or
+//      Ended.
+//
+// Outside the state: _dead, set once by the process's exit event. It is a fact about the process, not the worker's
+// standing with its pool, and comes at any point of the lifecycle (a killed worker is Ended before it has exited; a
+// Stopped one exits later still), so folding it in would double every state. It orders the exit (report the end if
+// nobody claimed it, then complete _exited), and it guards signals: once the exit is seen, the pid may be another
+// process's. _pendingCallbackId (PythonWorker.Callbacks.cs) is not lifecycle either: it is which callback answer is
+// owed, exchanged between a callback and an interrupt.
+//
+// Streaming, when it comes, is another phase of a call in progress (replies that are items, under credit): more
+// ...Calling states of this same word, so that report, dispose and release keep the transitions above.
+
 /// <summary>
 /// One <c>python3</c> process serving one call at a time over a framed protocol on its stdin and stdout. Obtained
 /// from a <see cref="PythonPool"/>; holding its lease keeps every call on this process (load data, then query it).
 /// Thread-safe for status reads; calls must not overlap (a second concurrent call throws).
 /// </summary>
-/// <remarks>
-/// <para>
-/// The worker's lifecycle is one <see cref="Lifecycle"/> value in <see cref="_state"/>, a volatile field changed
-/// only by compare-and-swap (<see cref="Move"/>, <see cref="TryBeginCall"/>). It is the product of two facts:
-/// whether a call is in progress (the <c>…Calling</c> states), and how the worker stands with its pool:
-/// </para>
-/// <list type="bullet">
-/// <item><b>Ready</b>: running, and its pool has heard nothing of its end;</item>
-/// <item><b>Ended</b>: its end was reported to the pool (its process exited, or it was killed for a protocol
-///   violation or an interrupt it ignored), or claimed unreported by a start that failed;</item>
-/// <item><b>Stopped</b>: disposed by its pool before it Ended: an intended stop, never reported as a death;</item>
-/// <item><b>Disposed</b>: disposed after it Ended.</item>
-/// </list>
-/// <para>Transitions (any other is refused by leaving the state as it is):</para>
-/// <list type="table">
-/// <item><term>begin call</term><description>Ready → Calling only. From a <c>…Calling</c> state the call throws
-///   <see cref="InvalidOperationException"/> (calls do not overlap); from Stopped <see cref="PoolStoppedException"/>;
-///   from Ended or Disposed a <see cref="PythonWorkerCrashedException"/>. A refused call changes nothing.</description></item>
-/// <item><term>end call</term><description>X·Calling → X, for each X. From StoppedCalling or DisposedCalling the
-///   ending call releases the call resources.</description></item>
-/// <item><term>end (report)</term><description>Ready → Ended, Calling → EndedCalling; only the transition that
-///   moves reports to the pool (<see cref="TryClaimEnd"/>), so an end is reported at most once and never after an
-///   intended stop.</description></item>
-/// <item><term>dispose</term><description>Ready → Stopped, Calling → StoppedCalling, Ended → Disposed,
-///   EndedCalling → DisposedCalling; from Stopped or Disposed (either way) it only waits for the exit. From an idle
-///   state dispose releases the call resources when the process is gone.</description></item>
-/// </list>
-/// <para>Invariants:</para>
-/// <list type="number">
-/// <item>at most one call is in progress, and only a call that moved Ready → Calling touches the reader, the writer,
-///   the timeout and send-abort sources;</item>
-/// <item>the pool is told of the worker's end at most once, and never once the worker was stopped by it;</item>
-/// <item>the call resources are released exactly once, after their last use: by dispose when it found no call in
-///   progress, or else by the call it found, as that call ends (no call can begin after dispose);</item>
-/// <item>Stopped and Disposed are final, up to the end of a call in progress; no transition leaves them for Ready,
-///   Calling or Ended.</item>
-/// </list>
-/// <para>
-/// One flag stays outside the state: <see cref="_dead"/>, set once by the process's exit. It is a fact about the
-/// process, not the worker's standing, and comes at any point of the lifecycle (a killed worker is Ended long before
-/// it has exited; a Stopped one exits later still). It guards signals: once the exit has been seen, the pid may be
-/// another process's. Streaming calls, when added, are further <c>…Calling</c> phases of the same word.
-/// </para>
-/// </remarks>
 public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposable
 {
     private readonly PythonWorkerSettings _settings;
@@ -211,7 +208,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
 
     /// <summary>
     /// Releases what calls use (the reader's pooled buffer, the timeout and send-abort sources). Called once: by
-    /// <see cref="DisposeAsync"/> when it found no call in progress, else by that call as it ends (see the lifecycle).
+    /// <see cref="DisposeAsync"/> when it found no call in progress, else by that call as it ends (the lifecycle, top of this file).
     /// </summary>
     private void ReleaseCallResources()
     {
@@ -364,7 +361,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
 
     private sealed record CurrentCall(string Function, long StartedAt);
 
-    /// <summary>The worker's lifecycle; see the remarks on <see cref="PythonWorker"/> for its transitions.</summary>
+    /// <summary>The worker's lifecycle; its transitions and invariants are written at the top of this file.</summary>
     private enum Lifecycle
     {
         /// <summary>Running, no call in progress; the one state a call begins from.</summary>
