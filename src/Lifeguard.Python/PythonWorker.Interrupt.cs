@@ -1,8 +1,6 @@
-using System.Text.Json;
-
 namespace Lifeguard.Python;
 
-/// <summary>Interrupting a call (SIGINT, then a grace period, then kill) and answering Python's host callbacks.</summary>
+/// <summary>Interrupting a call: SIGINT, repeated until the call answers, then a grace period, then kill.</summary>
 public sealed partial class PythonWorker
 {
     private static readonly TimeSpan InterruptResendInterval = TimeSpan.FromMilliseconds(100);
@@ -69,12 +67,7 @@ public sealed partial class PythonWorker
         catch (OperationCanceledException) when (grace.IsCancellationRequested)
         {
             PythonLog.KilledAfterInterrupt(_logger, ProcessId, name);
-            KillAndReport(new PythonCallTimeoutException(
-                $"{name} on Python worker {ProcessId} did not stop within {_settings.CancelGracePeriod} of being interrupted (CancelGracePeriod); the worker was killed.",
-                _settings.PoolName,
-                name,
-                _settings.CancelGracePeriod,
-                workerKilled: true));
+            KillAndReport(PythonErrors.IgnoredInterrupt(_settings.PoolName, ProcessId, name, _settings.CancelGracePeriod));
             return true;
         }
         catch (Exception e) when (e is IOException or ObjectDisposedException)
@@ -95,118 +88,5 @@ public sealed partial class PythonWorker
         {
             NativeMethods.TrySignal(ProcessId, signal);
         }
-    }
-
-    private async Task AnswerCallbackAsync(Frame frame, CancellationToken cancellationToken)
-    {
-        ulong callbackId = frame.Id;
-        string name;
-        List<JsonElement> args;
-        try
-        {
-            using (PythonJson.BeginRead(frame.Attachments))
-            {
-                var request = ReadUntyped(frame);
-                name = request.GetProperty("n").GetString() ?? "";
-                args = [.. request.GetProperty("a").EnumerateArray()];
-            }
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
-        {
-            throw new PythonProtocolException($"a callback request that is not {{\"n\": name, \"a\": [args]}}: {e.Message}", e);
-        }
-
-        object? result = null;
-        Exception? error = null;
-        if (!_settings.Callbacks.TryGetValue(name, out var callback))
-        {
-            error = new KeyNotFoundException($"No host callback named '{name}' is registered (PythonPoolOptions.Callbacks).");
-        }
-        else
-        {
-            Volatile.Write(ref _pendingCallbackId, callbackId);
-            try
-            {
-                result = await callback(args, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                throw;
-            }
-            catch (Exception e)
-            {
-                error = e;
-            }
-        }
-
-        if (Interlocked.Exchange(ref _pendingCallbackId, 0) == 0 && callback is not null)
-        {
-            return; // an interrupt already answered it
-        }
-
-        if (error is null)
-        {
-            var json = _writer.Begin();
-            bool written = false;
-            try
-            {
-                using (PythonJson.BeginWrite(_writer.Attachments))
-                {
-                    WriteValue(json, result);
-                }
-
-                json.Flush();
-                written = true;
-            }
-            catch (FrameTooLargeException e)
-            {
-                error = new PythonSerializationException(
-                    $"The result of host callback '{name}' takes more than {_writer.MaxFrameSize} bytes, the maximum frame size (PythonPoolOptions.MaxFrameSize).",
-                    _settings.PoolName,
-                    e);
-            }
-            catch (Exception e)
-            {
-                // Whatever the value's serialisation threw (a getter, a type System.Text.Json refuses): Python gets
-                // an answer either way, or it would wait for one while the worker went back to the pool.
-                error = new PythonSerializationException($"The result of host callback '{name}' could not be serialised: {e.Message}", _settings.PoolName, e);
-            }
-
-            if (written)
-            {
-                try
-                {
-                    await SendWholeAsync(FrameKind.CallbackResult, callbackId, cancellationToken).ConfigureAwait(false);
-                    return;
-                }
-                catch (FrameTooLargeException e)
-                {
-                    // Attachments past the maximum: nothing was sent.
-                    error = new PythonSerializationException(
-                        $"The result of host callback '{name}' takes more than {_writer.MaxFrameSize} bytes, the maximum frame size (PythonPoolOptions.MaxFrameSize).",
-                        _settings.PoolName,
-                        e);
-                }
-            }
-        }
-
-        WriteCallbackError(error!.GetType().Name, error.Message);
-        await SendWholeAsync(FrameKind.CallbackError, callbackId, cancellationToken).ConfigureAwait(false);
-    }
-
-    private async Task SendCallbackErrorAsync(ulong callbackId, string type, string message, CancellationToken cancellationToken)
-    {
-        WriteCallbackError(type, message);
-        await _writer.SendAsync(FrameKind.CallbackError, callbackId, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Begins a callback error frame; the type and message are cut short so that it always fits the smallest frame.</summary>
-    private void WriteCallbackError(string type, string message)
-    {
-        var json = _writer.Begin();
-        json.WriteStartObject();
-        json.WriteString("type"u8, type.Length <= 200 ? type : type[..200]);
-        json.WriteString("message"u8, message.Length <= 500 ? message : message[..500] + "…");
-        json.WriteEndObject();
     }
 }

@@ -82,8 +82,7 @@ public sealed partial class PythonWorker
         }
         catch (Exception e) when (e is Win32Exception or FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new PythonStartException(
-                $"Could not start the Python interpreter '{settings.Interpreter}': {e.Message}", settings.PoolName, e);
+            throw PythonErrors.InterpreterNotStarted(settings.PoolName, settings.Interpreter, e);
         }
 
         var worker = new PythonWorker(settings, process, context);
@@ -94,7 +93,8 @@ public sealed partial class PythonWorker
         }
         catch
         {
-            Interlocked.Exchange(ref worker._reported, 1);
+            // Its failure is this start's exception, not a death to report: claim the report, then stop it.
+            _ = worker.TryClaimEnd();
             worker.Kill();
             await worker.DisposeAsync().ConfigureAwait(false);
             throw;
@@ -117,45 +117,26 @@ public sealed partial class PythonWorker
                     PythonLog.WorkerReady(_logger, ProcessId, PythonVersion, RuntimeVersion, _settings.Interpreter);
                     return;
                 case { Kind: FrameKind.Error } error:
-                    var (_, type, message, traceback) = ReadError(error);
-                    throw new PythonStartException(
-                        $"Python worker {ProcessId} of pool '{_settings.PoolName}' failed to start: {type}: {message}\n{traceback}".TrimEnd(),
-                        _settings.PoolName,
-                        type,
-                        message,
-                        traceback);
+                    throw PythonErrors.StartFailed(_settings.PoolName, ProcessId, PythonCallCodec.ReadError(error));
                 case null:
                     await WaitForExitAsync().ConfigureAwait(false);
-                    throw new PythonStartException(
-                        $"Python worker {ProcessId} of pool '{_settings.PoolName}' exited (exit code {SafeExitCode()}) before its handshake. "
-                            + $"Its output:\n{_output.Tail()}".TrimEnd(),
-                        _settings.PoolName);
+                    throw PythonErrors.ExitedBeforeHandshake(_settings.PoolName, ProcessId, SafeExitCode(), _output.Tail());
                 default:
                     throw new PythonProtocolException($"it sent a {frame.Value.Kind} frame before its hello.");
             }
         }
         catch (PythonProtocolException e)
         {
-            throw new PythonProtocolException(
-                $"Python worker {ProcessId} of pool '{_settings.PoolName}' broke the protocol during its handshake: {e.Message.TrimEnd('.')}.",
-                _settings.PoolName,
-                e);
+            throw PythonErrors.HandshakeViolation(_settings.PoolName, ProcessId, e);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new PythonStartException(
-                $"Python worker {ProcessId} of pool '{_settings.PoolName}' did not complete its handshake within {_settings.StartTimeout} "
-                    + $"(StartTimeout). Its output:\n{_output.Tail()}".TrimEnd(),
-                _settings.PoolName);
+            throw PythonErrors.HandshakeTimedOut(_settings.PoolName, ProcessId, _settings.StartTimeout, _output.Tail());
         }
         catch (IOException e)
         {
             await WaitForExitAsync().ConfigureAwait(false);
-            throw new PythonStartException(
-                $"Python worker {ProcessId} of pool '{_settings.PoolName}' exited (exit code {SafeExitCode()}) before its handshake. "
-                    + $"Its output:\n{_output.Tail()}".TrimEnd(),
-                _settings.PoolName,
-                e);
+            throw PythonErrors.ExitedBeforeHandshake(_settings.PoolName, ProcessId, SafeExitCode(), _output.Tail(), e);
         }
     }
 
@@ -190,10 +171,7 @@ public sealed partial class PythonWorker
 
         if (protocol is < OldestProtocolVersion or > ProtocolVersion)
         {
-            throw new PythonStartException(
-                $"Python worker {ProcessId} of pool '{_settings.PoolName}' speaks protocol {protocol}; this host speaks protocol {ProtocolVersion} "
-                    + $"(and serves workers of protocol {OldestProtocolVersion}). Its runtime ({RuntimeVersion}) does not match this version of Lifeguard.Python.",
-                _settings.PoolName);
+            throw PythonErrors.ProtocolMismatch(_settings.PoolName, ProcessId, protocol, ProtocolVersion, OldestProtocolVersion, RuntimeVersion);
         }
 
         CollectsSpans = spans && protocol >= 2;
@@ -280,24 +258,5 @@ public sealed partial class PythonWorker
         }
 
         await _output.Completion.WaitAsync(TimeSpan.FromSeconds(1), _settings.Time, CancellationToken.None).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-    }
-
-    private static (string Kind, string Type, string Message, string Traceback) ReadError(Frame frame)
-    {
-        try
-        {
-            using var document = JsonDocument.Parse(frame.Json);
-            var root = document.RootElement;
-            return (
-                root.TryGetProperty("kind", out var k) ? k.GetString() ?? "" : "",
-                root.GetProperty("type").GetString() ?? throw new InvalidOperationException("\"type\" is null."),
-                root.GetProperty("message").GetString() ?? throw new InvalidOperationException("\"message\" is null."),
-                root.TryGetProperty("traceback", out var tb) ? tb.GetString() ?? "" : "");
-        }
-        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException)
-        {
-            throw new PythonProtocolException(
-                $"The worker sent an error frame that is not {{\"type\": string, \"message\": string, ...}} ({e.Message}).", null, e);
-        }
     }
 }

@@ -2,11 +2,10 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
-using Lifeguard.Python;
 using Lifeguard.Testing;
 using Xunit.Abstractions;
 
-namespace Lifeguard.Reliability.Tests;
+namespace Lifeguard.Python.Tests;
 
 /// <summary>
 /// Callers that misbehave against pools of real python3 workers: arguments that cannot cross the wire, frames past
@@ -14,7 +13,7 @@ namespace Lifeguard.Reliability.Tests;
 /// late, and ten thousand callers at once. In every case the caller gets a typed error, no worker is lost, leaked or
 /// shared, and the pool returns to its full idle size.
 /// </summary>
-public sealed partial class HostileCallerTests(ITestOutputHelper output) : ReliabilityTestBase
+public sealed partial class HostileCallerTests(ITestOutputHelper output) : PythonTestBase
 {
     /// <summary>How long any single await may take before the test fails instead of hanging.</summary>
     private static readonly TimeSpan Bound = TimeSpan.FromSeconds(30);
@@ -151,7 +150,7 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
         // The worker's own check, for a host that did not make it: the runtime's resolver, run in a plain python3.
         var script = string.Join('\n',
             "import sys",
-            $"sys.path[:0] = [{JsonSerializer.Serialize(RuntimeDeployer.RuntimeDirectory)}, {JsonSerializer.Serialize(PythonPath)}]",
+            $"sys.path[:0] = [{JsonSerializer.Serialize(RuntimeDeployer.RuntimeDirectory)}, {JsonSerializer.Serialize(FixturesPath)}]",
             "from lifeguard import _runtime",
             "_runtime._calls.allowed = frozenset({'callers'})",
             "for name in ('__getattribute__', '__setattr__', '_protocol', 'echo'):",
@@ -367,7 +366,7 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
         Task<int> call;
 
         // A stopped worker reads nothing: the 8 MiB argument fills the pipe and the host's write blocks part way.
-        SendSignal(pid, Sigstop);
+        _ = NativeMethods.TrySignal(pid, Sigstop);
         try
         {
             call = pool.CallAsync<int>("callers", "length", [new byte[8 << 20]], cancellationToken: cts.Token);
@@ -376,7 +375,7 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
         }
         finally
         {
-            SendSignal(pid, Sigcont);
+            _ = NativeMethods.TrySignal(pid, Sigcont);
         }
 
         var canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(Bound));
@@ -392,7 +391,7 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
         using var cts = new CancellationTokenSource();
 
         // Stopped for good: the pool's SIGKILL ends it all the same.
-        SendSignal(pid, Sigstop);
+        _ = NativeMethods.TrySignal(pid, Sigstop);
         var call = pool.CallAsync<int>("callers", "length", [new byte[8 << 20]], cancellationToken: cts.Token);
         await FakeWorkerFactory.WaitUntilAsync(() => IsWriteBlocked(pid), "the host's write of the argument is blocked on a full pipe");
         var started = System.Diagnostics.Stopwatch.StartNew();
@@ -441,7 +440,7 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
         }
         finally
         {
-            SendSignal(pid, Sigcont);
+            _ = NativeMethods.TrySignal(pid, Sigcont);
         }
 
         var canceled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call.WaitAsync(Bound));
@@ -859,7 +858,7 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
-    private PythonPoolOptions Options(string name, int size = 1)
+    private PythonPoolOptions CallerOptions(string name, int size = 1)
     {
         var options = new PythonPoolOptions
         {
@@ -869,13 +868,13 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Relia
             CheckoutTimeout = TimeSpan.FromSeconds(30),
             LoggerFactory = Logs.CreateFactory(),
         };
-        options.ModulePaths.Add(PythonPath);
+        options.ModulePaths.Add(FixturesPath);
         return options;
     }
 
     private Task<PythonPool> StartAsync(string name, Action<PythonPoolOptions>? configure = null, int size = 1)
     {
-        var options = Options(name, size);
+        var options = CallerOptions(name, size);
         configure?.Invoke(options);
         return PythonPool.StartAsync(options);
     }
