@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging;
 namespace Lifeguard.Python;
 
 /// <summary>
-/// A supervised pool of Python worker processes. <see cref="CallAsync{T}(string, string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, CancellationToken)"/>
+/// A supervised pool of Python worker processes. <see cref="CallAsync{T}(string, string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, PythonCallOptions?, CancellationToken)"/>
 /// checks a worker out, calls <c>module.function</c> in it and checks it in; workers that crash, hang or break the
 /// protocol are replaced. Thread-safe.
 /// </summary>
@@ -49,35 +49,53 @@ public sealed class PythonPool : IPool, IPoolEventSource
 
     /// <summary>
     /// Calls <c>module.function(*args, **kwargs)</c> in a pooled worker and deserialises the result as
-    /// <typeparamref name="T"/>. With <see cref="PythonPoolOptions.MaxRetries"/>, a call whose worker crashed or
-    /// timed out is retried on another worker.
+    /// <typeparamref name="T"/>. With <see cref="PythonPoolOptions.MaxRetries"/> (or this call's
+    /// <see cref="PythonCallOptions.MaxRetries"/>), a call whose worker crashed or timed out is retried on another
+    /// worker, unless the call is declared not idempotent.
     /// </summary>
     /// <param name="module">The module to call into.</param>
     /// <param name="function">The function's name; an <c>async def</c> is awaited.</param>
     /// <param name="args">The positional arguments, as one list; <see langword="null"/> for none.</param>
     /// <param name="kwargs">The keyword arguments; <see langword="null"/> for none.</param>
+    /// <param name="options">
+    /// This call's own timeouts, retries and error text; <see langword="null"/>, or a field left unset, for the
+    /// pool's options. Checked before the checkout.
+    /// </param>
     /// <param name="cancellationToken">
     /// Cancels the wait for a worker, or interrupts the call. A cancelled call ends with
     /// <see cref="OperationCanceledException"/> carrying this token, even when its worker failed at the same moment
     /// (the failure is its inner exception), and is not retried.
     /// </param>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="options"/> holds an invalid value, or sets <see cref="PythonCallOptions.Idempotent"/> to
+    /// <see langword="false"/> with <see cref="PythonCallOptions.MaxRetries"/> above 0.
+    /// </exception>
     public Task<T?> CallAsync<T>(
         string module,
         string function,
         IReadOnlyList<object?>? args = null,
         IReadOnlyDictionary<string, object?>? kwargs = null,
+        PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
-        => RunAsync(module, function, (worker, ct) => worker.CallAsync<T>(module, function, args, kwargs, ct), cancellationToken);
+    {
+        options?.ValidateForPool(nameof(options));
+        return RunAsync(module, function, options, (worker, ct) => worker.PoolCallAsync(module, function, worker.TypeInfo<T>(), args, kwargs, options, ct), cancellationToken);
+    }
 
-    /// <summary>As <see cref="CallAsync{T}(string, string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, CancellationToken)"/>, reading the result with <paramref name="resultType"/> (trimming- and AOT-safe).</summary>
+    /// <summary>As <see cref="CallAsync{T}(string, string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, PythonCallOptions?, CancellationToken)"/>, reading the result with <paramref name="resultType"/> (trimming- and AOT-safe).</summary>
     public Task<T?> CallAsync<T>(
         string module,
         string function,
         JsonTypeInfo<T> resultType,
         IReadOnlyList<object?>? args = null,
         IReadOnlyDictionary<string, object?>? kwargs = null,
+        PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
-        => RunAsync(module, function, (worker, ct) => worker.CallAsync(module, function, resultType, args, kwargs, ct), cancellationToken);
+    {
+        ArgumentNullException.ThrowIfNull(resultType);
+        options?.ValidateForPool(nameof(options));
+        return RunAsync(module, function, options, (worker, ct) => worker.PoolCallAsync(module, function, resultType, args, kwargs, options, ct), cancellationToken);
+    }
 
     /// <summary>As the typed overloads, returning the result as a <see cref="JsonElement"/>.</summary>
     public Task<JsonElement> CallAsync(
@@ -85,8 +103,12 @@ public sealed class PythonPool : IPool, IPoolEventSource
         string function,
         IReadOnlyList<object?>? args = null,
         IReadOnlyDictionary<string, object?>? kwargs = null,
+        PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
-        => RunAsync(module, function, (worker, ct) => worker.CallAsync(module, function, args, kwargs, ct), cancellationToken);
+    {
+        options?.ValidateForPool(nameof(options));
+        return RunAsync(module, function, options, (worker, ct) => worker.PoolCallAsync(module, function, args, kwargs, options, ct), cancellationToken);
+    }
 
     /// <summary>
     /// Checks out one worker for several calls that must run in the same process (load data, then query it).
@@ -134,22 +156,26 @@ public sealed class PythonPool : IPool, IPoolEventSource
     /// <summary>Stops the pool and every worker process.</summary>
     public ValueTask DisposeAsync() => _pool.DisposeAsync();
 
-    private async Task<T> RunAsync<T>(string module, string function, Func<PythonWorker, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    private async Task<T> RunAsync<T>(
+        string module, string function, PythonCallOptions? options, Func<PythonWorker, CancellationToken, Task<T>> call, CancellationToken cancellationToken)
     {
+        int maxRetries = options?.RetriesFor(_maxRetries) ?? _maxRetries;
         for (int attempt = 0; ; attempt++)
         {
-            var lease = await _pool.CheckoutAsync(cancellationToken).ConfigureAwait(false);
+            var lease = await (options?.CheckoutTimeout is { } checkoutTimeout
+                ? _pool.CheckoutAsync(checkoutTimeout, cancellationToken)
+                : _pool.CheckoutAsync(cancellationToken)).ConfigureAwait(false);
             try
             {
                 return await call(lease.Worker, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (attempt < _maxRetries && !cancellationToken.IsCancellationRequested
+            catch (Exception e) when (attempt < maxRetries && !cancellationToken.IsCancellationRequested
                 && e is PythonWorkerCrashedException or PythonCallTimeoutException)
             {
                 // Retry on another worker: a crashed one is gone already; one that timed out, even if it survived
                 // the interrupt, is replaced rather than trusted with the retry.
                 lease.MarkBroken();
-                PythonLog.Retrying(_logger, module + "." + function, attempt + 2, _maxRetries + 1, e.Message);
+                PythonLog.Retrying(_logger, module + "." + function, attempt + 2, maxRetries + 1, e.Message);
             }
             catch (Exception e) when (cancellationToken.IsCancellationRequested
                 && e is PythonWorkerCrashedException or PythonCallTimeoutException)

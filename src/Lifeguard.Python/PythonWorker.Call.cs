@@ -14,14 +14,22 @@ public sealed partial class PythonWorker
     /// <param name="function">The function's name in the module; an <c>async def</c> is awaited.</param>
     /// <param name="args">The positional arguments, as one list; <see langword="null"/> for none.</param>
     /// <param name="kwargs">The keyword arguments; <see langword="null"/> for none.</param>
+    /// <param name="options">
+    /// This call's own <see cref="PythonCallOptions.CallTimeout"/> and <see cref="PythonCallOptions.IncludeArgumentsInErrors"/>;
+    /// <see langword="null"/> or unset fields for the pool's. A leased worker neither checks out nor retries.
+    /// </param>
     /// <param name="cancellationToken">Interrupts the call (KeyboardInterrupt inside it).</param>
     /// <exception cref="PythonException">The Python code raised; the worker stays usable.</exception>
-    /// <exception cref="PythonCallTimeoutException">The call ran past <see cref="PythonPoolOptions.CallTimeout"/>.</exception>
+    /// <exception cref="PythonCallTimeoutException">The call ran past its call timeout (<see cref="PythonCallOptions.CallTimeout"/>, else <see cref="PythonPoolOptions.CallTimeout"/>).</exception>
     /// <exception cref="PythonWorkerCrashedException">The process died during the call.</exception>
     /// <exception cref="PythonProtocolException">The process broke the protocol and was killed.</exception>
     /// <exception cref="PythonSerializationException">
     /// The arguments or the result could not cross the wire: for a result, a value of the wrong type, or a missing or
     /// null member that <typeparamref name="T"/> cannot leave empty (the message names it and the keys Python sent).
+    /// </exception>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="options"/> holds an invalid value, or sets <see cref="PythonCallOptions.CheckoutTimeout"/>,
+    /// <see cref="PythonCallOptions.MaxRetries"/> or <see cref="PythonCallOptions.Idempotent"/>, which apply to pool calls only.
     /// </exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> fired.</exception>
     public Task<T?> CallAsync<T>(
@@ -29,20 +37,25 @@ public sealed partial class PythonWorker
         string function,
         IReadOnlyList<object?>? args = null,
         IReadOnlyDictionary<string, object?>? kwargs = null,
+        PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
-        => CallAsync(module, function, (JsonTypeInfo<T>)_settings.Json.GetTypeInfo(typeof(T)), args, kwargs, cancellationToken);
+        => CallAsync(module, function, TypeInfo<T>(), args, kwargs, options, cancellationToken);
 
-    /// <summary>As <see cref="CallAsync{T}(string, string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, CancellationToken)"/>, reading the result with <paramref name="resultType"/> (trimming- and AOT-safe).</summary>
+    /// <summary>How the pool's serializer options read a <typeparamref name="T"/>.</summary>
+    internal JsonTypeInfo<T> TypeInfo<T>() => (JsonTypeInfo<T>)_settings.Json.GetTypeInfo(typeof(T));
+
+    /// <summary>As <see cref="CallAsync{T}(string, string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, PythonCallOptions?, CancellationToken)"/>, reading the result with <paramref name="resultType"/> (trimming- and AOT-safe).</summary>
     public Task<T?> CallAsync<T>(
         string module,
         string function,
         JsonTypeInfo<T> resultType,
         IReadOnlyList<object?>? args = null,
         IReadOnlyDictionary<string, object?>? kwargs = null,
+        PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(resultType);
-        return CallCoreAsync(module, function, args, kwargs, resultType, static (frame, typeInfo) => JsonSerializer.Deserialize(frame.Json.Span, typeInfo), cancellationToken);
+        options?.ValidateForWorker(nameof(options));
+        return PoolCallAsync(module, function, resultType, args, kwargs, options, cancellationToken);
     }
 
     /// <summary>As the typed overloads, returning the result as a <see cref="JsonElement"/> (bytes appear as base64 strings).</summary>
@@ -51,8 +64,39 @@ public sealed partial class PythonWorker
         string function,
         IReadOnlyList<object?>? args = null,
         IReadOnlyDictionary<string, object?>? kwargs = null,
+        PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
-        => CallCoreAsync(module, function, args, kwargs, _codec, static (frame, codec) => codec.ReadUntyped(frame), cancellationToken);
+    {
+        options?.ValidateForWorker(nameof(options));
+        return PoolCallAsync(module, function, args, kwargs, options, cancellationToken);
+    }
+
+    /// <summary>A typed call for the pool, whose options (pool-call fields included) it has checked already.</summary>
+    internal Task<T?> PoolCallAsync<T>(
+        string module,
+        string function,
+        JsonTypeInfo<T> resultType,
+        IReadOnlyList<object?>? args,
+        IReadOnlyDictionary<string, object?>? kwargs,
+        PythonCallOptions? options,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(resultType);
+        return CallCoreAsync(module, function, args, kwargs, Resolve(options), resultType, static (frame, typeInfo) => JsonSerializer.Deserialize(frame.Json.Span, typeInfo), cancellationToken);
+    }
+
+    /// <summary>An untyped call for the pool, whose options it has checked already.</summary>
+    internal Task<JsonElement> PoolCallAsync(
+        string module,
+        string function,
+        IReadOnlyList<object?>? args,
+        IReadOnlyDictionary<string, object?>? kwargs,
+        PythonCallOptions? options,
+        CancellationToken cancellationToken)
+        => CallCoreAsync(module, function, args, kwargs, Resolve(options), _codec, static (frame, codec) => codec.ReadUntyped(frame), cancellationToken);
+
+    private CallSettings Resolve(PythonCallOptions? options)
+        => new(options?.CallTimeout ?? _settings.CallTimeout, options?.IncludeArgumentsInErrors ?? _settings.IncludeArgumentsInErrors);
 
     /// <summary>
     /// A call, inside a <c>module.function</c> span when the <c>Lifeguard</c> source has a listener (docs/hosting.md,
@@ -63,12 +107,13 @@ public sealed partial class PythonWorker
         string function,
         IReadOnlyList<object?>? args,
         IReadOnlyDictionary<string, object?>? kwargs,
+        CallSettings call,
         TState state,
         Func<Frame, TState, T> readResult,
         CancellationToken cancellationToken)
         => PythonTracing.Source.HasListeners()
-            ? CallTracedAsync(module, function, args, kwargs, state, readResult, cancellationToken)
-            : CallOnceAsync(module, function, args, kwargs, state, readResult, trace: null, cancellationToken);
+            ? CallTracedAsync(module, function, args, kwargs, call, state, readResult, cancellationToken)
+            : CallOnceAsync(module, function, args, kwargs, call, state, readResult, trace: null, cancellationToken);
 
     /// <summary>
     /// The call's span is current inside this method only, so the call frame carries it as the traceparent, and the
@@ -80,6 +125,7 @@ public sealed partial class PythonWorker
         string function,
         IReadOnlyList<object?>? args,
         IReadOnlyDictionary<string, object?>? kwargs,
+        CallSettings call,
         TState state,
         Func<Frame, TState, T> readResult,
         CancellationToken cancellationToken)
@@ -87,7 +133,7 @@ public sealed partial class PythonWorker
         using var activity = PythonTracing.Source.StartActivity(module + "." + function);
         if (activity is null)
         {
-            return await CallOnceAsync(module, function, args, kwargs, state, readResult, trace: null, cancellationToken).ConfigureAwait(false);
+            return await CallOnceAsync(module, function, args, kwargs, call, state, readResult, trace: null, cancellationToken).ConfigureAwait(false);
         }
 
         activity.SetTag(LifeguardTracing.PoolNameTag, _settings.PoolName);
@@ -97,7 +143,7 @@ public sealed partial class PythonWorker
         var trace = activity.IsAllDataRequested && CollectsSpans ? new CallTrace(activity) : null;
         try
         {
-            var result = await CallOnceAsync(module, function, args, kwargs, state, readResult, trace, cancellationToken).ConfigureAwait(false);
+            var result = await CallOnceAsync(module, function, args, kwargs, call, state, readResult, trace, cancellationToken).ConfigureAwait(false);
             activity.SetTag(PythonTracing.OutcomeTag, "ok");
             return result;
         }
@@ -117,6 +163,7 @@ public sealed partial class PythonWorker
         string function,
         IReadOnlyList<object?>? args,
         IReadOnlyDictionary<string, object?>? kwargs,
+        CallSettings call,
         TState state,
         Func<Frame, TState, T> readResult,
         CallTrace? trace,
@@ -167,10 +214,10 @@ public sealed partial class PythonWorker
             // One timeout source per worker, re-armed per call and reset after it (a new timer per call measured
             // ~0.3 µs and 350 B); a linked source only when the caller's token can fire at all.
             CancellationTokenSource? timeout = null;
-            if (_settings.CallTimeout != Timeout.InfiniteTimeSpan)
+            if (call.Timeout != Timeout.InfiniteTimeSpan)
             {
                 timeout = _callTimeout ??= new CancellationTokenSource(Timeout.InfiniteTimeSpan, _settings.Time);
-                timeout.CancelAfter(_settings.CallTimeout);
+                timeout.CancelAfter(call.Timeout);
             }
 
             using var linked = timeout is not null && cancellationToken.CanBeCanceled
@@ -207,7 +254,7 @@ public sealed partial class PythonWorker
 
                     if (frame.Kind == FrameKind.Error)
                     {
-                        throw CallError(frame, name, args);
+                        throw CallError(frame, name, call.IncludeArguments ? args : null);
                     }
 
                     return ReadResult(frame, state, readResult, name);
@@ -221,7 +268,7 @@ public sealed partial class PythonWorker
                     throw new OperationCanceledException(cancellationToken);
                 }
 
-                throw PythonErrors.CallTimedOut(_settings.PoolName, ProcessId, name, _settings.CallTimeout, sent, killed);
+                throw PythonErrors.CallTimedOut(_settings.PoolName, ProcessId, name, call.Timeout, sent, killed);
             }
             catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
@@ -358,7 +405,7 @@ public sealed partial class PythonWorker
 
     private PythonException CallError(Frame frame, string name, IReadOnlyList<object?>? args)
     {
-        var where = _settings.IncludeArgumentsInErrors && args is not null ? $"{name}({_codec.ArgumentsForMessage(args)})" : name;
+        var where = args is not null ? $"{name}({_codec.ArgumentsForMessage(args)})" : name;
         return PythonErrors.Raised(_settings.PoolName, name, where, PythonCallCodec.ReadError(frame));
     }
 
