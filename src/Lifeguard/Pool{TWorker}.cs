@@ -73,13 +73,27 @@ public sealed class Pool<TWorker> : IPool, IPoolEventSource
 
     /// <summary>
     /// Runs <paramref name="work"/> with a checked-out worker and always checks it in, whether the work succeeds,
-    /// throws or is cancelled (poolboy's <c>transaction</c>).
+    /// throws or is cancelled (poolboy's <c>transaction</c>). The checkout waits up to
+    /// <see cref="PoolOptions.CheckoutTimeout"/>, and fails as <see cref="CheckoutAsync(CancellationToken)"/> does.
     /// </summary>
-    public async Task<TResult> RunAsync<TResult>(
+    public Task<TResult> RunAsync<TResult>(
         Func<TWorker, CancellationToken, Task<TResult>> work, CancellationToken cancellationToken = default)
+        => RunAsync(work, _checkoutTimeout, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="RunAsync{TResult}(Func{TWorker, CancellationToken, Task{TResult}}, CancellationToken)"/>, with
+    /// this call's own queueing timeout (poolboy's <c>transaction/3</c>).
+    /// </summary>
+    /// <param name="work">The work to run with the worker.</param>
+    /// <param name="checkoutTimeout">How long to wait in the queue: zero never waits, <see cref="Timeout.InfiniteTimeSpan"/> waits forever.</param>
+    /// <param name="cancellationToken">Stops the wait, and is passed to <paramref name="work"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="checkoutTimeout"/> is negative and not infinite.</exception>
+    /// <exception cref="PoolTimeoutException">No worker came within <paramref name="checkoutTimeout"/>.</exception>
+    public async Task<TResult> RunAsync<TResult>(
+        Func<TWorker, CancellationToken, Task<TResult>> work, TimeSpan checkoutTimeout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(work);
-        var lease = await CheckoutAsync(cancellationToken).ConfigureAwait(false);
+        var lease = await CheckoutAsync(checkoutTimeout, cancellationToken).ConfigureAwait(false);
         try
         {
             return await work(lease.Worker, cancellationToken).ConfigureAwait(false);
@@ -90,11 +104,20 @@ public sealed class Pool<TWorker> : IPool, IPoolEventSource
         }
     }
 
-    /// <summary>As <see cref="RunAsync{TResult}"/>, for work without a result.</summary>
-    public async Task RunAsync(Func<TWorker, CancellationToken, Task> work, CancellationToken cancellationToken = default)
+    /// <summary>As <see cref="RunAsync{TResult}(Func{TWorker, CancellationToken, Task{TResult}}, CancellationToken)"/>, for work without a result.</summary>
+    public Task RunAsync(Func<TWorker, CancellationToken, Task> work, CancellationToken cancellationToken = default)
+        => RunAsync(work, _checkoutTimeout, cancellationToken);
+
+    /// <summary>As <see cref="RunAsync{TResult}(Func{TWorker, CancellationToken, Task{TResult}}, TimeSpan, CancellationToken)"/>, for work without a result.</summary>
+    /// <param name="work">The work to run with the worker.</param>
+    /// <param name="checkoutTimeout">How long to wait in the queue: zero never waits, <see cref="Timeout.InfiniteTimeSpan"/> waits forever.</param>
+    /// <param name="cancellationToken">Stops the wait, and is passed to <paramref name="work"/>.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="checkoutTimeout"/> is negative and not infinite.</exception>
+    /// <exception cref="PoolTimeoutException">No worker came within <paramref name="checkoutTimeout"/>.</exception>
+    public async Task RunAsync(Func<TWorker, CancellationToken, Task> work, TimeSpan checkoutTimeout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(work);
-        var lease = await CheckoutAsync(cancellationToken).ConfigureAwait(false);
+        var lease = await CheckoutAsync(checkoutTimeout, cancellationToken).ConfigureAwait(false);
         try
         {
             await work(lease.Worker, cancellationToken).ConfigureAwait(false);

@@ -88,9 +88,75 @@ public sealed class LeaseTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
         Assert.False(ran);
         held.Dispose();
-        var status = pool.GetStatus().Consistent();
-        Assert.Equal(1, status.Idle);
-        Assert.Equal(0, status.Waiters);
+        AssertIdleWithoutWaiters(pool);
+    }
+
+    [Fact]
+    public async Task RunAsync_WithCheckoutTimeout_TimesOutOnTheFakeClockWithoutRunningTheWork()
+    {
+        var time = new FakeTimeProvider();
+        await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
+        var held = await pool.CheckoutAsync();
+        bool ran = false;
+
+        var typed = pool.RunAsync(
+            (worker, ct) =>
+            {
+                ran = true;
+                return worker.SquareAsync(3, ct);
+            },
+            TimeSpan.FromSeconds(1));
+        var untyped = pool.RunAsync(
+            (_, _) =>
+            {
+                ran = true;
+                return Task.CompletedTask;
+            },
+            TimeSpan.FromSeconds(2));
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        var first = await Assert.ThrowsAsync<PoolTimeoutException>(() => typed);
+        Assert.Equal(TimeSpan.FromSeconds(1), first.Timeout);
+        Assert.False(untyped.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(1));
+        var second = await Assert.ThrowsAsync<PoolTimeoutException>(() => untyped);
+        Assert.Equal(TimeSpan.FromSeconds(2), second.Timeout);
+        Assert.False(ran);
+        held.Dispose();
+        AssertIdleWithoutWaiters(pool);
+    }
+
+    [Fact]
+    public async Task RunAsync_WithCheckoutTimeout_RunsWhenAWorkerComesInTimeAndChecksIn()
+    {
+        var time = new FakeTimeProvider();
+        var factory = new FakeWorkerFactory();
+        await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), factory);
+        var held = await pool.CheckoutAsync();
+
+        var typed = pool.RunAsync((worker, ct) => worker.SquareAsync(6, ct), Timeout.InfiniteTimeSpan);
+        var untyped = pool.RunAsync((worker, ct) => (Task)worker.SquareAsync(2, ct), TimeSpan.FromSeconds(5));
+        time.Advance(TimeSpan.FromSeconds(4));
+        Assert.False(typed.IsCompleted);
+        held.Dispose();
+
+        Assert.Equal(36, await typed);
+        await untyped;
+        Assert.Equal(2, factory.All.Single().Calls);
+        Assert.Equal(1, pool.GetStatus().Consistent().Idle);
+        Assert.Equal(42, await pool.RunAsync((_, _) => Task.FromResult(42), TimeSpan.Zero));
+    }
+
+    [Fact]
+    public async Task RunAsync_NegativeCheckoutTimeout_ThrowsArgumentOutOfRange()
+    {
+        var time = new FakeTimeProvider();
+        await using var pool = await Pool.StartAsync(Scenario.Options(time, size: 1), new FakeWorkerFactory());
+
+        var typed = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pool.RunAsync((_, _) => Task.FromResult(1), TimeSpan.FromSeconds(-1)));
+        Assert.Equal(TimeSpan.FromSeconds(-1), typed.ActualValue);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pool.RunAsync((_, _) => Task.CompletedTask, TimeSpan.FromSeconds(-1)));
+        Assert.Equal(1, pool.GetStatus().Consistent().Idle);
     }
 
     [Fact]
@@ -342,5 +408,13 @@ public sealed class LeaseTests
         var checkout = pool.CheckoutAsync();
         Assert.True(checkout.IsCompletedSuccessfully);
         return checkout.Result.WorkerId;
+    }
+
+    /// <summary>The pool as it was before the run: its one worker idle, nobody waiting.</summary>
+    private static void AssertIdleWithoutWaiters(Pool<FakeWorker> pool)
+    {
+        var status = pool.GetStatus().Consistent();
+        Assert.Equal(1, status.Idle);
+        Assert.Equal(0, status.Waiters);
     }
 }
