@@ -2,7 +2,8 @@ namespace Lifeguard.Python;
 
 /// <summary>
 /// Options for one call. Every field is unset by default; where a field is unset, the pool's options apply.
-/// One instance may be shared by many calls, also concurrent ones, as long as it is not changed meanwhile.
+/// One instance may be shared by many calls, concurrent ones too: each call copies it when it is made, so a change
+/// made later applies to later calls only.
 /// </summary>
 /// <remarks>
 /// On a leased <see cref="PythonWorker"/> only <see cref="CallTimeout"/> and <see cref="IncludeArgumentsInErrors"/>
@@ -44,6 +45,9 @@ public sealed class PythonCallOptions
     /// <see cref="PythonPoolOptions.IncludeArgumentsInErrors"/>.
     /// </summary>
     public bool? IncludeArgumentsInErrors { get; set; }
+
+    /// <summary>A copy taken when a call is made, which the call then checks and uses, whatever happens to this one.</summary>
+    internal PythonCallOptions Copy() => (PythonCallOptions)MemberwiseClone();
 
     /// <summary>The number of retries a pool call gets, given the pool's own <paramref name="poolMaxRetries"/>.</summary>
     internal int RetriesFor(int poolMaxRetries) => MaxRetries ?? (Idempotent == false ? 0 : poolMaxRetries);

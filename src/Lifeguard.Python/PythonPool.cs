@@ -78,6 +78,7 @@ public sealed class PythonPool : IPool, IPoolEventSource
         PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
     {
+        options = options?.Copy();
         options?.ValidateForPool(nameof(options));
         return RunAsync(module, function, options, (worker, ct) => worker.PoolCallAsync(module, function, worker.TypeInfo<T>(), args, kwargs, options, ct), cancellationToken);
     }
@@ -93,6 +94,7 @@ public sealed class PythonPool : IPool, IPoolEventSource
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(resultType);
+        options = options?.Copy();
         options?.ValidateForPool(nameof(options));
         return RunAsync(module, function, options, (worker, ct) => worker.PoolCallAsync(module, function, resultType, args, kwargs, options, ct), cancellationToken);
     }
@@ -106,6 +108,7 @@ public sealed class PythonPool : IPool, IPoolEventSource
         PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
     {
+        options = options?.Copy();
         options?.ValidateForPool(nameof(options));
         return RunAsync(module, function, options, (worker, ct) => worker.PoolCallAsync(module, function, args, kwargs, options, ct), cancellationToken);
     }

@@ -54,6 +54,7 @@ public sealed partial class PythonWorker
         PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
     {
+        options = options?.Copy();
         options?.ValidateForWorker(nameof(options));
         return PoolCallAsync(module, function, resultType, args, kwargs, options, cancellationToken);
     }
@@ -67,6 +68,7 @@ public sealed partial class PythonWorker
         PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
     {
+        options = options?.Copy();
         options?.ValidateForWorker(nameof(options));
         return PoolCallAsync(module, function, args, kwargs, options, cancellationToken);
     }

@@ -36,6 +36,23 @@ public sealed class PythonCallOptionsTests : PythonTestBase
     }
 
     [Fact]
+    public async Task Options_ChangedAfterTheCallWasMade_TheCallKeepsWhatItWasGiven()
+    {
+        await using var pool = await PythonPool.StartAsync(Preloaded("call-options-copied"));
+        var options = new PythonCallOptions { CallTimeout = TimeSpan.FromSeconds(30) };
+        Task<double> call;
+        await using (await pool.CheckoutAsync())
+        {
+            call = pool.CallAsync<double>("fixtures", "sleep", [0.5], options: options); // waits for the one worker
+            options.CallTimeout = TimeSpan.FromMilliseconds(1);
+            options.MaxRetries = -1;
+        }
+
+        Assert.Equal(0.5, await call.WaitAsync(Bound));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => pool.CallAsync<double>("fixtures", "sleep", [0.5], options: options)); // later calls see the change
+    }
+
+    [Fact]
     public async Task CallTimeout_LongerThanThePools_LetsThatCallFinish()
     {
         var options = Preloaded("call-timeout-long");
