@@ -46,6 +46,15 @@ public sealed class PythonCallOptions
     /// </summary>
     public bool? IncludeArgumentsInErrors { get; set; }
 
+    /// <summary>
+    /// How many items this stream's generator may run ahead of its consumer, in place of
+    /// <see cref="PythonPoolOptions.StreamWindow"/>; from 1 to 65536. Streams only; a call ignores it.
+    /// </summary>
+    public int? StreamWindow { get; set; }
+
+    /// <summary>The largest stream window, on either options.</summary>
+    internal const int MaxStreamWindow = 65536;
+
     /// <summary>A copy taken when a call is made, which the call then checks and uses, whatever happens to this one.</summary>
     internal PythonCallOptions Copy() => (PythonCallOptions)MemberwiseClone();
 
@@ -55,7 +64,7 @@ public sealed class PythonCallOptions
     /// <summary>Checks the options of a pool call, before its checkout; the exceptions name the field and the caller's <paramref name="paramName"/>.</summary>
     internal void ValidateForPool(string paramName)
     {
-        ValidateCallTimeout(paramName);
+        ValidateCommon(paramName);
         if (CheckoutTimeout is { } checkout && checkout < TimeSpan.Zero && checkout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(
@@ -78,7 +87,7 @@ public sealed class PythonCallOptions
     /// <summary>Checks the options of a leased worker's call, which has no checkout and no retries.</summary>
     internal void ValidateForWorker(string paramName)
     {
-        ValidateCallTimeout(paramName);
+        ValidateCommon(paramName);
         string? poolOnly = CheckoutTimeout is not null ? nameof(CheckoutTimeout)
             : MaxRetries is not null ? nameof(MaxRetries)
             : Idempotent is not null ? nameof(Idempotent)
@@ -91,8 +100,14 @@ public sealed class PythonCallOptions
         }
     }
 
-    private void ValidateCallTimeout(string paramName)
+    private void ValidateCommon(string paramName)
     {
+        if (StreamWindow is { } window && window is < 1 or > MaxStreamWindow)
+        {
+            throw new ArgumentOutOfRangeException(
+                paramName, window, $"PythonCallOptions.StreamWindow must be from 1 to {MaxStreamWindow}.");
+        }
+
         if (CallTimeout is { } timeout && timeout <= TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(

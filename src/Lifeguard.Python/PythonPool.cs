@@ -9,7 +9,7 @@ namespace Lifeguard.Python;
 /// checks a worker out, calls <c>module.function</c> in it and checks it in; workers that crash, hang or break the
 /// protocol are replaced. Thread-safe.
 /// </summary>
-public sealed class PythonPool : IPool, IPoolEventSource
+public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
 {
     private readonly Pool<PythonWorker> _pool;
     private readonly int _maxRetries;
@@ -112,6 +112,37 @@ public sealed class PythonPool : IPool, IPoolEventSource
         options?.ValidateForPool(nameof(options));
         return RunAsync(module, function, options, (worker, ct) => worker.PoolCallAsync(module, function, args, kwargs, options, ct), cancellationToken);
     }
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<T?> StreamAsync<T>(
+        string module,
+        string function,
+        IReadOnlyList<object?>? args = null,
+        IReadOnlyDictionary<string, object?>? kwargs = null,
+        PythonCallOptions? options = null,
+        CancellationToken cancellationToken = default)
+        => throw new NotSupportedException("streams come next");
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<T?> StreamAsync<T>(
+        string module,
+        string function,
+        JsonTypeInfo<T> itemType,
+        IReadOnlyList<object?>? args = null,
+        IReadOnlyDictionary<string, object?>? kwargs = null,
+        PythonCallOptions? options = null,
+        CancellationToken cancellationToken = default)
+        => throw new NotSupportedException("streams come next");
+
+    /// <inheritdoc />
+    public IAsyncEnumerable<JsonElement> StreamAsync(
+        string module,
+        string function,
+        IReadOnlyList<object?>? args = null,
+        IReadOnlyDictionary<string, object?>? kwargs = null,
+        PythonCallOptions? options = null,
+        CancellationToken cancellationToken = default)
+        => throw new NotSupportedException("streams come next");
 
     /// <summary>
     /// Checks out one worker for several calls that must run in the same process (load data, then query it).

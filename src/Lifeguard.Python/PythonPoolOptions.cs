@@ -122,6 +122,14 @@ public sealed class PythonPoolOptions : PoolOptions
     /// </summary>
     public int MaxRetries { get; set; }
 
+    /// <summary>
+    /// How many items a streaming call's generator may run ahead of its consumer
+    /// (<see cref="IPythonCaller.StreamAsync{T}(string, string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, PythonCallOptions?, CancellationToken)"/>):
+    /// the worker sends at most this many items the consumer has not taken, then waits for credit, so a slow consumer
+    /// never makes memory grow. Default 16; from 1 to 65536.
+    /// </summary>
+    public int StreamWindow { get; set; } = 16;
+
     /// <summary>Retire a worker at checkin when its resident memory exceeds this many bytes. Default <see langword="null"/>: no ceiling.</summary>
     public long? MaxWorkerMemory { get; set; }
 
@@ -175,6 +183,11 @@ public sealed class PythonPoolOptions : PoolOptions
         if (MaxRetries < 0)
         {
             errors.Add($"MaxRetries must be at least 0 (was {MaxRetries}).");
+        }
+
+        if (StreamWindow is < 1 or > PythonCallOptions.MaxStreamWindow)
+        {
+            errors.Add($"StreamWindow must be from 1 to {PythonCallOptions.MaxStreamWindow} (was {StreamWindow}).");
         }
 
         if (MaxWorkerMemory is <= 0)
