@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.Extensions.Logging;
@@ -113,7 +114,24 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
         return RunAsync(module, function, options, (worker, ct) => worker.PoolCallAsync(module, function, args, kwargs, options, ct), cancellationToken);
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// Calls a generator function (or an async generator, or a function returning an iterator or a list) in a
+    /// pooled worker and yields its items one by one as they come, each deserialised as <typeparamref name="T"/>.
+    /// The worker is checked out when the enumeration starts and checked in when it is disposed; it runs at most
+    /// <see cref="PythonCallOptions.StreamWindow"/> (else <see cref="PythonPoolOptions.StreamWindow"/>) items ahead.
+    /// </summary>
+    /// <remarks>
+    /// <see cref="PythonCallOptions.CallTimeout"/> bounds the wait for each next item, and
+    /// <see cref="PythonCallOptions.CheckoutTimeout"/> the wait for a worker; the token bounds the whole stream.
+    /// Ending early (<c>break</c>, or the token) closes the generator, so its <c>finally</c> blocks run, and the
+    /// worker is kept; one that does not finish closing within <see cref="PythonPoolOptions.CancelGracePeriod"/> is
+    /// interrupted, then killed. A stream is never retried: <see cref="PythonCallOptions.MaxRetries"/> and the
+    /// pool's do not apply.
+    /// </remarks>
+    /// <exception cref="ArgumentException"><paramref name="options"/> holds an invalid value (checked when this is called).</exception>
+    /// <exception cref="PythonException">The generator raised, after the items it yielded before.</exception>
+    /// <exception cref="PythonCallTimeoutException">The wait for one item ran past the call timeout.</exception>
+    /// <exception cref="PythonWorkerCrashedException">The worker died during the stream.</exception>
     public IAsyncEnumerable<T?> StreamAsync<T>(
         string module,
         string function,
@@ -121,9 +139,12 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
         IReadOnlyDictionary<string, object?>? kwargs = null,
         PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
-        => throw new NotSupportedException("streams come next");
+    {
+        options = CheckStream(module, function, options);
+        return LeasedStreamAsync(options, (worker, ct) => worker.PoolStreamAsync(module, function, worker.TypeInfo<T>(), args, kwargs, options, ct), cancellationToken);
+    }
 
-    /// <inheritdoc />
+    /// <summary>As <see cref="StreamAsync{T}(string, string, IReadOnlyList{object?}?, IReadOnlyDictionary{string, object?}?, PythonCallOptions?, CancellationToken)"/>, reading each item with <paramref name="itemType"/> (trimming- and AOT-safe).</summary>
     public IAsyncEnumerable<T?> StreamAsync<T>(
         string module,
         string function,
@@ -132,9 +153,13 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
         IReadOnlyDictionary<string, object?>? kwargs = null,
         PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
-        => throw new NotSupportedException("streams come next");
+    {
+        ArgumentNullException.ThrowIfNull(itemType);
+        options = CheckStream(module, function, options);
+        return LeasedStreamAsync(options, (worker, ct) => worker.PoolStreamAsync(module, function, itemType, args, kwargs, options, ct), cancellationToken);
+    }
 
-    /// <inheritdoc />
+    /// <summary>As the typed stream overloads, yielding each item as a <see cref="JsonElement"/>.</summary>
     public IAsyncEnumerable<JsonElement> StreamAsync(
         string module,
         string function,
@@ -142,7 +167,52 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
         IReadOnlyDictionary<string, object?>? kwargs = null,
         PythonCallOptions? options = null,
         CancellationToken cancellationToken = default)
-        => throw new NotSupportedException("streams come next");
+    {
+        options = CheckStream(module, function, options);
+        return LeasedStreamAsync(options, (worker, ct) => worker.PoolStreamAsync(module, function, args, kwargs, options, ct), cancellationToken);
+    }
+
+    /// <summary>
+    /// A generator's items, or any other function's value as the only entry (<see cref="StreamEntry.IsValue"/>), on a
+    /// pooled worker: how <c>lifeguard run</c> serves a function it does not know the kind of.
+    /// </summary>
+    internal IAsyncEnumerable<StreamEntry> StreamOrCallAsync(
+        string module, string function, IReadOnlyList<object?>? args, PythonCallOptions? options, CancellationToken cancellationToken)
+    {
+        options = CheckStream(module, function, options);
+        return LeasedStreamAsync(options, (worker, ct) => worker.StreamOrCallAsync(module, function, args, options, ct), cancellationToken);
+    }
+
+    private static PythonCallOptions? CheckStream(string module, string function, PythonCallOptions? options)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(module);
+        ArgumentException.ThrowIfNullOrEmpty(function);
+        options = options?.Copy();
+        options?.ValidateForPool(nameof(options));
+        return options;
+    }
+
+    /// <summary>The stream on a worker checked out for it, checked in when the enumeration is disposed.</summary>
+    private async IAsyncEnumerable<TItem> LeasedStreamAsync<TItem>(
+        PythonCallOptions? options,
+        Func<PythonWorker, CancellationToken, IAsyncEnumerable<TItem>> stream,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var lease = await (options?.CheckoutTimeout is { } checkoutTimeout
+            ? _pool.CheckoutAsync(checkoutTimeout, cancellationToken)
+            : _pool.CheckoutAsync(cancellationToken)).ConfigureAwait(false);
+        try
+        {
+            await foreach (var item in stream(lease.Worker, cancellationToken).ConfigureAwait(false))
+            {
+                yield return item;
+            }
+        }
+        finally
+        {
+            lease.Dispose();
+        }
+    }
 
     /// <summary>
     /// Checks out one worker for several calls that must run in the same process (load data, then query it).

@@ -175,33 +175,8 @@ public sealed partial class PythonWorker
         ArgumentException.ThrowIfNullOrEmpty(function);
         cancellationToken.ThrowIfCancellationRequested();
         string name = module + "." + function;
-        if (_settings.AllowedModules is { } allowed)
-        {
-            if (!allowed.Contains(module))
-            {
-                throw PythonErrors.ModuleNotAllowed(_settings.PoolName, module, name);
-            }
-
-            // The module object's own attributes (__getattribute__, __setattr__, ...) would let a caller read or
-            // replace any of its globals, and '_' names are private by Python's convention: not the allowed surface.
-            if (function[0] == '_')
-            {
-                throw PythonErrors.NotPublic(_settings.PoolName, name);
-            }
-        }
-
-        switch (TryBeginCall())
-        {
-            case Lifecycle.Ready:
-                break;
-            case Lifecycle.Stopped:
-                throw PythonErrors.NotSentToStopped(_settings.PoolName, ProcessId, name);
-            case Lifecycle.Ended or Lifecycle.Disposed:
-                throw await NotRunningAsync(name).ConfigureAwait(false);
-            default:
-                throw PythonErrors.AlreadyCalling(ProcessId);
-        }
-
+        CheckAllowed(module, function, name);
+        await BeginCallAsync(name).ConfigureAwait(false);
         try
         {
             if (IsDead)
@@ -305,6 +280,41 @@ public sealed partial class PythonWorker
             _trace = null;
             Volatile.Write(ref _current, null);
             EndCall();
+        }
+    }
+
+    /// <summary>With <see cref="PythonPoolOptions.AllowedModules"/>, refuses a module not in it, or a name that is not public.</summary>
+    private void CheckAllowed(string module, string function, string name)
+    {
+        if (_settings.AllowedModules is { } allowed)
+        {
+            if (!allowed.Contains(module))
+            {
+                throw PythonErrors.ModuleNotAllowed(_settings.PoolName, module, name);
+            }
+
+            // The module object's own attributes (__getattribute__, __setattr__, ...) would let a caller read or
+            // replace any of its globals, and '_' names are private by Python's convention: not the allowed surface.
+            if (function[0] == '_')
+            {
+                throw PythonErrors.NotPublic(_settings.PoolName, name);
+            }
+        }
+    }
+
+    /// <summary>Ready → Calling, or the typed refusal: a call or stream in progress, a stopped worker, one that ended.</summary>
+    private async ValueTask BeginCallAsync(string name)
+    {
+        switch (TryBeginCall())
+        {
+            case Lifecycle.Ready:
+                return;
+            case Lifecycle.Stopped:
+                throw PythonErrors.NotSentToStopped(_settings.PoolName, ProcessId, name);
+            case Lifecycle.Ended or Lifecycle.Disposed:
+                throw await NotRunningAsync(name).ConfigureAwait(false);
+            default:
+                throw PythonErrors.AlreadyCalling(ProcessId);
         }
     }
 

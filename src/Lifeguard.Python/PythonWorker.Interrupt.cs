@@ -55,9 +55,14 @@ public sealed partial class PythonWorker
                     continue;
                 }
 
-                if (frame.Value.Id == id && frame.Value.Kind is FrameKind.Result or FrameKind.Error)
+                if (frame.Value.Id == id && frame.Value.Kind is FrameKind.Result or FrameKind.Error or FrameKind.StreamEnd)
                 {
-                    return false; // the worker stopped the call and is ready for the next
+                    return false; // the worker stopped the call (or the stream) and is ready for the next
+                }
+
+                if (frame.Value.Id == id && frame.Value.Kind == FrameKind.Item)
+                {
+                    continue; // an item of the interrupted stream, yielded before the interrupt
                 }
 
                 _ = Violation($"expected the reply to interrupted call {id}, got a {frame.Value.Kind} frame with id {frame.Value.Id}");

@@ -147,6 +147,7 @@ public sealed partial class PythonWorker
     {
         int protocol;
         bool spans = false;
+        bool streams = false;
         try
         {
             using var document = JsonDocument.Parse(hello.Json);
@@ -159,7 +160,9 @@ public sealed partial class PythonWorker
                 // An array of strings; names this host does not know are features it does not use.
                 foreach (var feature in features.EnumerateArray())
                 {
-                    spans |= (feature.GetString() ?? throw new InvalidOperationException("a feature is null.")) == "spans";
+                    string name = feature.GetString() ?? throw new InvalidOperationException("a feature is null.");
+                    spans |= name == "spans";
+                    streams |= name == "streams";
                 }
             }
         }
@@ -175,6 +178,7 @@ public sealed partial class PythonWorker
         }
 
         CollectsSpans = spans && protocol >= 2;
+        Streams = streams && protocol >= 2;
     }
 
     private void WriteInit(Utf8JsonWriter json)
@@ -182,9 +186,11 @@ public sealed partial class PythonWorker
         json.WriteStartObject();
         json.WriteNumber("protocol", ProtocolVersion);
 
-        // The kinds this host reads beyond version 1's: a worker sends a spans frame only when the host names "spans".
+        // The kinds this host reads beyond version 1's: a worker sends a spans frame only when the host names "spans",
+        // and serves streams only when it names "streams".
         json.WriteStartArray("features");
         json.WriteStringValue("spans");
+        json.WriteStringValue("streams");
         json.WriteEndArray();
         json.WriteNumber("maxFrame", _settings.MaxFrameSize);
         json.WriteBoolean("namedFloats", _settings.NamedFloats);

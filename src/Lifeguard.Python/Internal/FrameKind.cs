@@ -16,6 +16,18 @@ internal enum FrameKind : byte
     CallbackResult = 7,
     CallbackError = 8,
 
+    /// <summary>One item of a streaming call (kinds 16–31: streams).</summary>
+    Item = 16,
+
+    /// <summary>The host lets a stream send more items: <c>{"n": k}</c>.</summary>
+    Credit = 17,
+
+    /// <summary>A stream's generator finished or was closed: <c>{"items": n, "closed": true?}</c>.</summary>
+    StreamEnd = 18,
+
+    /// <summary>The host stops consuming a stream: close its generator.</summary>
+    Close = 19,
+
     /// <summary>Span data from Python, sent before the reply to a call that asked for it (kinds 32–47: spans).</summary>
     Spans = 32,
 }

@@ -33,14 +33,20 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
     /// refusing a type, a getter or a converter throwing, the frame growing past its maximum) is this call's
     /// <see cref="PythonSerializationException"/>, naming the argument; nothing has been sent.
     /// </summary>
-    /// <remarks><paramref name="spans"/>: whether Python is asked for the call's spans (<c>"sp": true</c>).</remarks>
+    /// <remarks>
+    /// <paramref name="spans"/>: whether Python is asked for the call's spans (<c>"sp": true</c>).
+    /// <paramref name="streamWindow"/>: above 0, the call is a stream with that window (<c>"st"</c>), and
+    /// <paramref name="acceptValue"/> lets a function that does not yield answer with its value (<c>"sv": true</c>).
+    /// </remarks>
     public void WriteCall(
         FrameWriter writer,
         string module,
         string function,
         IReadOnlyList<object?>? args,
         IReadOnlyDictionary<string, object?>? kwargs,
-        bool spans)
+        bool spans,
+        int streamWindow = 0,
+        bool acceptValue = false)
     {
         var frame = writer.Begin();
         int position = -1;
@@ -90,6 +96,15 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
                 if (spans)
                 {
                     frame.WriteBoolean("sp"u8, true);
+                }
+
+                if (streamWindow > 0)
+                {
+                    frame.WriteNumber("st"u8, streamWindow);
+                    if (acceptValue)
+                    {
+                        frame.WriteBoolean("sv"u8, true);
+                    }
                 }
 
                 frame.WriteEndObject();

@@ -32,6 +32,9 @@ internal static partial class PythonLog
     [LoggerMessage(2103, LogLevel.Warning, "Recording the spans of {Function} from Python worker {Pid} failed; the call is not affected.")]
     public static partial void SpansFailed(ILogger logger, int pid, string function, Exception exception);
 
+    [LoggerMessage(2104, LogLevel.Warning, "Python worker {Pid}: closing the stream of {Function} raised {PythonType}: {Message}. Nobody consumed it any more; the worker is kept.")]
+    public static partial void StreamCloseFailed(ILogger logger, int pid, string function, string pythonType, string message);
+
     [LoggerMessage(2200, LogLevel.Information, "[python {Pid}] {Line}")]
     public static partial void WorkerOutput(ILogger logger, int pid, string line);
 

@@ -19,6 +19,7 @@ internal static class PythonTracing
     public const string AttributesDroppedTag = "lifeguard.python.attributes_dropped";
     public const string SpansInvalidTag = "lifeguard.python.spans_invalid";
     public const string UnfinishedTag = "lifeguard.python.unfinished";
+    public const string StreamItemsTag = "lifeguard.python.stream.items";
 
     public static ActivitySource Source => LifeguardTracing.Source;
 

@@ -56,6 +56,9 @@ internal sealed class PythonWorkerSettings
 
     public bool IncludeArgumentsInErrors { get; init; }
 
+    /// <summary>How far a stream's generator may run ahead of its consumer, unless a call says otherwise.</summary>
+    public int StreamWindow { get; init; }
+
     public long? MaxWorkerMemory { get; init; }
 
     public required TimeProvider Time { get; init; }
@@ -89,6 +92,7 @@ internal sealed class PythonWorkerSettings
             StderrTailLines = options.StderrTailLines,
             OnOutput = options.OnOutput,
             IncludeArgumentsInErrors = options.IncludeArgumentsInErrors,
+            StreamWindow = options.StreamWindow,
             MaxWorkerMemory = options.MaxWorkerMemory,
             Time = options.TimeProvider,
             LoggerFactory = options.LoggerFactory ?? Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance,

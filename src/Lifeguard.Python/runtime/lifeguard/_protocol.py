@@ -11,7 +11,7 @@ import os
 import struct
 
 PROTOCOL_VERSION = 2
-FEATURES = ("spans",)  # the kinds beyond version 1's this runtime sends, when the host names them too
+FEATURES = ("spans", "streams")  # the kinds beyond version 1's this runtime sends, when the host names them too
 
 # Frame kinds. New kinds go in their family's reserved range (docs/protocol.md, "Reserved kinds"): 1-15 version 1 and
 # small additions, 16-31 streams, 32-47 spans, 48-63 shared-memory references, 64-79 health pings, 80-95 remote-pool
@@ -24,7 +24,12 @@ ERROR = 5
 CALLBACK = 6
 CALLBACK_RESULT = 7
 CALLBACK_ERROR = 8
+ITEM = 16  # one item a streaming call yielded
+CREDIT = 17  # the host lets a stream send this many more items
+STREAM_END = 18  # the stream's generator finished (or was closed), after this many items
+CLOSE = 19  # the host stops consuming: close the generator
 SPANS = 32
+MAX_STREAM_WINDOW = 65536
 
 _HEAD = struct.Struct(">IBQI")  # length, kind, id, json length
 _BODY_HEAD = struct.Struct(">BQI")  # kind, id, json length
@@ -47,6 +52,7 @@ class Channel:
     """Reads and writes frames on the two private protocol descriptors. Single-threaded."""
 
     def __init__(self, fd_in, fd_out, max_frame):
+        self._fd_in = fd_in
         self._reader = open(fd_in, "rb", buffering=1 << 16, closefd=False)
         self._fd_out = fd_out
         self.max_frame = max_frame
@@ -87,6 +93,17 @@ class Channel:
             attachments.append(bytes(view[position : position + size]))
             position += size
         return kind, frame_id, body[_MIN_BODY:end], attachments
+
+    def poll_frame(self):
+        """Returns a frame if one has arrived, else None, without blocking (the host writes whole frames)."""
+        os.set_blocking(self._fd_in, False)
+        try:
+            waiting = self._reader.peek(1)  # what is buffered, or one read that does not wait
+        except BlockingIOError:
+            waiting = b""
+        finally:
+            os.set_blocking(self._fd_in, True)
+        return self.read_frame() if waiting else None
 
     def write_frame(self, kind, frame_id, payload, attachments=()):
         total = _MIN_BODY + len(payload) + sum(4 + len(a) for a in attachments)

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 from . import _protocol as p
 from . import _spans
@@ -16,6 +17,7 @@ RUNTIME_VERSION = "1.1.0"
 EXIT_INIT_FAILED = 3
 EXIT_PROTOCOL = 70
 DEFAULT_MAX_FRAME = 64 * 1024 * 1024
+_RUNTIME_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def main(argv):
@@ -114,8 +116,10 @@ def _serve(channel):
             return 0  # the host closed our input: it is done with us, or gone
         if kind == p.CALL:
             _calls.run(channel, frame_id, payload, attachments)
-        elif kind in (p.CALLBACK_RESULT, p.CALLBACK_ERROR):
-            pass  # the answer to a callback whose call was interrupted: nobody waits for it any more
+        elif kind in (p.CALLBACK_RESULT, p.CALLBACK_ERROR, p.CREDIT, p.CLOSE):
+            # The answer to a callback whose call was interrupted, or credit or a close for a stream that ended
+            # before it arrived: nobody waits for it any more.
+            pass
         else:
             raise p.ProtocolError("unexpected frame kind %d between calls" % kind)
 
@@ -162,6 +166,8 @@ class _Calls:
         state.traceparent = message.get("tp")
         state.tracestate = message.get("ts")
         state.interrupt_pending = False
+        window = _stream_window(message)
+        items = None
         # Spans only when this call asks for them (the host records traces) and the host reads span frames.
         state.spans = _spans.Collector() if message.get("sp") is True and "spans" in state.host_features else None
         try:
@@ -172,12 +178,24 @@ class _Calls:
                     result = target(*(message.get("a") or ()), **(message.get("k") or {}))
                     if hasattr(result, "__await__") and hasattr(result, "send"):
                         result = _run_coroutine(result)
+                    items = _items(result, message, module, function)
+                    if items is not None and window is None:
+                        # A generator called as a call: its items, as one list, within the maximum frame size.
+                        result, items = _drain(channel, items), None
                 finally:
                     state.in_call = False
             except KeyboardInterrupt as error:
                 failure = (error, "cancelled")
             except BaseException as error:  # noqa: B036 - includes CancelledError and SystemExit: reported, not fatal
-                failure = (error, "cancelled" if type(error).__name__ == "CancelledError" else "exception")
+                failure = (error, _failure_kind(error))
+            if failure is None and items is not None:
+                failure, end = _stream(channel, call_id, items, window)
+                _send_spans(channel, call_id)
+                if failure is None:
+                    channel.write_frame(p.STREAM_END, call_id, json.dumps(end).encode("ascii"))
+                else:
+                    _reply_error(channel, call_id, *failure)
+                return
             _send_spans(channel, call_id)
             if failure is not None:
                 _reply_error(channel, call_id, *failure)
@@ -196,6 +214,183 @@ class _Calls:
 
 
 _calls = _Calls()
+
+
+def _failure_kind(error):
+    if isinstance(error, p.EncodeError):
+        return "encode"
+    return "cancelled" if type(error).__name__ == "CancelledError" else "exception"
+
+
+# ---------------------------------------------------------------------------------------------------------- streams
+#
+# A call frame with "st": n asks for a stream (docs/protocol.md, "Streams"): the items of a generator, an async
+# generator or any iterator go out as item frames, at most n ahead of the host's credit, then a stream-end frame. The
+# host grants credit as it consumes, and sends close when it stops early; the worker looks at its input when out of
+# credit, and otherwise at most every _POLL_SECONDS (a select-free peek), so a close is seen at the next item.
+
+_POLL_SECONDS = 0.001
+
+
+def _stream_window(message):
+    window = message.get("st")
+    if window is None or "streams" not in state.host_features:
+        return None
+    if type(window) is not int or not 1 <= window <= p.MAX_STREAM_WINDOW:
+        raise p.ProtocolError("a stream window must be an integer from 1 to %d, not %r" % (p.MAX_STREAM_WINDOW, window))
+    return window
+
+
+class _Items:
+    """The items of a result: next() returns one, or raises StopIteration at the end; close() ends it early."""
+
+    __slots__ = ("next", "close")
+
+    def __init__(self, result):
+        if hasattr(result, "__anext__"):
+            self.next = lambda: _async_next(result)
+            self.close = (lambda: _run_coroutine(result.aclose())) if hasattr(result, "aclose") else _nothing
+        else:
+            self.next = result.__next__
+            self.close = getattr(result, "close", _nothing)
+
+
+def _nothing():
+    pass
+
+
+_END = object()
+
+
+def _async_next(iterator):
+    item = _run_coroutine(_anext_or_end(iterator))
+    if item is _END:
+        raise StopIteration
+    return item
+
+
+async def _anext_or_end(iterator):
+    try:
+        return await iterator.__anext__()
+    except StopAsyncIteration:
+        return _END  # a StopIteration raised in a coroutine would become a RuntimeError (PEP 479)
+
+
+def _items(result, message, module, function):
+    """The items to stream or drain, or None for a result that is a value."""
+    if hasattr(result, "__next__") or hasattr(result, "__anext__"):
+        return _Items(result)
+    if message.get("st") is None or message.get("sv") is True:
+        return None  # a value: a call's result, or a stream call that accepts one ("sv")
+    if isinstance(result, (list, tuple)):
+        return _Items(iter(result))
+    raise TypeError(
+        "%s.%s returned %s, not a generator or an iterable: a stream needs a function that yields its items"
+        % (module, function, p._type_name(result))
+    )
+
+
+def _drain(channel, items):
+    """A generator's items as one list, refused with EncodeError once they could not fit in one frame."""
+    limit = channel.max_frame - 4 - p._MIN_BODY
+    drained = []
+    size = 2
+    try:
+        while True:
+            try:
+                item = items.next()
+            except StopIteration:
+                return drained
+            data, attachments = channel.encode(item)
+            size += len(data) + 1 + sum(4 + len(a) for a in attachments)
+            if size > limit:
+                raise p.EncodeError(
+                    "the generator's items exceed the maximum frame size of %d bytes after %d items: stream them "
+                    "(StreamAsync), or raise MaxFrameSize" % (channel.max_frame, len(drained) + 1)
+                )
+            drained.append(item)
+    except BaseException:
+        _close_quietly(items)
+        raise
+
+
+def _close_quietly(items):
+    try:
+        items.close()
+    except BaseException as error:  # noqa: B036 - the first failure is the one reported
+        sys.stderr.write("lifeguard worker: closing the generator raised %r\n" % error)
+
+
+def _stream(channel, call_id, items, window):
+    """Sends the items under credit. Returns (failure, None), or (None, the stream-end frame's JSON)."""
+    credit = window
+    sent = 0
+    closed = False
+    next_poll = time.monotonic() + _POLL_SECONDS
+    while True:
+        if credit == 0:
+            while credit == 0 and not closed:
+                credit, closed = _stream_input(channel, call_id, channel.read_frame(), credit, window)
+        else:
+            now = time.monotonic()
+            if now >= next_poll:
+                next_poll = now + _POLL_SECONDS
+                frame = channel.poll_frame()
+                while frame is not None and not closed:
+                    credit, closed = _stream_input(channel, call_id, frame, credit, window)
+                    frame = channel.poll_frame()
+        if closed:
+            break
+        try:
+            state.in_call = True
+            try:
+                item = items.next()
+            finally:
+                state.in_call = False
+        except StopIteration:
+            return None, {"items": sent}
+        except KeyboardInterrupt as error:
+            return (error, "cancelled"), None
+        except BaseException as error:  # noqa: B036 - the generator raised: after the items it yielded
+            return (error, _failure_kind(error)), None
+        try:
+            data, attachments = channel.encode(item)
+            channel.write_frame(p.ITEM, call_id, data, attachments)
+        except p.EncodeError as error:
+            _close_quietly(items)
+            return (error, "encode"), None
+        sent += 1
+        credit -= 1
+    # The host stopped consuming: close the generator, so its finally blocks run.
+    try:
+        state.in_call = True
+        try:
+            items.close()
+        finally:
+            state.in_call = False
+    except KeyboardInterrupt as error:
+        return (error, "cancelled"), None
+    except BaseException as error:  # noqa: B036 - a finally block raised, or the generator ignored the close
+        return (error, _failure_kind(error)), None
+    return None, {"items": sent, "closed": True}
+
+
+def _stream_input(channel, call_id, frame, credit, window):
+    """Applies a frame the host sent during a stream: credit, close, or a late callback answer."""
+    kind, frame_id, payload, attachments = frame
+    if kind in (p.CALLBACK_RESULT, p.CALLBACK_ERROR) or (kind in (p.CREDIT, p.CLOSE) and frame_id < call_id):
+        return credit, False  # the answer to a callback of an earlier, interrupted call, or for an earlier stream
+    if frame_id != call_id:
+        raise p.ProtocolError("expected a frame of stream %d, got kind %d id %d" % (call_id, kind, frame_id))
+    if kind == p.CLOSE:
+        return credit, True
+    if kind != p.CREDIT:
+        raise p.ProtocolError("unexpected frame kind %d during stream %d" % (kind, call_id))
+    grant = channel.decode(payload, attachments)
+    n = grant.get("n") if isinstance(grant, dict) else None
+    if type(n) is not int or n < 1 or credit + n > window:
+        raise p.ProtocolError("a credit of %r on top of %d is outside stream %d's window of %d" % (n, credit, call_id, window))
+    return credit + n, False
 
 
 def _send_spans(channel, call_id):
@@ -275,9 +470,9 @@ def _reply_error(channel, call_id, error, kind):
     if kind == "encode":
         trace = ""
     else:
-        # Start the traceback at the user's code: the first frame is this runtime calling it.
+        # Start the traceback at the user's code: the first frames are this runtime calling it.
         tb = error.__traceback__
-        if tb is not None and tb.tb_frame.f_code is _Calls.run.__code__ and tb.tb_next is not None:
+        while tb is not None and tb.tb_next is not None and os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) == _RUNTIME_DIR:
             tb = tb.tb_next
         trace = "".join(traceback.format_exception(error_type, error, tb))
     body = {"kind": kind, "type": name, "message": str(error), "traceback": trace}
