@@ -26,11 +26,12 @@ internal sealed class PythonQuickSet : IQuickSet
     private static readonly Budget ScalingBudget = new(WarmupRounds: 1, MaxRounds: 31, TimeSpan.FromSeconds(18));
     private static readonly Budget BytesBudget = new(WarmupRounds: 3, MaxRounds: 41, TimeSpan.FromSeconds(8));
     private static readonly Budget Start4Budget = new(WarmupRounds: 1, MaxRounds: 41, TimeSpan.FromSeconds(12));
+    private static readonly Budget StreamBudget = new(WarmupRounds: 2, MaxRounds: 41, TimeSpan.FromSeconds(12));
     private static readonly Budget BurstBudget = new(WarmupRounds: 1, MaxRounds: 21, TimeSpan.FromSeconds(15));
 
     public string Name => "python";
 
-    public string Description => "python.roundtrip, .roundtrip.dashboard, .scaling, .bytes1mib, .start4 and .burst vs pipe, stdlib-pool, no-dashboard, bare-interpreter and no-overflow baselines";
+    public string Description => "python.roundtrip, .roundtrip.dashboard, .scaling, .bytes1mib, .start4, .burst and .stream vs pipe, stdlib-pool, no-dashboard, bare-interpreter, no-overflow and calls baselines";
 
     public async Task<int> RunAsync(TextWriter output)
     {
@@ -42,9 +43,10 @@ internal sealed class PythonQuickSet : IQuickSet
         var bytes = await RunBytesAsync();
         var start4 = await RunStart4Async();
         var (burst, burstStarts) = await RunBurstAsync();
+        var stream = await RunStreamAsync();
         total.Stop();
 
-        Scenario[] scenarios = [roundtrip, dashboard, scaling, bytes, start4, burst];
+        Scenario[] scenarios = [roundtrip, dashboard, scaling, bytes, start4, burst, stream];
         await output.WriteLineAsync(Invariant(
             $"quick python: {Environment.ProcessorCount} cores, {total.Elapsed.TotalSeconds:F1} s, medians of interleaved rounds; load average {loadBefore} before, {LoadAverage()} after"));
         await output.WriteLineAsync(Invariant($"interpreter: {await PythonBench.InterpreterAsync()}"));
@@ -73,6 +75,8 @@ internal sealed class PythonQuickSet : IQuickSet
             $"{PythonBurstBenchmarks.Name}: per call, {PythonBurstBenchmarks.Calls} calls of square(7) from {PythonBurstBenchmarks.Callers} callers on a fresh pool, one burst per round; lifeguard = Size 2 + MaxOverflow 1, no-overflow = Size 2."));
         await output.WriteLineAsync(Invariant(
             $"{PythonBurstBenchmarks.Name} starts per pool (the fill's included), median [min, max]: {string.Join("; ", burstStarts.Select(s => $"{s.Key} {Statistics.Median(s.Value):F0} [{s.Value.Min():F0}, {s.Value.Max():F0}]"))}."));
+        await output.WriteLineAsync(Invariant(
+            $"{PythonStreamBenchmarks.Name}: per item, one generator yielding {PythonStreamBenchmarks.Items} small ints per round (StreamAsync, default window) vs calls = {PythonStreamBenchmarks.Items} sequential calls of square(7); pool of 1."));
         await output.WriteLineAsync();
 
         foreach (var scenario in scenarios)
@@ -221,6 +225,24 @@ internal sealed class PythonQuickSet : IQuickSet
             new Competitor(Subject, () => Burst(Subject, overflow: true)),
             new Competitor("no-overflow", () => Burst("no-overflow", overflow: false)));
         return (scenario, starts);
+    }
+
+    private static async Task<Scenario> RunStreamAsync()
+    {
+        var bench = new PythonStreamBenchmarks();
+        try
+        {
+            await bench.SetupAsync();
+            return await InterleaveAsync(
+                PythonStreamBenchmarks.Name,
+                StreamBudget,
+                new Competitor(Subject, () => bench.PerItemNsAsync(stream: true)),
+                new Competitor("calls", () => bench.PerItemNsAsync(stream: false)));
+        }
+        finally
+        {
+            await bench.CleanupAsync();
+        }
     }
 
     /// <summary>

@@ -22,6 +22,7 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
     private readonly RunOutputForwarder _output = new(error, TimeProvider.System);
     private long _read;
     private long _written;
+    private bool _generator;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -84,19 +85,19 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
         }
 
         var clock = Stopwatch.StartNew();
-        PythonPool? pool;
+        PythonPool pool;
         try
         {
-            pool = await RunTarget.StartAsync(settings, _output, error, interrupts.StopReading).ConfigureAwait(false);
+            if (await RunTarget.StartAsync(settings, _output, error, interrupts.StopReading).ConfigureAwait(false) is not { } started)
+            {
+                return ExitCodes.Usage; // reported; no input was read
+            }
+
+            (pool, _generator) = started;
         }
         catch (OperationCanceledException) when (interrupts.Interrupted)
         {
             return await InterruptedAsync(interrupts, clock.Elapsed, status: null).ConfigureAwait(false);
-        }
-
-        if (pool is null)
-        {
-            return ExitCodes.Usage; // reported; no input was read
         }
 
         registry?.Add(pool);
@@ -243,7 +244,7 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
         using var inFlight = new SemaphoreSlim(cap);
 
         // The reorder window: results wait here, in input order, until written.
-        var pending = Channel.CreateBounded<Task<RunEntry?>>(new BoundedChannelOptions(Math.Max(64, cap * 8)) { SingleReader = true, SingleWriter = true });
+        var pending = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Math.Max(64, cap * 8)) { SingleReader = true, SingleWriter = true });
         var reader = Task.Run(() => ReadAsync(pool, inFlight, pending.Writer, interrupts, skip, maxFrameSize), CancellationToken.None);
 
         var writer = new RunWriter(sink);
@@ -266,27 +267,76 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
                 continue;
             }
 
-            if (!next.IsCompleted && dirty)
+            if (next.Items is { } items)
+            {
+                // A generator's input: its entries are written as they come, and it is complete with its closing
+                // (or error) entry. The reader is drained whatever happens, so that its call never waits on it.
+                bool complete = false;
+                while (true)
+                {
+                    if (!items.TryRead(out var item))
+                    {
+                        if (dirty)
+                        {
+                            failure ??= await FlushAsync(dirty).ConfigureAwait(false);
+                            dirty = false;
+                            flushed = Stopwatch.GetTimestamp();
+                        }
+
+                        if (!await items.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+                        {
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    if (!ended && failure is null)
+                    {
+                        await WriteAsync(item).ConfigureAwait(false);
+                        complete = item.Completes;
+                    }
+                }
+
+                await next.Entry.ConfigureAwait(false);
+                ended |= !complete;
+                continue;
+            }
+
+            if (!next.Entry.IsCompleted && dirty)
             {
                 failure ??= await FlushAsync(dirty).ConfigureAwait(false);
                 dirty = false;
                 flushed = Stopwatch.GetTimestamp();
             }
 
-            var entry = await next.ConfigureAwait(false);
+            var entry = await ((Task<RunEntry?>)next.Entry).ConfigureAwait(false);
             if (ended || entry is null || failure is not null)
             {
                 ended = true;
                 continue;
             }
 
+            await WriteAsync(entry).ConfigureAwait(false);
+        }
+
+        await reader.ConfigureAwait(false);
+        failure ??= await FlushAsync(dirty).ConfigureAwait(false);
+        return failure;
+
+        async Task WriteAsync(RunEntry entry)
+        {
             try
             {
                 await writer.WriteAsync(entry, CancellationToken.None).ConfigureAwait(false);
                 dirty = true;
-                _written++;
                 _stats.Record(entry);
-                progress?.Invoke(_written);
+                if (entry.Completes)
+                {
+                    _written++;
+                    progress?.Invoke(_written);
+                }
+
                 if (Stopwatch.GetElapsedTime(flushed) >= FlushInterval)
                 {
                     await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
@@ -300,10 +350,6 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
                 interrupts.Abort();
             }
         }
-
-        await reader.ConfigureAwait(false);
-        failure ??= await FlushAsync(dirty).ConfigureAwait(false);
-        return failure;
 
         async Task<Exception?> FlushAsync(bool needed)
         {
@@ -325,7 +371,7 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
         }
     }
 
-    private async Task ReadAsync(PythonPool pool, SemaphoreSlim inFlight, ChannelWriter<Task<RunEntry?>> pending, RunInterrupts interrupts, long skip, int maxFrameSize)
+    private async Task ReadAsync(PythonPool pool, SemaphoreSlim inFlight, ChannelWriter<Pending> pending, RunInterrupts interrupts, long skip, int maxFrameSize)
     {
         try
         {
@@ -337,7 +383,16 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
 
             while (await input.NextAsync(read: true, interrupts.StopReading).ConfigureAwait(false) is { } line)
             {
-                await pending.WriteAsync(CallAsync(pool, inFlight, line, maxFrameSize, interrupts), interrupts.StopReading).ConfigureAwait(false);
+                if (_generator)
+                {
+                    var items = Channel.CreateBounded<RunEntry>(new BoundedChannelOptions(ItemsPerInput) { SingleReader = true, SingleWriter = true });
+                    await pending.WriteAsync(new Pending(StreamAsync(pool, inFlight, line, maxFrameSize, interrupts, items.Writer), items.Reader), interrupts.StopReading).ConfigureAwait(false);
+                }
+                else
+                {
+                    await pending.WriteAsync(new Pending(CallAsync(pool, inFlight, line, maxFrameSize, interrupts), null), interrupts.StopReading).ConfigureAwait(false);
+                }
+
                 _read++;
             }
         }
@@ -354,19 +409,9 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
     /// <summary>This input's entry, or null when it has none: it never started, or was cancelled after an interrupt.</summary>
     private async Task<RunEntry?> CallAsync(PythonPool pool, SemaphoreSlim inFlight, InputLine line, int maxFrameSize, RunInterrupts interrupts)
     {
-        if (line.Bytes is null)
+        if (Parse(line, maxFrameSize, out var argument) is { } invalid)
         {
-            return RunEntry.Failure(line, "InputTooLarge", TooLarge(line, maxFrameSize), TimeSpan.Zero);
-        }
-
-        RawJson argument;
-        try
-        {
-            argument = RawJson.Parse(line.Bytes);
-        }
-        catch (JsonException e)
-        {
-            return RunEntry.Failure(line, "InvalidInput", InvalidJson(line, e), TimeSpan.Zero);
+            return invalid;
         }
 
         try
@@ -384,40 +429,118 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
             var result = await pool.CallAsync(settings.Target.Module, settings.Target.Function, [argument], cancellationToken: interrupts.CancelCalls).ConfigureAwait(false);
             return RunEntry.Success(line, result, Stopwatch.GetElapsedTime(started));
         }
-        catch (OperationCanceledException) when (interrupts.CancelCalls.IsCancellationRequested)
+        catch (Exception e) when (e is not OperationCanceledException || !interrupts.CancelCalls.IsCancellationRequested)
+        {
+            return Failure(line, e, Stopwatch.GetElapsedTime(started), maxFrameSize);
+        }
+        catch (OperationCanceledException)
         {
             return null;
-        }
-        catch (PythonException e)
-        {
-            return RunEntry.Failure(line, e.PythonType, e.PythonMessage, Stopwatch.GetElapsedTime(started));
-        }
-        catch (Exception e) when (e is PythonWorkerCrashedException or PythonProtocolException)
-        {
-            return RunEntry.Failure(line, "WorkerCrashed", e.Message, Stopwatch.GetElapsedTime(started));
-        }
-        catch (PythonCallTimeoutException e)
-        {
-            return RunEntry.Failure(line, "Timeout", e.Message, Stopwatch.GetElapsedTime(started));
-        }
-        catch (PythonSerializationException e) when (line.Length > maxFrameSize - FrameOverhead)
-        {
-            return RunEntry.Failure(line, "InputTooLarge", $"{TooLarge(line, maxFrameSize)} ({e.Message})", Stopwatch.GetElapsedTime(started));
-        }
-        catch (PythonSerializationException e)
-        {
-            return RunEntry.Failure(line, "InvalidInput", e.Message, Stopwatch.GetElapsedTime(started));
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // Whatever else went wrong is this input's error entry: one input never ends the run.
-            return RunEntry.Failure(line, e.GetType().Name, e.Message, Stopwatch.GetElapsedTime(started));
         }
         finally
         {
             inFlight.Release();
         }
     }
+
+    /// <summary>
+    /// A generator function's input: an entry per item into <paramref name="entries"/> as they come (the writer takes
+    /// them in input order; a full buffer holds the generator back by its stream's credit), then the closing entry,
+    /// or an error entry after the items. No closing entry when the stream was cancelled after an interrupt. Retries
+    /// never replay a stream.
+    /// </summary>
+    private async Task StreamAsync(PythonPool pool, SemaphoreSlim inFlight, InputLine line, int maxFrameSize, RunInterrupts interrupts, ChannelWriter<RunEntry> entries)
+    {
+        try
+        {
+            if (Parse(line, maxFrameSize, out var argument) is { } invalid)
+            {
+                await entries.WriteAsync(invalid, CancellationToken.None).ConfigureAwait(false);
+                return;
+            }
+
+            try
+            {
+                await inFlight.WaitAsync(interrupts.StopReading).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            long started = Stopwatch.GetTimestamp();
+            long items = 0;
+            RunEntry? last;
+            try
+            {
+                await foreach (var item in pool.StreamAsync(settings.Target.Module, settings.Target.Function, [argument], cancellationToken: interrupts.CancelCalls).ConfigureAwait(false))
+                {
+                    await entries.WriteAsync(RunEntry.Yielded(line, items++, item), CancellationToken.None).ConfigureAwait(false);
+                }
+
+                last = RunEntry.Closing(line, items, Stopwatch.GetElapsedTime(started));
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !interrupts.CancelCalls.IsCancellationRequested)
+            {
+                last = Failure(line, e, Stopwatch.GetElapsedTime(started), maxFrameSize);
+            }
+            catch (OperationCanceledException)
+            {
+                last = null;
+            }
+            finally
+            {
+                inFlight.Release();
+            }
+
+            if (last is not null)
+            {
+                await entries.WriteAsync(last, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            entries.Complete();
+        }
+    }
+
+    /// <summary>The input's argument, or (returned) its error entry when the line is too large or not JSON.</summary>
+    private static RunEntry? Parse(InputLine line, int maxFrameSize, out RawJson? argument)
+    {
+        argument = null;
+        if (line.Bytes is null)
+        {
+            return RunEntry.Failure(line, "InputTooLarge", TooLarge(line, maxFrameSize), TimeSpan.Zero);
+        }
+
+        try
+        {
+            argument = RawJson.Parse(line.Bytes);
+            return null;
+        }
+        catch (JsonException e)
+        {
+            return RunEntry.Failure(line, "InvalidInput", InvalidJson(line, e), TimeSpan.Zero);
+        }
+    }
+
+    /// <summary>The error entry for an input whose call failed: one input never ends the run.</summary>
+    private static RunEntry Failure(InputLine line, Exception e, TimeSpan latency, int maxFrameSize) => e switch
+    {
+        PythonException python => RunEntry.Failure(line, python.PythonType, python.PythonMessage, latency),
+        PythonWorkerCrashedException or PythonProtocolException => RunEntry.Failure(line, "WorkerCrashed", e.Message, latency),
+        PythonCallTimeoutException => RunEntry.Failure(line, "Timeout", e.Message, latency),
+        PythonSerializationException when line.Length > maxFrameSize - FrameOverhead
+            => RunEntry.Failure(line, "InputTooLarge", $"{TooLarge(line, maxFrameSize)} ({e.Message})", latency),
+        PythonSerializationException => RunEntry.Failure(line, "InvalidInput", e.Message, latency),
+        _ => RunEntry.Failure(line, e.GetType().Name, e.Message, latency),
+    };
+
+    /// <summary>How many entries of one generator's input wait for the writer before its stream is held back.</summary>
+    private const int ItemsPerInput = 64;
+
+    /// <summary>An input in the reorder window: its entry, or for a generator function the reader of its entries.</summary>
+    private readonly record struct Pending(Task Entry, ChannelReader<RunEntry>? Items);
 
     /// <summary>Room a call frame takes besides its argument: header, module and function names, trace context.</summary>
     private const int FrameOverhead = 4096;

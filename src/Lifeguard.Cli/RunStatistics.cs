@@ -15,6 +15,7 @@ internal sealed class RunStatistics
     private readonly SortedDictionary<string, long> _failures = new(StringComparer.Ordinal);
     private long _count;
     private long _kept;
+    private long _items;
 
     /// <summary>Failed inputs, those kept from an earlier run (<see cref="Keep"/>) included.</summary>
     public long Failed { get; private set; }
@@ -32,6 +33,12 @@ internal sealed class RunStatistics
 
     public void Record(RunEntry entry)
     {
+        if (!entry.Completes)
+        {
+            _items++; // an item: its input is counted by its closing or error entry
+            return;
+        }
+
         _count++;
         if (!entry.Succeeded)
         {
@@ -70,6 +77,11 @@ internal sealed class RunStatistics
         if (_kept > 0)
         {
             text.Append(c, $", {_kept} of them kept from the earlier run");
+        }
+
+        if (_items > 0)
+        {
+            text.Append(c, $"; {_items} items yielded");
         }
 
         if (_count > 0 || _kept == 0)

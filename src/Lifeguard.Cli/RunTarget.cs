@@ -22,8 +22,11 @@ internal static partial class RunTarget
 
     public static string CheckFile => Path.Combine(AppContext.BaseDirectory, "python", "lifeguard_run.py");
 
-    /// <summary>The started pool, or <see langword="null"/> when the failure has been reported on <paramref name="error"/>.</summary>
-    public static async Task<PythonPool?> StartAsync(RunSettings settings, RunOutputForwarder output, TextWriter error, CancellationToken cancellationToken)
+    /// <summary>
+    /// The started pool and whether FUNCTION is a generator function, or <see langword="null"/> when the failure has
+    /// been reported on <paramref name="error"/>.
+    /// </summary>
+    public static async Task<(PythonPool Pool, bool Generator)?> StartAsync(RunSettings settings, RunOutputForwarder output, TextWriter error, CancellationToken cancellationToken)
     {
         var options = settings.PoolOptions();
         if (!settings.Quiet)
@@ -45,10 +48,12 @@ internal static partial class RunTarget
         }
 
         string? problem;
+        bool generator = false;
         try
         {
             var answer = await pool.CallAsync(CheckModuleName, "check", [ModuleName, settings.Target.Function], cancellationToken: cancellationToken).ConfigureAwait(false);
-            problem = answer.ValueKind == JsonValueKind.Null ? null : NotCallable(file, settings.Target.Function, answer);
+            generator = answer.ValueKind == JsonValueKind.Object && answer.TryGetProperty("generator"u8, out var flag) && flag.ValueKind == JsonValueKind.True;
+            problem = answer.ValueKind == JsonValueKind.Null || generator ? null : NotCallable(file, settings.Target.Function, answer);
         }
         catch (OperationCanceledException)
         {
@@ -69,7 +74,7 @@ internal static partial class RunTarget
             return null;
         }
 
-        return pool;
+        return (pool, generator);
     }
 
     /// <summary>

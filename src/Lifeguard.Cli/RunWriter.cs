@@ -6,7 +6,8 @@ namespace Lifeguard.Cli;
 
 /// <summary>
 /// Writes entries as JSON lines, <c>{"index": i, "line": n, "result": ...}</c> or <c>{"index": i, "line": n, "error":
-/// {...}}</c>, each in one write ending with its line break, so that a line is torn only when the process is killed in
+/// {...}}</c>; a generator's items as <c>{"index": i, "line": n, "item": k, "result": ...}</c> and its closing entry as
+/// <c>{"index": i, "line": n, "items": K}</c>. Each in one write ending with its line break, so that a line is torn only when the process is killed in
 /// the middle of that write. Not thread-safe.
 /// </summary>
 internal sealed class RunWriter(Stream sink)
@@ -22,7 +23,16 @@ internal sealed class RunWriter(Stream sink)
             json.WriteStartObject();
             json.WriteNumber("index"u8, entry.Index);
             json.WriteNumber("line"u8, entry.Line);
-            if (entry.Result is { } result)
+            if (entry.Item is { } item)
+            {
+                json.WriteNumber("item"u8, item);
+            }
+
+            if (entry.Items is { } items)
+            {
+                json.WriteNumber("items"u8, items);
+            }
+            else if (entry.Result is { } result)
             {
                 json.WritePropertyName("result"u8);
                 result.WriteTo(json);

@@ -172,17 +172,6 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
         return LeasedStreamAsync(options, (worker, ct) => worker.PoolStreamAsync(module, function, args, kwargs, options, ct), cancellationToken);
     }
 
-    /// <summary>
-    /// A generator's items, or any other function's value as the only entry (<see cref="StreamEntry.IsValue"/>), on a
-    /// pooled worker: how <c>lifeguard run</c> serves a function it does not know the kind of.
-    /// </summary>
-    internal IAsyncEnumerable<StreamEntry> StreamOrCallAsync(
-        string module, string function, IReadOnlyList<object?>? args, PythonCallOptions? options, CancellationToken cancellationToken)
-    {
-        options = CheckStream(module, function, options);
-        return LeasedStreamAsync(options, (worker, ct) => worker.StreamOrCallAsync(module, function, args, options, ct), cancellationToken);
-    }
-
     private static PythonCallOptions? CheckStream(string module, string function, PythonCallOptions? options)
     {
         ArgumentException.ThrowIfNullOrEmpty(module);

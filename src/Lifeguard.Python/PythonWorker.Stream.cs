@@ -87,7 +87,7 @@ public sealed partial class PythonWorker
         CancellationToken cancellationToken)
         => EnumerateAsync(
             () => new StreamCall<T?, JsonTypeInfo<T>>(
-                this, module, function, ResolveStream(options), acceptValue: false, itemType, static (frame, typeInfo) => JsonSerializer.Deserialize(frame.Json.Span, typeInfo)),
+                this, module, function, ResolveStream(options), itemType, static (frame, typeInfo) => JsonSerializer.Deserialize(frame.Json.Span, typeInfo)),
             args,
             kwargs,
             static stream => stream.Current,
@@ -102,28 +102,10 @@ public sealed partial class PythonWorker
         PythonCallOptions? options,
         CancellationToken cancellationToken)
         => EnumerateAsync(
-            () => new StreamCall<JsonElement, PythonCallCodec>(this, module, function, ResolveStream(options), acceptValue: false, _codec, ReadUntyped),
+            () => new StreamCall<JsonElement, PythonCallCodec>(this, module, function, ResolveStream(options), _codec, ReadUntyped),
             args,
             kwargs,
             static stream => stream.Current,
-            cancellationToken);
-
-    /// <summary>
-    /// A stream that also accepts a function that does not yield: its one value comes as the only entry, marked
-    /// <see cref="StreamEntry.IsValue"/> (<c>lifeguard run</c> writes a generator's items, and any other function's
-    /// result).
-    /// </summary>
-    internal IAsyncEnumerable<StreamEntry> StreamOrCallAsync(
-        string module,
-        string function,
-        IReadOnlyList<object?>? args,
-        PythonCallOptions? options,
-        CancellationToken cancellationToken)
-        => EnumerateAsync(
-            () => new StreamCall<JsonElement, PythonCallCodec>(this, module, function, ResolveStream(options), acceptValue: true, _codec, ReadUntyped),
-            args,
-            kwargs: null,
-            static stream => new StreamEntry(stream.Current, stream.IsValue),
             cancellationToken);
 
     private static JsonElement ReadUntyped(Frame frame, PythonCallCodec codec) => codec.ReadUntyped(frame);
@@ -152,7 +134,7 @@ public sealed partial class PythonWorker
 
     /// <summary>The host's side of one stream: the call frame, credit, the items, and the close.</summary>
     private sealed class StreamCall<T, TState>(
-        PythonWorker worker, string module, string function, StreamSettings settings, bool acceptValue, TState state, Func<Frame, TState, T> readItem)
+        PythonWorker worker, string module, string function, StreamSettings settings, TState state, Func<Frame, TState, T> readItem)
         : IAsyncDisposable
     {
         private readonly string _name = module + "." + function;
@@ -167,9 +149,6 @@ public sealed partial class PythonWorker
         private Exception? _failure;
 
         public T Current { get; private set; } = default!;
-
-        /// <summary>Whether <see cref="Current"/> is the value of a function that does not yield (acceptValue only).</summary>
-        public bool IsValue { get; private set; }
 
         public async Task StartAsync(IReadOnlyList<object?>? args, IReadOnlyDictionary<string, object?>? kwargs, CancellationToken cancellationToken)
         {
@@ -193,7 +172,7 @@ public sealed partial class PythonWorker
             StartActivity();
             try
             {
-                worker._codec.WriteCall(worker._writer, module, function, args, kwargs, spans: worker._trace is not null, settings.Window, acceptValue);
+                worker._codec.WriteCall(worker._writer, module, function, args, kwargs, spans: worker._trace is not null, settings.Window);
             }
             finally
             {
@@ -227,7 +206,9 @@ public sealed partial class PythonWorker
                 throw new OperationCanceledException(cancellationToken);
             }
 
-            return await ExchangeAsync(static (self, token) => self.NextAsync(token), cancellationToken).ConfigureAwait(false);
+            // An item already read from the pipe needs no timeout: it is taken without waiting.
+            bool waits = _received - _credited >= _creditEvery || !worker._reader.HasFrame;
+            return await ExchangeAsync(static (self, token) => self.NextAsync(token), cancellationToken, timed: waits).ConfigureAwait(false);
         }
 
         /// <summary>Reads the frames up to the next item, the end, or the error.</summary>
@@ -279,11 +260,6 @@ public sealed partial class PythonWorker
                     case FrameKind.Error:
                         _finished = true;
                         throw worker.CallError(frame, _name, _args);
-                    case FrameKind.Result when acceptValue && _received == 0:
-                        _finished = true;
-                        IsValue = true;
-                        Current = worker.ReadResult(frame, state, readItem, _name);
-                        return true;
                     default:
                         throw worker.Violation($"expected an item or the end of stream {_id}, got a {frame.Kind} frame");
                 }
@@ -314,11 +290,12 @@ public sealed partial class PythonWorker
         /// handling: a timeout or the token interrupts the generator; a broken pipe is a crash; a malformed frame a
         /// violation. A step that fails ends the stream (the worker stopped it, or is gone).
         /// </summary>
-        private async ValueTask<TResult> ExchangeAsync<TResult>(Func<StreamCall<T, TState>, CancellationToken, ValueTask<TResult>> step, CancellationToken cancellationToken)
+        private async ValueTask<TResult> ExchangeAsync<TResult>(
+            Func<StreamCall<T, TState>, CancellationToken, ValueTask<TResult>> step, CancellationToken cancellationToken, bool timed = true)
         {
             var call = settings.Call;
             CancellationTokenSource? timeout = null;
-            if (call.Timeout != Timeout.InfiniteTimeSpan)
+            if (timed && call.Timeout != Timeout.InfiniteTimeSpan)
             {
                 timeout = worker._callTimeout ??= new CancellationTokenSource(Timeout.InfiniteTimeSpan, worker._settings.Time);
                 timeout.CancelAfter(call.Timeout);
@@ -524,6 +501,3 @@ public sealed partial class PythonWorker
 
 /// <summary>A stream's settings: the call's timeout and error text, and its window.</summary>
 internal readonly record struct StreamSettings(CallSettings Call, int Window);
-
-/// <summary>An entry of <see cref="PythonWorker.StreamOrCallAsync"/>: an item, or the value of a function that does not yield.</summary>
-internal readonly record struct StreamEntry(JsonElement Value, bool IsValue);

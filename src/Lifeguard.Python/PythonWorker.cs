@@ -42,8 +42,10 @@ namespace Lifeguard.Python;
 // process's. _pendingCallbackId (PythonWorker.Callbacks.cs) is not lifecycle either: it is which callback answer is
 // owed, exchanged between a callback and an interrupt.
 //
-// Streaming, when it comes, is another phase of a call in progress (replies that are items, under credit): more
-// ...Calling states of this same word, so that report, dispose and release keep the transitions above.
+// A stream (PythonWorker.Stream.cs) is a call in progress for its whole enumeration: it begins as a call does, and ends
+// (end call) when the enumeration is disposed, after its generator finished, was closed or interrupted, or the worker
+// died. Its items and credit are the call's own exchange on the reader and the writer (invariant 1), so it needs no
+// state of its own here; report, dispose and release keep the transitions above.
 
 /// <summary>
 /// One <c>python3</c> process serving one call at a time over a framed protocol on its stdin and stdout. Obtained

@@ -32,3 +32,9 @@ def calibrate(target_ns):
         samples.append(time.perf_counter_ns() - start)
     samples.sort()
     return max(1, round(n * target_ns / samples[len(samples) // 2]))
+
+
+def count(n):
+    """python.stream: yields the small items 0 .. n-1, one by one."""
+    for i in range(n):
+        yield i

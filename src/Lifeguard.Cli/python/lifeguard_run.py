@@ -8,7 +8,8 @@ _MISSING = object()
 
 
 def check(module_name, function):
-    """None when module_name.function is callable; otherwise what is wrong, and what the module does define.
+    """None when module_name.function is callable, {"generator": True} when it is a generator function (or an async
+    one), so that each item gets its entry; otherwise what is wrong, and what the module does define.
 
     The names listed are the public functions and classes defined in the file itself (not imported into it), the
     nearest to the name asked for first (difflib's similarity), then in the file's order.
@@ -16,6 +17,9 @@ def check(module_name, function):
     module = sys.modules[module_name]
     target = getattr(module, function, _MISSING)
     if target is not _MISSING and callable(target):
+        plain = inspect.unwrap(target)
+        if inspect.isgeneratorfunction(plain) or inspect.isasyncgenfunction(plain):
+            return {"generator": True}
         return None
     defined = [
         name

@@ -24,6 +24,22 @@ internal sealed class FrameReader(Stream stream, int maxFrameSize) : IDisposable
     /// <summary>The size of the buffer frames are read into.</summary>
     public int BufferSize => _buffer.Length;
 
+    /// <summary>
+    /// Whether the next frame (or its first bytes, if they break a rule) is already in the buffer, so that
+    /// <see cref="ReadAsync"/> completes without reading the stream.
+    /// </summary>
+    public bool HasFrame
+    {
+        get
+        {
+            int start = _start + _consumeOnNextRead;
+            int available = _end - start;
+            return available >= HeaderSize
+                && BinaryPrimitives.ReadUInt32BigEndian(_buffer.AsSpan(start)) is var length
+                && (length < MinBody || length > (uint)maxFrameSize - HeaderSize || available - HeaderSize >= length);
+        }
+    }
+
     /// <summary>Reads the next frame; <see langword="null"/> at a clean end of the stream.</summary>
     /// <exception cref="PythonProtocolException">A malformed frame.</exception>
     /// <exception cref="EndOfStreamException">The stream ended inside a frame: the worker died writing it.</exception>

@@ -35,8 +35,7 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
     /// </summary>
     /// <remarks>
     /// <paramref name="spans"/>: whether Python is asked for the call's spans (<c>"sp": true</c>).
-    /// <paramref name="streamWindow"/>: above 0, the call is a stream with that window (<c>"st"</c>), and
-    /// <paramref name="acceptValue"/> lets a function that does not yield answer with its value (<c>"sv": true</c>).
+    /// <paramref name="streamWindow"/>: above 0, the call is a stream with that window (<c>"st"</c>).
     /// </remarks>
     public void WriteCall(
         FrameWriter writer,
@@ -45,8 +44,7 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
         IReadOnlyList<object?>? args,
         IReadOnlyDictionary<string, object?>? kwargs,
         bool spans,
-        int streamWindow = 0,
-        bool acceptValue = false)
+        int streamWindow = 0)
     {
         var frame = writer.Begin();
         int position = -1;
@@ -101,10 +99,6 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
                 if (streamWindow > 0)
                 {
                     frame.WriteNumber("st"u8, streamWindow);
-                    if (acceptValue)
-                    {
-                        frame.WriteBoolean("sv"u8, true);
-                    }
                 }
 
                 frame.WriteEndObject();

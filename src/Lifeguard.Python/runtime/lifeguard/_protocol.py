@@ -38,6 +38,7 @@ _MIN_BODY = 13  # kind + id + json length
 
 # The common reply (no bytes, nothing odd) goes through one prebuilt encoder; anything it refuses takes the full path.
 _FAST_ENCODER = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+_FAST_ENCODE = _FAST_ENCODER.encode
 
 
 class ProtocolError(Exception):
@@ -124,6 +125,24 @@ class Channel:
             parts.append(_U32.pack(len(attachment)))
             parts.append(attachment)
         self._write_all(parts)
+
+    def send_value(self, kind, frame_id, value):
+        """Encodes value and sends it as one frame; the common value (no bytes, nothing odd) in one step."""
+        if not self.named_floats:
+            try:
+                data = _FAST_ENCODE(value).encode("utf-8")
+            except (TypeError, ValueError, RecursionError, UnicodeEncodeError):
+                pass  # bytes, or something to report: the full path below explains it
+            else:
+                size = len(data)
+                if size + 4 + _MIN_BODY <= self.max_frame:
+                    frame = _HEAD.pack(_MIN_BODY + size, kind, frame_id, size) + data
+                    written = os.write(self._fd_out, frame)
+                    if written < len(frame):
+                        self._write_all([memoryview(frame)[written:]])
+                    return
+        data, attachments = self.encode(value)
+        self.write_frame(kind, frame_id, data, attachments)
 
     def _write_all(self, parts):
         parts = [memoryview(p) for p in parts if len(p)]

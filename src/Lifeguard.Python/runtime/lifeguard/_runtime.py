@@ -280,8 +280,8 @@ def _items(result, message, module, function):
     """The items to stream or drain, or None for a result that is a value."""
     if hasattr(result, "__next__") or hasattr(result, "__anext__"):
         return _Items(result)
-    if message.get("st") is None or message.get("sv") is True:
-        return None  # a value: a call's result, or a stream call that accepts one ("sv")
+    if message.get("st") is None:
+        return None  # a call's result
     if isinstance(result, (list, tuple)):
         return _Items(iter(result))
     raise TypeError(
@@ -354,8 +354,7 @@ def _stream(channel, call_id, items, window):
         except BaseException as error:  # noqa: B036 - the generator raised: after the items it yielded
             return (error, _failure_kind(error)), None
         try:
-            data, attachments = channel.encode(item)
-            channel.write_frame(p.ITEM, call_id, data, attachments)
+            channel.send_value(p.ITEM, call_id, item)
         except p.EncodeError as error:
             _close_quietly(items)
             return (error, "encode"), None
