@@ -16,6 +16,7 @@ import sys
 import time
 
 INIT, HELLO, CALL, RESULT, ERROR, CALLBACK, CALLBACK_RESULT, CALLBACK_ERROR = range(1, 9)
+ITEM, CREDIT, STREAM_END, CLOSE = 16, 17, 18, 19
 SPANS = 32
 HEAD = struct.Struct(">IBQI")  # length, kind, id, json length
 U32 = struct.Struct(">I")
@@ -109,7 +110,7 @@ HELLO_JSON = {
     "runtime": "hostile",
     "python": "%d.%d.%d" % sys.version_info[:3],
     "pid": os.getpid(),
-    "features": ["spans"],
+    "features": ["spans", "streams"],
 }
 HELLO_V1_JSON = {"protocol": 1, "runtime": "hostile-v1", "python": "%d.%d.%d" % sys.version_info[:3], "pid": os.getpid()}
 
@@ -313,6 +314,50 @@ def spans_extreme_times():
     return {"spans": [dict(span(1, "early"), start=-(1 << 63), end=-(1 << 63) + 1), dict(span(2, "late"), start=(1 << 63) - 2, end=(1 << 63) - 1)]}
 
 
+# ---------------------------------------------------------------------- streams
+
+
+def window():
+    """The window of the stream call being served ("st" in its call frame)."""
+    return json.loads(last_call_json).get("st") or 0
+
+
+def item(call_id, value):
+    return frame(ITEM, call_id, json.dumps(value).encode("utf-8"))
+
+
+def stream_end(call_id, count):
+    return frame(STREAM_END, call_id, json.dumps({"items": count}).encode("utf-8"))
+
+
+def stream_good(call_id, args):
+    """A correct stream of args[0] items, taking credit as it comes."""
+    credit, sent = window(), 0
+    while sent < args[0]:
+        while credit == 0:
+            kind, frame_id, payload = read_frame()
+            if kind == CREDIT:
+                credit += json.loads(payload)["n"]
+        write(item(call_id, sent))
+        sent += 1
+        credit -= 1
+    write(stream_end(call_id, sent))
+
+
+def stream_flood(call_id, args):
+    """Ignores credit: sends items as fast as it can, as many as args[0]."""
+    for k in range(args[0]):
+        write(item(call_id, k))
+    write(stream_end(call_id, args[0]))
+
+
+def stream_window_then_hang(call_id, args):
+    """Uses its credit, then neither yields nor reads: ignores a close and every interrupt."""
+    for k in range(window()):
+        write(item(call_id, k))
+    hang()
+
+
 def call_json(call_id, args):
     """Returns the JSON of the call frame as the host sent it."""
     write(result(call_id, last_call_json))
@@ -396,6 +441,20 @@ CALLS = {
     "spans_extreme_times": spans_then_ok(spans_extreme_times),
     "spans_wrong_id": reply_bytes(lambda call_id: frame(SPANS, call_id + 1000, b'{"spans":[]}') + result(call_id, "ok")),
     "call_json": call_json,
+    # Streams: credit, counts, kinds and ids are the host's to check.
+    "stream_good": stream_good,
+    "stream_flood": stream_flood,
+    "stream_window_then_hang": stream_window_then_hang,
+    "stream_count_short": reply_bytes(lambda call_id: item(call_id, 0) + item(call_id, 1) + stream_end(call_id, 5)),
+    "stream_end_malformed": reply_bytes(lambda call_id: item(call_id, 0) + frame(STREAM_END, call_id, b'"done"')),
+    "stream_end_not_json": reply_bytes(lambda call_id: frame(STREAM_END, call_id, b'{"items": ')),
+    "stream_item_wrong_id": reply_bytes(lambda call_id: item(call_id, 0) + item(call_id + 1000, 1)),
+    "stream_item_invalid_json": reply_bytes(lambda call_id: frame(ITEM, call_id, b'{"a": ')),
+    "stream_result_instead": reply_bytes(lambda call_id: item(call_id, 0) + result(call_id, [1, 2])),
+    "stream_host_kind": reply_bytes(lambda call_id: frame(CREDIT, call_id, b'{"n": 1}')),
+    "item_to_a_call": reply_bytes(lambda call_id: item(call_id, 0)),
+    "stream_end_to_a_call": reply_bytes(lambda call_id: stream_end(call_id, 0)),
+    "stream_hang_after_items": lambda call_id, args: (write(item(call_id, 0) + item(call_id, 1)), hang()),
     # Standard error.
     "stderr_garbage_reply": stderr_garbage_reply,
     "stderr_garbage_die": stderr_garbage_die,
