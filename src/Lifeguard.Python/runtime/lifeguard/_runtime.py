@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import types
 
 from . import _protocol as p
 from . import _spans
@@ -121,13 +122,14 @@ def _serve(channel):
 
 
 class _Calls:
-    """Resolves and runs calls. Functions are cached per (module, function)."""
+    """Resolves and runs calls. Functions are cached per (module, function), with what their type hints ask for."""
 
     def __init__(self):
         self.allowed = None
         self.cache = {}
 
     def resolve(self, module, function):
+        """(function, argument binder or None, whether its results hold NamedTuples to convert)."""
         key = (module, function)
         target = self.cache.get(key)
         if target is None:
@@ -144,14 +146,14 @@ class _Calls:
             target = getattr(importlib.import_module(module), function)
             if not callable(target):
                 raise TypeError("%s.%s is not callable" % (module, function))
-            self.cache[key] = target
+            target = self.cache[key] = (target,) + _plan(target, module + "." + function)
         return target
 
     def run(self, channel, call_id, payload, attachments):
         try:
             message = channel.decode(payload, attachments)
             module, function = message["m"], message["f"]
-            target = self.resolve(module, function)
+            target, binder, namedtuples = self.resolve(module, function)
         except p.ProtocolError:
             raise
         except BaseException as error:  # noqa: B036 - reported to the caller; the worker stays usable
@@ -169,7 +171,10 @@ class _Calls:
             try:
                 try:
                     state.in_call = True
-                    result = target(*(message.get("a") or ()), **(message.get("k") or {}))
+                    args, kwargs = message.get("a") or (), message.get("k") or {}
+                    if binder is not None:
+                        args, kwargs = binder(args, kwargs)  # TypeError or ValueError naming the parameter
+                    result = target(*args, **kwargs)
                     if hasattr(result, "__await__") and hasattr(result, "send"):
                         result = _run_coroutine(result)
                 finally:
@@ -183,7 +188,7 @@ class _Calls:
                 _reply_error(channel, call_id, *failure)
             else:
                 try:
-                    data, out = channel.encode(result)
+                    data, out = channel.encode(result, namedtuples)
                     channel.write_frame(p.RESULT, call_id, data, out)
                 except p.EncodeError as error:
                     _reply_error(channel, call_id, error, "encode")
@@ -196,6 +201,15 @@ class _Calls:
 
 
 _calls = _Calls()
+
+
+def _plan(target, name):
+    """What target's type hints ask of its calls (lifeguard._types.plan); nothing for a function without hints."""
+    if isinstance(target, types.FunctionType) and not target.__annotations__:
+        return None, False
+    from . import _types  # only paid for by workers that serve hinted functions
+
+    return _types.plan(target, name)
 
 
 def _send_spans(channel, call_id):
