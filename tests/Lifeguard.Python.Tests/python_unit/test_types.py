@@ -406,7 +406,7 @@ class DatetimeTests(unittest.TestCase):
                 _types._to_date(text)
 
     def test_not_iso_8601(self):
-        for text in ("", "2024-5-1", "2024-05-01T", "2024-05-01T12", "2024-05-01T12:30:00+25:00", "2024-05-01T12:30:00 UTC"):
+        for text in ("", "2024-5-1", "2024-05-01T", "2024-05-01T12:30:00+25:00", "2024-05-01T12:30:00 UTC", "noon"):
             with self.subTest(text=text), self.assertRaises(_types._Mismatch):
                 self.parse(text)
 

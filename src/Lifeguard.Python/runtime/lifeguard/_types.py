@@ -425,6 +425,8 @@ _DATETIME = re.compile(
     r"(?:([Zz])|([+-])(\d\d):?(\d\d)(?::?(\d\d)(?:\.\d+)?)?)?)?\Z"
 )
 _DATE = re.compile(r"(\d{4})-(\d\d)-(\d\d)\Z")
+# From Python 3.11, fromisoformat reads any ISO 8601 date-time, 7 digits and Z included.
+_FROMISOFORMAT_READS_DOTNET = sys.version_info >= (3, 11)
 
 
 def _iso(value, pattern, what, hint, example):
@@ -438,6 +440,11 @@ def _iso(value, pattern, what, hint, example):
 
 
 def _to_datetime(value):
+    if _FROMISOFORMAT_READS_DOTNET and type(value) is str:
+        try:
+            return _dt.datetime.fromisoformat(value)  # in C, 20 times faster; it drops digits past 6 as below
+        except ValueError:
+            pass  # the message comes from the match below
     match = _iso(value, _DATETIME, "date-time", "datetime", "2024-05-01T12:30:00.1234567+02:00")
     year, month, day, hour, minute, second, fraction, zulu, sign, off_hours, off_minutes, off_seconds = match.groups()
     # Beyond microseconds (.NET writes 100 ns ticks) the digits are dropped, not rounded: a value never moves to the
