@@ -205,7 +205,10 @@ _calls = _Calls()
 
 def _plan(target, name):
     """What target's type hints ask of its calls (lifeguard._types.plan); nothing for a function without hints."""
-    if isinstance(target, types.FunctionType) and not target.__annotations__:
+    try:
+        if isinstance(target, types.FunctionType) and not target.__annotations__:
+            return None, False
+    except Exception:  # noqa: BLE001 - from Python 3.14 reading them evaluates them: a name defined nowhere raises
         return None, False
     from . import _types  # only paid for by workers that serve hinted functions
 

@@ -91,7 +91,10 @@ def plan(target, name):
     """(binder, namedtuples out) for a function: binder(args, kwargs) -> (args, kwargs) converts the arguments its
     hints ask for, or is None when none needs it; namedtuples out: whether its return hint names a NamedTuple."""
     hinted = _hinted(target)
-    if hinted is None or not getattr(hinted, "__annotations__", None):
+    try:
+        if hinted is None or not getattr(hinted, "__annotations__", None):
+            return None, False
+    except Exception:  # noqa: BLE001 - from Python 3.14 reading them evaluates them: a name defined nowhere raises
         return None, False
     hints = _hints(hinted)
     out = names_namedtuple(hints.pop("return", None))
