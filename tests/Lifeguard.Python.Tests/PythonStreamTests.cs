@@ -472,5 +472,17 @@ public sealed class PythonStreamTests : PythonTestBase
         }
     }
 
+    [Fact]
+    public async Task NamedTupleItems_OfAHintedGenerator_ArriveAsRecords_AlsoWhenDrained()
+    {
+        await using var pool = await PythonPool.StartAsync(Streaming("stream-namedtuples"));
+
+        Assert.Equal([new Pair(0, 0), new Pair(1, -1)], await ToListAsync(pool.StreamAsync<Pair>("streams", "pairs", [2])).WaitAsync(Bound));
+        Pair[]? drained = await pool.CallAsync<Pair[]>("streams", "pairs", [2]);
+        Assert.Equal(new[] { new Pair(0, 0), new Pair(1, -1) }, drained);
+    }
+
     private sealed record Numbered(long Index, string Label);
+
+    private sealed record Pair(long Left, long Right);
 }

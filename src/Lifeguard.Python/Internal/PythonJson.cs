@@ -29,7 +29,8 @@ internal static class PythonJson
     /// defaults: Python's snake_case keys for .NET's PascalCase members, matched exactly, and strict binding (a
     /// result missing a constructor parameter or a <c>required</c> member, or carrying null for a non-nullable one,
     /// is an error rather than a silent default). Dictionary keys, like keyword argument names, are sent as given
-    /// (no <see cref="JsonSerializerOptions.DictionaryKeyPolicy"/>). The wire's own converters are added either way.
+    /// (no <see cref="JsonSerializerOptions.DictionaryKeyPolicy"/>). The wire's own converters are added either way,
+    /// <see cref="ValueTuple"/>s as JSON arrays (Python's tuples) among them.
     /// </summary>
     [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Reflection serves only apps that keep it enabled (JsonSerializer.IsReflectionEnabledByDefault); trimmed and AOT apps pass options with their own TypeInfoResolver.")]
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "As above: reflection only where the app keeps it enabled.")]
@@ -46,6 +47,9 @@ internal static class PythonJson
         options.Converters.Insert(0, new BytesConverter());
         options.Converters.Insert(1, new BigIntegerConverter());
         options.Converters.Insert(2, new TaskRefusingConverterFactory());
+
+        // Last: a converter of the app's own for tuples comes first and wins.
+        options.Converters.Add(new ValueTupleConverterFactory());
         if (namedFloats)
         {
             options.NumberHandling |= JsonNumberHandling.AllowNamedFloatingPointLiterals;

@@ -57,6 +57,11 @@ internal static class ResultBinding
             return type.Name;
         }
 
+        if (type.IsValueType && type.Namespace == "System" && type.Name.StartsWith("ValueTuple`", StringComparison.Ordinal))
+        {
+            return "(" + string.Join(", ", type.GetGenericArguments().Select(TypeName)) + ")";
+        }
+
         int tick = type.Name.IndexOf('`', StringComparison.Ordinal);
         return (tick < 0 ? type.Name : type.Name[..tick]) + "<" + string.Join(", ", type.GetGenericArguments().Select(TypeName)) + ">";
     }

@@ -3,6 +3,7 @@
 import asyncio
 import os
 import time
+import typing
 
 import lifeguard
 
@@ -127,3 +128,14 @@ def big_items(n, size):
 
 def pid():
     return os.getpid()
+
+
+class Pair(typing.NamedTuple):
+    left: int
+    right: int
+
+
+def pairs(n) -> typing.Iterator[Pair]:
+    """NamedTuple items: objects of their fields, as the return hint names them."""
+    for i in range(n):
+        yield Pair(i, -i)

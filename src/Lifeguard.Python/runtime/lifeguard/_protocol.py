@@ -170,8 +170,18 @@ class Channel:
 
         return json.loads(payload, object_hook=hook)
 
-    def encode(self, value):
-        """Returns (json bytes, attachments) for a value, or raises EncodeError naming what cannot be sent."""
+    def encode(self, value, namedtuples=False):
+        """Returns (json bytes, attachments) for a value, or raises EncodeError naming what cannot be sent.
+
+        Dataclasses and datetimes fail the fast encoder and are converted by the full path's default hook. NamedTuples
+        do not: the encoder writes any tuple as an array. namedtuples (the function's return hint names a NamedTuple
+        class) converts them first, so only functions hinted so pay for a walk over their results.
+        """
+        if namedtuples:
+            try:
+                value = _typed().plain(value)
+            except RecursionError:
+                raise EncodeError("the value is nested too deeply (or refers to itself) to be sent as JSON") from None
         if not self.named_floats:
             try:
                 return _FAST_ENCODER.encode(value).encode("utf-8"), ()
@@ -183,8 +193,12 @@ class Channel:
             if isinstance(obj, (bytes, bytearray, memoryview)):
                 attachments.append(bytes(obj))
                 return {"$bytes": len(attachments) - 1}
+            typed = _typed()
+            if typed.is_typed(obj):
+                return typed.plain(obj)  # a dataclass as a dict of its fields, a datetime as an ISO 8601 string
             raise EncodeError(
-                "a value of type %s cannot be sent as JSON (send lists, dicts, str, int, float, bool, None or bytes)"
+                "a value of type %s cannot be sent as JSON (send lists, dicts, str, int, float, bool, None, bytes, "
+                "dataclasses, NamedTuples or datetimes)"
                 % _type_name(obj)
             )
 
@@ -196,7 +210,7 @@ class Channel:
             if "Out of range float" in str(error):
                 raise EncodeError(
                     "%s cannot be sent: the wire is strict JSON; set AllowNamedFloatingPointLiterals on the pool "
-                    "to send NaN and infinities as strings" % _find_non_finite(value)
+                    "to send NaN and infinities as strings" % _find_non_finite(_typed().plain(value, namedtuples=False))
                 ) from None
             raise EncodeError(str(error)) from None
         except RecursionError:
@@ -222,7 +236,15 @@ def _name_floats(value):
         return {k: _name_floats(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_name_floats(v) for v in value]
+    if hasattr(type(value), "__dataclass_fields__"):
+        return _name_floats(_typed().plain(value))
     return value
+
+
+def _typed():
+    from . import _types  # only for typed functions, and values the fast encoder refused
+
+    return _types
 
 
 def _find_non_finite(value, path="$"):

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+import types
 
 from . import _protocol as p
 from . import _spans
@@ -125,13 +126,14 @@ def _serve(channel):
 
 
 class _Calls:
-    """Resolves and runs calls. Functions are cached per (module, function)."""
+    """Resolves and runs calls. Functions are cached per (module, function), with what their type hints ask for."""
 
     def __init__(self):
         self.allowed = None
         self.cache = {}
 
     def resolve(self, module, function):
+        """(function, argument binder or None, whether its results hold NamedTuples to convert)."""
         key = (module, function)
         target = self.cache.get(key)
         if target is None:
@@ -148,14 +150,14 @@ class _Calls:
             target = getattr(importlib.import_module(module), function)
             if not callable(target):
                 raise TypeError("%s.%s is not callable" % (module, function))
-            self.cache[key] = target
+            target = self.cache[key] = (target,) + _plan(target, module + "." + function)
         return target
 
     def run(self, channel, call_id, payload, attachments):
         try:
             message = channel.decode(payload, attachments)
             module, function = message["m"], message["f"]
-            target = self.resolve(module, function)
+            target, binder, namedtuples = self.resolve(module, function)
         except p.ProtocolError:
             raise
         except BaseException as error:  # noqa: B036 - reported to the caller; the worker stays usable
@@ -175,13 +177,16 @@ class _Calls:
             try:
                 try:
                     state.in_call = True
-                    result = target(*(message.get("a") or ()), **(message.get("k") or {}))
+                    args, kwargs = message.get("a") or (), message.get("k") or {}
+                    if binder is not None:
+                        args, kwargs = binder(args, kwargs)  # TypeError or ValueError naming the parameter
+                    result = target(*args, **kwargs)
                     if hasattr(result, "__await__") and hasattr(result, "send"):
                         result = _run_coroutine(result)
                     items = _items(result, message, module, function)
                     if items is not None and window is None:
                         # A generator called as a call: its items, as one list, within the maximum frame size.
-                        result, items = _drain(channel, items), None
+                        result, items = _drain(channel, items, namedtuples), None
                 finally:
                     state.in_call = False
             except KeyboardInterrupt as error:
@@ -189,7 +194,7 @@ class _Calls:
             except BaseException as error:  # noqa: B036 - includes CancelledError and SystemExit: reported, not fatal
                 failure = (error, _failure_kind(error))
             if failure is None and items is not None:
-                failure, end = _stream(channel, call_id, items, window)
+                failure, end = _stream(channel, call_id, items, window, namedtuples)
                 _send_spans(channel, call_id)
                 if failure is None:
                     channel.write_frame(p.STREAM_END, call_id, json.dumps(end).encode("ascii"))
@@ -201,7 +206,7 @@ class _Calls:
                 _reply_error(channel, call_id, *failure)
             else:
                 try:
-                    data, out = channel.encode(result)
+                    data, out = channel.encode(result, namedtuples)
                     channel.write_frame(p.RESULT, call_id, data, out)
                 except p.EncodeError as error:
                     _reply_error(channel, call_id, error, "encode")
@@ -214,6 +219,18 @@ class _Calls:
 
 
 _calls = _Calls()
+
+
+def _plan(target, name):
+    """What target's type hints ask of its calls (lifeguard._types.plan); nothing for a function without hints."""
+    try:
+        if isinstance(target, types.FunctionType) and not target.__annotations__:
+            return None, False
+    except Exception:  # noqa: BLE001 - from Python 3.14 reading them evaluates them: a name defined nowhere raises
+        return None, False
+    from . import _types  # only paid for by workers that serve hinted functions
+
+    return _types.plan(target, name)
 
 
 def _failure_kind(error):
@@ -290,7 +307,7 @@ def _items(result, message, module, function):
     )
 
 
-def _drain(channel, items):
+def _drain(channel, items, namedtuples=False):
     """A generator's items as one list, refused with EncodeError once they could not fit in one frame."""
     limit = channel.max_frame - 4 - p._MIN_BODY
     drained = []
@@ -301,7 +318,7 @@ def _drain(channel, items):
                 item = items.next()
             except StopIteration:
                 return drained
-            data, attachments = channel.encode(item)
+            data, attachments = channel.encode(item, namedtuples)
             size += len(data) + 1 + sum(4 + len(a) for a in attachments)
             if size > limit:
                 raise p.EncodeError(
@@ -321,7 +338,7 @@ def _close_quietly(items):
         sys.stderr.write("lifeguard worker: closing the generator raised %r\n" % error)
 
 
-def _stream(channel, call_id, items, window):
+def _stream(channel, call_id, items, window, namedtuples=False):
     """Sends the items under credit. Returns (failure, None), or (None, the stream-end frame's JSON)."""
     credit = window
     sent = 0
@@ -354,7 +371,11 @@ def _stream(channel, call_id, items, window):
         except BaseException as error:  # noqa: B036 - the generator raised: after the items it yielded
             return (error, _failure_kind(error)), None
         try:
-            channel.send_value(p.ITEM, call_id, item)
+            if namedtuples:
+                data, attachments = channel.encode(item, True)
+                channel.write_frame(p.ITEM, call_id, data, attachments)
+            else:
+                channel.send_value(p.ITEM, call_id, item)
         except p.EncodeError as error:
             _close_quietly(items)
             return (error, "encode"), None
