@@ -7,8 +7,8 @@ using Microsoft.CodeAnalysis.CSharp;
 namespace Lifeguard.Python.Build.Tests;
 
 /// <summary>
-/// Compiles generated C# with Roslyn, as a project with nullable references and warnings as errors would, against the
-/// assemblies this test host runs on (Lifeguard.Python among them). Thread-safe.
+/// Compiles generated C# with Roslyn, as a project with nullable references, XML documentation and warnings as errors
+/// would, against the assemblies this test host runs on (Lifeguard.Python among them). Thread-safe.
 /// </summary>
 internal static class Compiler
 {
@@ -22,7 +22,8 @@ internal static class Compiler
     /// <summary>The compilation's warnings and errors (none means the code is fit for any project), and the assembly when it has no error.</summary>
     public static (ImmutableArray<Diagnostic> Diagnostics, Assembly? Assembly) Compile(params string[] sources)
     {
-        var options = new CSharpParseOptions(LanguageVersion.Latest);
+        // Documentation comments are checked as in a project that writes its XML documentation file.
+        var options = new CSharpParseOptions(LanguageVersion.Latest, DocumentationMode.Diagnose);
         var compilation = CSharpCompilation.Create(
             "Generated_" + Guid.NewGuid().ToString("N"),
             sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, options, path: $"generated{i}.g.cs")),

@@ -56,6 +56,16 @@ public sealed class EmitterTests
     }
 
     [Fact]
+    public void That_compilation_would_see_an_undocumented_member_or_a_nullable_mistake()
+    {
+        // A .g.cs file is generated code, whose nullable context is off unless it says otherwise, as the emitter's does.
+        var (diagnostics, _) = Compiler.Compile("#nullable enable\npublic sealed class Undocumented { public string Name { get; } = null; }");
+
+        Assert.True(diagnostics.Any(d => d.Id == "CS1591"), Compiler.Describe(diagnostics));
+        Assert.True(diagnostics.Any(d => d.Id == "CS8625"), Compiler.Describe(diagnostics));
+    }
+
+    [Fact]
     public void The_generated_types_have_the_settled_shape()
     {
         var (_, assembly) = Compiler.Compile(CSharpEmitter.Emit(Generator.Plan(Everything, withImports: false)));
