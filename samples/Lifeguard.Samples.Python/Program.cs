@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Lifeguard;
 using Lifeguard.Python;
 using Lifeguard.Samples;
@@ -17,8 +16,9 @@ using var loggerFactory = LoggerFactory.Create(b => b
     .SetMinimumLevel(LogLevel.Warning)
     .AddFilter("Lifeguard.Python.Worker", LogLevel.Information)); // what workers print(), tagged with their pid
 
-// The build copies ../python next to the executable: found whatever the current directory is.
-var pythonDir = Path.Combine(AppContext.BaseDirectory, "python");
+// The build copies ../python next to the executable (optimizer.py as the module of the generated Optimizer, the
+// rest as files): found whatever the current directory is.
+var pythonDir = Optimizer.ModulePath;
 var options = new PythonPoolOptions
 {
     Name = "python",
@@ -28,7 +28,7 @@ var options = new PythonPoolOptions
     LoggerFactory = loggerFactory,
 };
 options.ModulePaths.Add(pythonDir);
-options.Preload.Add("optimizer"); // imported while each process starts, not during its first call
+options.Preload.Add(Optimizer.ModuleName); // imported while each process starts, not during its first call
 
 var clock = Stopwatch.StartNew();
 await using var py = await PythonPool.StartAsync(options);
@@ -50,15 +50,17 @@ Console.WriteLine($"   {string.Join(" ", results)} in {clock.Elapsed.TotalSecond
 JsonElement doubled = await py.CallAsync("doubler", "double", [21]);
 Console.WriteLine($"3. doubler.double(21) = {doubled} ({doubled.ValueKind})");
 
-// 4. The optimiser over the first batches of deliveries.jsonl, in parallel. Each line is the function's one
-//    argument, passed on as JSON (a JsonElement goes as it is, keys and all); the plan comes back as typed records,
-//    its snake_case keys ("total_distance_km") bound to their PascalCase members (TotalDistanceKm).
+// 4. The optimiser over the first batches of deliveries.jsonl, in parallel, through the bindings the build generated
+//    from its type hints: Optimizer.OptimizeAsync takes a DeliveryBatch and returns a StackingPlan, records of its TypedDicts
+//    whose members carry Python's names ("total_distance_km" for TotalDistanceKm), so each line reads into a DeliveryBatch as
+//    it is, and the plan comes back typed.
 const int BatchCount = 40;
-var lines = File.ReadLines(Path.Combine(pythonDir, "deliveries.jsonl")).Take(BatchCount).ToList();
+var optimizer = new Optimizer(py);
+var batches = File.ReadLines(Path.Combine(pythonDir, "deliveries.jsonl")).Take(BatchCount)
+    .Select(line => JsonSerializer.Deserialize<DeliveryBatch>(line) ?? throw new InvalidDataException("a line of deliveries.jsonl is null"))
+    .ToList();
 clock.Restart();
-var plans = await Task.WhenAll(lines.Select(async line =>
-    await py.CallAsync<StackingPlan>("optimizer", "optimize", [JsonElement.Parse(line)])
-        ?? throw new InvalidOperationException("optimize returned null")));
+var plans = await Task.WhenAll(batches.Select(batch => optimizer.OptimizeAsync(batch)));
 Console.WriteLine(
     $"4. Planned {plans.Length} batches in {clock.Elapsed.TotalSeconds:0.00} s: {plans.Sum(p => p.Deliveries)} deliveries, "
     + $"{plans.Sum(p => p.StackedDeliveries)} stacked, {plans.Sum(p => p.LateDeliveries)} late, {plans.Sum(p => p.TotalDistanceKm):0.0} km");
@@ -71,11 +73,10 @@ foreach (var stack in first.Stacks)
 }
 
 // 5. Python raises: a PythonException with Python's type, message and traceback. The worker stays in the pool.
-var oversized = JsonNode.Parse(lines[0])!;
-oversized["deliveries"]![0]!["size"] = 99;
+var oversized = batches[0] with { Deliveries = [batches[0].Deliveries[0] with { Size = 99 }, .. batches[0].Deliveries.Skip(1)] };
 try
 {
-    await py.CallAsync<StackingPlan>("optimizer", "optimize", [oversized]);
+    await optimizer.OptimizeAsync(oversized);
 }
 catch (PythonException e)
 {

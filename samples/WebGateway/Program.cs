@@ -1,3 +1,5 @@
+using System.Text.Json.Serialization.Metadata;
+using Lifeguard.Samples;
 using Lifeguard.Samples.WebGateway;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http.Json;
@@ -10,13 +12,16 @@ var builder = WebApplication.CreateBuilder(args);
 // The pool's options come from appsettings.json, section Lifeguard:Pools:stacking. Relative module paths would mean the
 // content root (the project folder under dotnet run); this one, "python", means the application's folder, where the
 // build copies optimizer.py, so the gateway finds it however it is started.
-builder.Services.AddLifeguard().AddPythonPool(StackingEndpoints.PoolName, options =>
-{
-    for (var i = 0; i < options.ModulePaths.Count; i++)
+// The optimiser is called through IOptimizer, generated at build time from optimizer.py's type hints.
+builder.Services.AddLifeguard()
+    .AddPythonPool(StackingEndpoints.PoolName, options =>
     {
-        options.ModulePaths[i] = Path.Combine(AppContext.BaseDirectory, options.ModulePaths[i]);
-    }
-});
+        for (var i = 0; i < options.ModulePaths.Count; i++)
+        {
+            options.ModulePaths[i] = Path.Combine(AppContext.BaseDirectory, options.ModulePaths[i]);
+        }
+    })
+    .AddPythonModule<IOptimizer, Optimizer>(StackingEndpoints.PoolName);
 builder.Services.AddHealthChecks().AddLifeguardHealthChecks("ready");
 
 // OpenTelemetry: the "Lifeguard" meter and ASP.NET Core's request metrics for Prometheus at GET /metrics; the
@@ -28,7 +33,12 @@ builder.Services.AddGatewayTelemetry(builder.Configuration);
 builder.Services.AddProblemDetails();
 builder.Services.AddExceptionHandler<GatewayExceptionHandler>();
 builder.Services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
-builder.Services.Configure<JsonOptions>(options => options.SerializerOptions.WriteIndented = builder.Environment.IsDevelopment());
+builder.Services.Configure<JsonOptions>(options =>
+{
+    options.SerializerOptions.WriteIndented = builder.Environment.IsDevelopment();
+    options.SerializerOptions.TypeInfoResolver = (options.SerializerOptions.TypeInfoResolver ?? new DefaultJsonTypeInfoResolver())
+        .WithAddedModifier(CamelCaseRecords.Apply);
+});
 
 var app = builder.Build();
 app.UseExceptionHandler();

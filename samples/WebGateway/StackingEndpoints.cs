@@ -1,4 +1,3 @@
-using Lifeguard.Python;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Lifeguard.Samples.WebGateway;
@@ -18,23 +17,21 @@ public static class StackingEndpoints
 
     /// <summary>
     /// Checks the batch's shape (400 with the offending paths), then calls <c>optimizer.optimize</c> in a pooled
-    /// Python worker. Its failures become problems in <see cref="GatewayExceptionHandler"/>: 422 for a batch the
-    /// optimiser rejects, 503 with <c>Retry-After</c> when every worker is busy. A client that disconnects
-    /// interrupts the call.
+    /// Python worker, through the bindings the build generated from its type hints. Its failures become problems in
+    /// <see cref="GatewayExceptionHandler"/>: 422 for a batch the optimiser rejects, 503 with <c>Retry-After</c> when
+    /// every worker is busy. A client that disconnects interrupts the call.
     /// </summary>
     public static async Task<Results<Ok<StackingPlan>, ValidationProblem>> StackAsync(
-        StackingRequest batch, [FromKeyedServices(PoolName)] PythonPool optimizer, CancellationToken cancellationToken)
+        DeliveryBatch batch, IOptimizer optimizer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(batch);
         ArgumentNullException.ThrowIfNull(optimizer);
-        var errors = batch.Validate();
+        var errors = BatchValidation.Validate(batch);
         if (errors.Count > 0)
         {
             return TypedResults.ValidationProblem(errors, title: "The request is not a delivery batch");
         }
 
-        var plan = await optimizer.CallAsync<StackingPlan>("optimizer", "optimize", [batch], cancellationToken: cancellationToken)
-            ?? throw new InvalidOperationException("optimizer.optimize returned None.");
-        return TypedResults.Ok(plan);
+        return TypedResults.Ok(await optimizer.OptimizeAsync(batch, cancellationToken: cancellationToken));
     }
 }

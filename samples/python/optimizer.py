@@ -46,24 +46,118 @@ A stack's ``distance_km`` includes the courier's ride to its first pickup; ``eta
 minutes; ``late`` lists the deliveries dropped off after their ``due_by`` (when couriers are too few or too far).
 ``stacked_deliveries`` counts the deliveries that share a stack with another.
 
+The same shapes are written as type hints below: optimize takes a DeliveryBatch and returns a StackingPlan, TypedDicts
+(plain dicts at run time), from which a .NET project generates its records and a typed optimize (a
+LifeguardPythonModule).
+
 Invalid input raises ValueError naming the offending delivery or field.
 """
 
 import collections
 import math
+from typing import List, Literal, Optional, TypedDict
 
 SERVICE_MIN = 2.0
 DEFAULT_CAPACITY = 6
 DEFAULT_SPEED_KM_PER_MIN = 0.3
 DEFAULT_MAX_PICKUP_SPREAD_KM = 1.0
 
-Delivery = collections.namedtuple("Delivery", "id pickup dropoff size ready_at due_by")
-Courier = collections.namedtuple("Courier", "id at")
-Route = collections.namedtuple("Route", "stops distance finish late lateness")
+Point = List[float]  # [x, y] in km on the street grid
 
 
-def optimize(batch):
-    """Plans one batch of deliveries; see the module's documentation for the input and the output."""
+class Courier(TypedDict):
+    """A courier and where it is at minute 0."""
+
+    id: str
+    at: Point
+
+
+class _DeliveryKeys(TypedDict):
+    id: str
+    "The delivery's id, unique in its batch."
+    pickup: Point
+    dropoff: Point
+
+
+class Delivery(_DeliveryKeys, total=False):
+    """A parcel to collect at its pickup from minute ready_at and to drop off by minute due_by."""
+
+    size: float
+    "Size units (default 1)."
+    ready_at: float
+    "The minute from which the parcel can be collected (default 0)."
+    due_by: float
+    "The minute by which it must be dropped off (default: no limit)."
+
+
+class _DeliveryBatchKeys(TypedDict):
+    couriers: List[Courier]
+    deliveries: List[Delivery]
+
+
+class DeliveryBatch(_DeliveryBatchKeys, total=False):
+    """One batch of deliveries and the couriers available for it."""
+
+    batch: str
+    "A label, echoed back in the plan."
+    capacity: float
+    "Size units a courier carries at once (default 6)."
+    speed_km_per_min: float
+    "Courier speed (default 0.3 km a minute)."
+    max_pickup_spread_km: float
+    "How far a stack's pickups may be from its first one (default 1 km)."
+
+
+class Stop(TypedDict):
+    """A pickup or a dropoff: where, and when the courier arrives (minutes)."""
+
+    kind: Literal["pickup", "dropoff"]
+    delivery: str
+    at: Point
+    eta: float
+
+
+class CourierStack(TypedDict):
+    """Deliveries one courier carries together, the route's stops, and when it sets off and finishes (minutes)."""
+
+    courier: str
+    deliveries: List[str]
+    stops: List[Stop]
+    distance_km: float
+    start_at: float
+    finish_at: float
+    late: List[str]
+
+
+class CourierTotal(TypedDict):
+    """What one courier does in the plan."""
+
+    id: str
+    stacks: int
+    deliveries: int
+    distance_km: float
+    finish_at: float
+
+
+class StackingPlan(TypedDict):
+    """The plan of one batch of deliveries."""
+
+    batch: Optional[str]
+    stacks: List[CourierStack]
+    couriers: List[CourierTotal]
+    deliveries: int
+    stacked_deliveries: int
+    late_deliveries: int
+    total_distance_km: float
+
+
+_Delivery = collections.namedtuple("_Delivery", "id pickup dropoff size ready_at due_by")
+_Courier = collections.namedtuple("_Courier", "id at")
+_Route = collections.namedtuple("_Route", "stops distance finish late lateness")
+
+
+def optimize(batch: DeliveryBatch) -> StackingPlan:
+    """Plans one batch of deliveries: stacks of nearby ones, each given to the courier that delivers it best."""
     if not isinstance(batch, dict):
         raise ValueError("a batch must be a JSON object, not %s" % type(batch).__name__)
     capacity = _number(batch.get("capacity", DEFAULT_CAPACITY), "capacity", minimum=1)
@@ -133,7 +227,7 @@ def _route(stack, start, clock, speed):
                 lateness += clock - nearest.due_by
             clock += SERVICE_MIN
             position = target
-    return Route(stops, distance, clock, late, lateness)
+    return _Route(stops, distance, clock, late, lateness)
 
 
 def _summary(label, stacks, couriers):
@@ -188,14 +282,14 @@ def _delivery(item, index, capacity):
         raise ValueError("%s is due by minute %s, before it is ready at minute %s" % (where, due_by, ready_at))
     pickup = _point(item.get("pickup"), where + " pickup")
     dropoff = _point(item.get("dropoff"), where + " dropoff")
-    return Delivery(name, pickup, dropoff, size, ready_at, due_by)
+    return _Delivery(name, pickup, dropoff, size, ready_at, due_by)
 
 
 def _courier(item, index):
     if not isinstance(item, dict):
         raise ValueError("couriers[%d] must be an object" % index)
     name = _id(item, "couriers[%d]" % index)
-    return Courier(name, _point(item.get("at"), "courier %r at" % name))
+    return _Courier(name, _point(item.get("at"), "courier %r at" % name))
 
 
 def _list(batch, key):

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Lifeguard.Hosting.Internal;
 using Lifeguard.Python;
 using Microsoft.Extensions.DependencyInjection;
@@ -56,8 +57,8 @@ public sealed class LifeguardBuilder
 
     /// <summary>
     /// Adds a pool of Python workers named <paramref name="name"/>, resolvable as
-    /// <c>[FromKeyedServices(name)] PythonPool</c> or <see cref="IPool"/>, with options from
-    /// <c>IOptionsMonitor&lt;PythonPoolOptions&gt;.Get(name)</c>.
+    /// <c>[FromKeyedServices(name)] PythonPool</c>, <see cref="IPythonCaller"/> or <see cref="IPool"/>, with options
+    /// from <c>IOptionsMonitor&lt;PythonPoolOptions&gt;.Get(name)</c>.
     /// </summary>
     /// <param name="name">The pool's name: its service key, configuration section and <see cref="PoolOptions.Name"/>.</param>
     /// <param name="configure">Changes the options after they are bound from configuration.</param>
@@ -103,6 +104,36 @@ public sealed class LifeguardBuilder
             }
         });
         PoolServices.AddPoolService<PythonPool>(Services, name);
+        Services.AddKeyedSingleton<IPythonCaller>(name, (services, _) => services.GetRequiredKeyedService<PythonPool>(name));
+        return this;
+    }
+
+    /// <summary>
+    /// Adds the bindings of a Python module that call into the Python pool <paramref name="poolName"/>: a
+    /// <typeparamref name="TInterface"/> singleton, resolvable as it is and keyed by the pool's name, made once (when
+    /// first resolved) by <typeparamref name="TImplementation"/>'s constructor, which gets the pool as its
+    /// <see cref="IPythonCaller"/> and its other parameters from the services. The bindings the build generates from
+    /// a module's type hints (<c>&lt;LifeguardPythonModule&gt;</c>, docs/python.md) fit: <c>ITextStats</c> and
+    /// <c>TextStats</c>. With the same interface on two pools, the unkeyed service is the one added last.
+    /// </summary>
+    /// <typeparam name="TInterface">The module's interface.</typeparam>
+    /// <typeparam name="TImplementation">The class that implements it over an <see cref="IPythonCaller"/>.</typeparam>
+    /// <param name="poolName">The name of a Python pool added before, with <see cref="AddPythonPool"/>.</param>
+    /// <exception cref="InvalidOperationException">No Python pool named <paramref name="poolName"/> was added.</exception>
+    public LifeguardBuilder AddPythonModule<TInterface, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TImplementation>(string poolName)
+        where TInterface : class
+        where TImplementation : class, TInterface
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(poolName);
+        if (!_catalog.Pools.Any(p => string.Equals(p.Name, poolName, StringComparison.Ordinal) && p.PoolType == typeof(PythonPool)))
+        {
+            throw new InvalidOperationException(
+                $"No Python pool named '{poolName}' was added: call AddPythonPool(\"{poolName}\") before AddPythonModule<{typeof(TInterface).Name}, {typeof(TImplementation).Name}>(\"{poolName}\").");
+        }
+
+        Services.AddKeyedSingleton<TInterface>(poolName, (services, _) =>
+            ActivatorUtilities.CreateInstance<TImplementation>(services, services.GetRequiredKeyedService<IPythonCaller>(poolName)));
+        Services.AddSingleton(services => services.GetRequiredKeyedService<TInterface>(poolName));
         return this;
     }
 }

@@ -1,7 +1,8 @@
 // The prelude of a csharp code block marked <!-- snippet: fragment --> in README.md or docs/*.md: the namespaces a
 // fragment may use without a using directive, and stand-ins for the names it may use without declaring them. A
-// fragment is compiled with this file, the samples' SquareWorker and StackingPlan records, and the SDK's implicit
-// usings of a console app; it is never run, so the stand-ins have no values.
+// fragment is compiled with this file, the samples' SquareWorker, the generated bindings of the samples' Python
+// modules (IOptimizer and Optimizer, StackingPlan, DeliveryBatch; ITextStats, TextStats, Stats: in this test
+// assembly), and the SDK's implicit usings of a console app; it is never run, so the stand-ins have no values.
 global using System.Diagnostics.Metrics;
 global using System.Text.Json;
 global using Lifeguard;
@@ -48,12 +49,3 @@ namespace Lifeguard.Docs
         public static double[] input => throw new NotSupportedException();
     }
 }
-
-/// <summary>An application's own request types: a batch for the optimiser (samples/python/optimizer.py).</summary>
-public sealed record Delivery(string Id, double[] Pickup, double[] Dropoff);
-
-/// <summary>A courier and where it is.</summary>
-public sealed record Courier(string Id, double[] At);
-
-/// <summary>One request to the optimiser: the couriers and the deliveries to stack.</summary>
-public sealed record DeliveryBatch(string Batch, Courier[] Couriers, Delivery[] Deliveries);

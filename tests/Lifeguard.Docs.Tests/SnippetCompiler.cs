@@ -31,8 +31,12 @@ public static class SnippetCompiler
             .Select(path => (MetadataReference)MetadataReference.CreateFromFile(path)),
     ]);
 
-    /// <summary>The sample sources a fragment may use (SquareWorker, StackingPlan), relative to the repository.</summary>
-    public static readonly string[] SampleSources = ["samples/Lifeguard.Samples.Squares/SquareWorker.cs", "samples/Shared/StackingPlan.cs"];
+    /// <summary>
+    /// The sample sources a fragment may use (SquareWorker), relative to the repository; the samples' Python modules'
+    /// generated bindings (IOptimizer, StackingPlan, ITextStats) are compiled into this test assembly, which a snippet
+    /// references as it does the libraries.
+    /// </summary>
+    public static readonly string[] SampleSources = ["samples/Lifeguard.Samples.Squares/SquareWorker.cs"];
 
     public static (CSharpCompilation Compilation, ImmutableArray<Diagnostic> Errors) Compile(Snippet snippet, string repository)
     {

@@ -14,6 +14,19 @@ public sealed class PackageTests(PackagedFeed feed) : IClassFixture<PackagedFeed
     public static TheoryData<string> Ids => [.. PackageIds];
 
     [Fact]
+    public void Lifeguard_Python_carries_the_bindings_targets_and_their_task_and_depends_on_no_build_package()
+    {
+        var entries = feed.Entries("Lifeguard.Python");
+
+        Assert.Contains("buildTransitive/Lifeguard.Python.targets", entries);
+        Assert.Contains("buildTransitive/tasks/Lifeguard.Python.Build.dll", entries);
+        Assert.Contains("buildTransitive/tasks/lifeguard_bindings.py", entries);
+        var dependencies = Metadata(feed.Nuspec("Lifeguard.Python")).Descendants().Where(e => e.Name.LocalName == "dependency")
+            .Select(e => e.Attribute("id")!.Value);
+        Assert.DoesNotContain(dependencies, d => d.Contains("Build", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void The_pack_makes_the_four_packages_and_nothing_else()
     {
         var packed = Directory.GetFiles(feed.Feed, "*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal);
@@ -105,13 +118,34 @@ public sealed class PackageTests(PackagedFeed feed) : IClassFixture<PackagedFeed
 
         Directory.CreateDirectory(Path.Combine(app, "python"));
         File.WriteAllText(Path.Combine(app, "python", "greeting.py"), "def greet(name):\n    return 'hello, ' + name\n");
+
+        // Generated bindings through the package's buildTransitive targets: nothing but the item in the project.
+        Directory.CreateDirectory(Path.Combine(app, "modules"));
+        File.WriteAllText(Path.Combine(app, "modules", "word_count.py"), """
+            from typing import List, TypedDict
+
+
+            class Counted(TypedDict):
+                words: int
+                longest: List[str]
+
+
+            def count(text: str, top: int = 2) -> Counted:
+                words = text.split()
+                return {"words": len(words), "longest": sorted(words, key=lambda w: (-len(w), w))[:top]}
+            """);
+        var project = XDocument.Load(Path.Combine(app, "PackagedApp.csproj"));
+        project.Root!.Add(new XElement("ItemGroup", new XElement("LifeguardPythonModule", new XAttribute("Include", "modules/word_count.py"))));
+        project.Save(Path.Combine(app, "PackagedApp.csproj"));
         File.WriteAllText(Path.Combine(app, "Program.cs"), """
             using System.Globalization;
             using Lifeguard.Python;
+            using PackagedApp;
 
             // A relative module path means the current directory: the app runs in its own folder, next to python/.
             var options = new PythonPoolOptions { Name = "packaged", Size = 1 };
             options.ModulePaths.Add("python");
+            options.ModulePaths.Add(WordCount.ModulePath);
             await using var py = await PythonPool.StartAsync(options);
             await using (var lease = await py.CheckoutAsync())
             {
@@ -122,6 +156,9 @@ public sealed class PackageTests(PackagedFeed feed) : IClassFixture<PackagedFeed
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"sqrt {root}"));
             string? greeting = await py.CallAsync<string>("greeting", "greet", ["package"]);
             Console.WriteLine($"greet {greeting}");
+            IWordCount words = new WordCount(py);
+            Counted counted = await words.CountAsync("a generated binding from the package");
+            Console.WriteLine($"count {counted.Words}: {string.Join(" ", counted.Longest)}");
             """);
         var built = await feed.RunAsync(PackagedFeed.Dotnet, ["build", "-c", "Release", "--disable-build-servers"], app, PackagedFeed.Long);
         Assert.True(built.ExitCode == 0, built.ToString());
@@ -130,8 +167,14 @@ public sealed class PackageTests(PackagedFeed feed) : IClassFixture<PackagedFeed
 
         Assert.True(ran.ExitCode == 0, ran.ToString());
         var lines = ran.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(["sqrt 1.5", "greet hello, package"], lines[1..]);
+        Assert.Equal(["sqrt 1.5", "greet hello, package", "count 6: generated binding"], lines[1..]);
         Assert.StartsWith("pid ", lines[0], StringComparison.Ordinal);
+
+        // The C# went to obj/, the module next to the app, and the task came from the package, not from a copy.
+        Assert.True(File.Exists(Path.Combine(app, "obj", "Release", "net10.0", "lifeguard", "word_count.g.cs")));
+        Assert.True(File.Exists(Path.Combine(app, "bin", "Release", "net10.0", "python", "word_count.py")));
+        Assert.False(Directory.Exists(Path.Combine(app, "obj", "Release", "net10.0", "lifeguard", "tasks")));
+        Assert.Equal(["Program.cs"], Directory.GetFiles(app, "*.cs", SearchOption.TopDirectoryOnly).Select(Path.GetFileName));
 
         // The worker ran the runtime the packed assembly carries, deployed fresh into this run's cache folder.
         Assert.Single(Directory.GetFiles(Path.Combine(feed.Cache, "lifeguard"), "lifeguard_worker.py", SearchOption.AllDirectories));
