@@ -31,7 +31,7 @@ internal sealed class PythonQuickSet : IQuickSet
 
     public string Name => "python";
 
-    public string Description => "python.roundtrip, .roundtrip.dashboard, .scaling, .bytes1mib, .start4, .burst and .stream vs pipe, stdlib-pool, no-dashboard, bare-interpreter, no-overflow and calls baselines";
+    public string Description => "python.roundtrip, .roundtrip.dashboard, .scaling, .bytes1mib, .start4, .burst, .stream and .generated vs pipe, stdlib-pool, no-dashboard, bare-interpreter, no-overflow, calls and by-name baselines";
 
     public async Task<int> RunAsync(TextWriter output)
     {
@@ -44,9 +44,10 @@ internal sealed class PythonQuickSet : IQuickSet
         var start4 = await RunStart4Async();
         var (burst, burstStarts) = await RunBurstAsync();
         var stream = await RunStreamAsync();
+        var generated = await RunGeneratedAsync();
         total.Stop();
 
-        Scenario[] scenarios = [roundtrip, dashboard, scaling, bytes, start4, burst, stream];
+        Scenario[] scenarios = [roundtrip, dashboard, scaling, bytes, start4, burst, stream, generated];
         await output.WriteLineAsync(Invariant(
             $"quick python: {Environment.ProcessorCount} cores, {total.Elapsed.TotalSeconds:F1} s, medians of interleaved rounds; load average {loadBefore} before, {LoadAverage()} after"));
         await output.WriteLineAsync(Invariant($"interpreter: {await PythonBench.InterpreterAsync()}"));
@@ -77,6 +78,8 @@ internal sealed class PythonQuickSet : IQuickSet
             $"{PythonBurstBenchmarks.Name} starts per pool (the fill's included), median [min, max]: {string.Join("; ", burstStarts.Select(s => $"{s.Key} {Statistics.Median(s.Value):F0} [{s.Value.Min():F0}, {s.Value.Max():F0}]"))}."));
         await output.WriteLineAsync(Invariant(
             $"{PythonStreamBenchmarks.Name}: per item, one generator yielding {PythonStreamBenchmarks.Items} small ints per round (StreamAsync, default window) vs calls = {PythonStreamBenchmarks.Items} sequential calls of square(7); pool of 1."));
+        await output.WriteLineAsync(Invariant(
+            $"{PythonGeneratedBenchmarks.Name}: per call, median of {RoundtripCallsPerSample} sequential calls of square(7) per round through the generated Benchmod.SquareAsync vs by-name = CallAsync<long>(\"benchmod\", \"square\", [7]); pool of 1."));
         await output.WriteLineAsync();
 
         foreach (var scenario in scenarios)
@@ -238,6 +241,26 @@ internal sealed class PythonQuickSet : IQuickSet
                 StreamBudget,
                 new Competitor(Subject, () => bench.PerItemNsAsync(stream: true)),
                 new Competitor("calls", () => bench.PerItemNsAsync(stream: false)));
+        }
+        finally
+        {
+            await bench.CleanupAsync();
+        }
+    }
+
+    private static async Task<Scenario> RunGeneratedAsync()
+    {
+        var bench = new PythonGeneratedBenchmarks();
+        try
+        {
+            await bench.SetupAsync();
+            var scenario = await InterleaveAsync(
+                PythonGeneratedBenchmarks.Name,
+                RoundtripBudget,
+                new Competitor(Subject, () => bench.MedianNsAsync(generated: true, RoundtripCallsPerSample)),
+                new Competitor("by-name", () => bench.MedianNsAsync(generated: false, RoundtripCallsPerSample)));
+            await MeasureBytesAsync(scenario, "by-name", generated => bench.BytesPerCallAsync(generated, RoundtripCallsPerAllocationSample));
+            return scenario;
         }
         finally
         {

@@ -3,8 +3,8 @@
 import time
 
 
-def square(x):
-    """The trivial call of python.roundtrip: a small argument, a small result."""
+def square(x: int) -> int:
+    """The trivial call of python.roundtrip and python.generated: a small argument, a small result."""
     return x * x
 
 
