@@ -77,7 +77,7 @@ internal sealed class PythonQuickSet : IQuickSet
         await output.WriteLineAsync(Invariant(
             $"{PythonBurstBenchmarks.Name} starts per pool (the fill's included), median [min, max]: {string.Join("; ", burstStarts.Select(s => $"{s.Key} {Statistics.Median(s.Value):F0} [{s.Value.Min():F0}, {s.Value.Max():F0}]"))}."));
         await output.WriteLineAsync(Invariant(
-            $"{PythonStreamBenchmarks.Name}: per item, one generator yielding {PythonStreamBenchmarks.Items} small ints per round (StreamAsync, default window) vs calls = {PythonStreamBenchmarks.Items} sequential calls of square(7); pool of 1."));
+            $"{PythonStreamBenchmarks.Name}: per item, one generator yielding {PythonStreamBenchmarks.Items} small ints per round (StreamAsync, default window 16) vs calls = {PythonStreamBenchmarks.Items} sequential calls of square(7), and window-256 = the same stream with StreamWindow 256; pool of 1."));
         await output.WriteLineAsync(Invariant(
             $"{PythonGeneratedBenchmarks.Name}: per call, median of {RoundtripCallsPerSample} sequential calls of square(7) per round through the generated Benchmod.SquareAsync vs by-name = CallAsync<long>(\"benchmod\", \"square\", [7]); pool of 1."));
         await output.WriteLineAsync();
@@ -240,7 +240,8 @@ internal sealed class PythonQuickSet : IQuickSet
                 PythonStreamBenchmarks.Name,
                 StreamBudget,
                 new Competitor(Subject, () => bench.PerItemNsAsync(stream: true)),
-                new Competitor("calls", () => bench.PerItemNsAsync(stream: false)));
+                new Competitor("calls", () => bench.PerItemNsAsync(stream: false)),
+                new Competitor("window-256", () => bench.PerItemNsAsync(stream: true, window: 256)));
         }
         finally
         {
