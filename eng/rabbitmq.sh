@@ -42,8 +42,7 @@ start_time() {
 # Succeeds when process $1 is one this instance ($2, its folder) started: it carries the folder in its environment.
 is_instance_process() {
     local pid=$1 dir=$2
-    [[ -r /proc/$pid/environ ]] || return 1
-    tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "LIFEGUARD_RABBITMQ_INSTANCE=$dir"
+    grep -qszxF "LIFEGUARD_RABBITMQ_INSTANCE=$dir" "/proc/$pid/environ"
 }
 
 install_server() {
