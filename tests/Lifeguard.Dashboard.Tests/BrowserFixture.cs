@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lifeguard.Testing;
 using Microsoft.Playwright;
 
 namespace Lifeguard.Dashboard.Tests;
@@ -20,19 +21,7 @@ public sealed class BrowserFixture : IAsyncLifetime
     public DashboardServer Server { get; private set; } = null!;
 
     /// <summary>The repository's root (where Lifeguard.slnx is).</summary>
-    public static string RepositoryRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Lifeguard.slnx")))
-            {
-                dir = dir.Parent;
-            }
-
-            return dir?.FullName ?? throw new InvalidOperationException("Lifeguard.slnx not found above " + AppContext.BaseDirectory);
-        }
-    }
+    public static string RepositoryRoot => Repository.Root;
 
     /// <summary>Where the tests save their screenshots (git-ignored).</summary>
     public static string ScreenshotFolder => Path.Combine(RepositoryRoot, "artifacts", "screenshots");
