@@ -193,6 +193,7 @@ sweep_stale() {
         if ! owner_alive "$other"; then
             echo "rabbitmq: stopping the stale instance in $other (its owner is gone)" >&2
             stop_instance "$other"
+            [[ $other == "$dir" ]] || rm -f "$other.lock"
         fi
     done
 }
