@@ -142,7 +142,8 @@ public sealed partial class PythonWorker
         private IReadOnlyList<object?>? _args;
         private ulong _id;
         private bool _begun;
-        private bool _finished;
+        /// <summary>Whether the worker is done with this stream (or never got it): nothing to close. False from the call's send on.</summary>
+        private bool _finished = true;
         private long _received;
         private long _credited;
         private Activity? _activity;
@@ -183,6 +184,7 @@ public sealed partial class PythonWorker
             }
 
             Volatile.Write(ref worker._current, new CurrentCall(_name, worker._settings.Time.GetTimestamp()));
+            _finished = false; // the call goes out: from here on, the worker streams until it ends or is closed
             await ExchangeAsync(static (self, token) => self.SendCallAsync(token), cancellationToken).ConfigureAwait(false);
         }
 

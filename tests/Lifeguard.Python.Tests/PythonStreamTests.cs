@@ -441,6 +441,22 @@ public sealed class PythonStreamTests : PythonTestBase
     }
 
     [Fact]
+    public async Task ArgumentsThatCannotCrossTheWire_FailTheStreamTyped_NothingSent_WorkerKept()
+    {
+        var options = Streaming("stream-bad-arguments");
+        options.CancelGracePeriod = TimeSpan.FromMilliseconds(500);
+        await using var pool = await PythonPool.StartAsync(options);
+        int pid = await pool.CallAsync<int>("streams", "pid");
+
+        var error = await Assert.ThrowsAsync<PythonSerializationException>(() => ToListAsync(pool.StreamAsync<long>("streams", "count", [double.NaN]))).WaitAsync(Bound);
+
+        Assert.Contains("positional argument 0", error.Message, StringComparison.Ordinal);
+        Assert.Equal(pid, await pool.CallAsync<int>("streams", "pid"));
+        Assert.Equal([0L, 1], await ToListAsync(pool.StreamAsync<long>("streams", "count", [2])).WaitAsync(Bound));
+        Assert.Equal(0, pool.GetStatus().TotalDeaths);
+    }
+
+    [Fact]
     public async Task InvalidStreamWindow_ThrowsWhenTheStreamIsAskedFor()
     {
         await using var pool = await PythonPool.StartAsync(Streaming("stream-window-invalid"));
