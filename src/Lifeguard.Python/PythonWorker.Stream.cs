@@ -311,6 +311,14 @@ public sealed partial class PythonWorker
             {
                 return await step(this, token).ConfigureAwait(false);
             }
+            catch (Exception e) when (worker.StoppedByPool && e is not (OperationCanceledException or PoolStoppedException))
+            {
+                // The pool stopped this worker under the stream (it is stopping, and the stream outlasted
+                // DrainTimeout): whatever the stream saw of that (an interrupted generator, a closed pipe), it is the
+                // pool's stop.
+                _finished = true;
+                throw Fail(PythonErrors.StoppedUnderCall(worker._settings.PoolName, worker.ProcessId, _name));
+            }
             catch (OperationCanceledException) when (token.IsCancellationRequested)
             {
                 _finished = true;
@@ -335,11 +343,6 @@ public sealed partial class PythonWorker
             catch (FrameTooLargeException)
             {
                 throw Fail(PythonErrors.ArgumentsTooLarge(worker._settings.PoolName, _name, worker._writer.MaxFrameSize));
-            }
-            catch (Exception e) when (worker.StoppedByPool && e is not (OperationCanceledException or PoolStoppedException))
-            {
-                _finished = true;
-                throw Fail(PythonErrors.StoppedUnderCall(worker._settings.PoolName, worker.ProcessId, _name));
             }
             catch (Exception e) when (e is PythonException or PythonWorkerCrashedException or PythonProtocolException)
             {

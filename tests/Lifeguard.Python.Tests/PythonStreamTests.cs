@@ -457,6 +457,32 @@ public sealed class PythonStreamTests : PythonTestBase
     }
 
     [Fact]
+    public async Task PoolStoppedUnderAStream_TheEnumerationEndsWithPoolStoppedException_FinallyRuns()
+    {
+        var options = Streaming("stream-pool-stopped");
+        options.DrainTimeout = TimeSpan.FromMilliseconds(200);
+        var pool = await PythonPool.StartAsync(options);
+        string marker = Marker();
+        try
+        {
+            await using var items = pool.StreamAsync<long>("streams", "slow_after", [1, 60, marker]).GetAsyncEnumerator();
+            Assert.True(await items.MoveNextAsync());
+            var next = items.MoveNextAsync().AsTask(); // the generator is in its 60 s sleep
+
+            await pool.DisposeAsync().AsTask().WaitAsync(Bound);
+
+            var stopped = await Assert.ThrowsAsync<PoolStoppedException>(() => next.WaitAsync(Bound));
+            Assert.Matches(@"^Pool 'stream-pool-stopped' stopped Python worker \d+ while it ran streams\.slow_after: ", stopped.Message);
+            Assert.Equal(["finally"], Lines(marker));
+        }
+        finally
+        {
+            await pool.DisposeAsync();
+            File.Delete(marker);
+        }
+    }
+
+    [Fact]
     public async Task InvalidStreamWindow_ThrowsWhenTheStreamIsAskedFor()
     {
         await using var pool = await PythonPool.StartAsync(Streaming("stream-window-invalid"));
