@@ -248,11 +248,9 @@ public sealed partial class PythonWorker
                         worker.RecordSpans(frame, _name);
                         continue;
                     case FrameKind.Item:
-                        if (++_received > _credited + settings.Window)
-                        {
-                            throw worker.Violation($"stream {_id} sent item {_received} with credit for {_credited + settings.Window}");
-                        }
-
+                        // No count to check: an item is read only when the consumer asks for one, after the credit
+                        // for the ones taken went out, so the items read never exceed the credit given.
+                        _received++;
                         Current = worker.ReadResult(frame, state, readItem, _name);
                         return true;
                     case FrameKind.StreamEnd:
@@ -296,12 +294,7 @@ public sealed partial class PythonWorker
             Func<StreamCall<T, TState>, CancellationToken, ValueTask<TResult>> step, CancellationToken cancellationToken, bool timed = true)
         {
             var call = settings.Call;
-            CancellationTokenSource? timeout = null;
-            if (timed && call.Timeout != Timeout.InfiniteTimeSpan)
-            {
-                timeout = worker._callTimeout ??= new CancellationTokenSource(Timeout.InfiniteTimeSpan, worker._settings.Time);
-                timeout.CancelAfter(call.Timeout);
-            }
+            var timeout = timed ? worker.ArmCallTimeout(call.Timeout) : null;
 
             using var linked = timeout is not null && cancellationToken.CanBeCanceled
                 ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token)
@@ -339,10 +332,6 @@ public sealed partial class PythonWorker
             {
                 _finished = true;
                 throw Fail(worker.Violation(e.Message, e));
-            }
-            catch (FrameTooLargeException)
-            {
-                throw Fail(PythonErrors.ArgumentsTooLarge(worker._settings.PoolName, _name, worker._writer.MaxFrameSize));
             }
             catch (Exception e) when (e is PythonException or PythonWorkerCrashedException or PythonProtocolException)
             {
