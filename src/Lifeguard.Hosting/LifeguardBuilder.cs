@@ -118,17 +118,19 @@ public sealed class LifeguardBuilder
     /// </summary>
     /// <typeparam name="TInterface">The module's interface.</typeparam>
     /// <typeparam name="TImplementation">The class that implements it over an <see cref="IPythonCaller"/>.</typeparam>
-    /// <param name="poolName">The name of a Python pool added before, with <see cref="AddPythonPool"/>.</param>
+    /// <param name="poolName">The name of a Python pool added before, with <see cref="AddPythonPool"/>, or of another <see cref="IPythonCaller"/> keyed by that name (a remote pool).</param>
     /// <exception cref="InvalidOperationException">No Python pool named <paramref name="poolName"/> was added.</exception>
     public LifeguardBuilder AddPythonModule<TInterface, [DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TImplementation>(string poolName)
         where TInterface : class
         where TImplementation : class, TInterface
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(poolName);
-        if (!_catalog.Pools.Any(p => string.Equals(p.Name, poolName, StringComparison.Ordinal) && p.PoolType == typeof(PythonPool)))
+        // A local pool, or any other IPythonCaller registered under the name (a remote pool, AddRemotePythonPool).
+        if (!_catalog.Pools.Any(p => string.Equals(p.Name, poolName, StringComparison.Ordinal) && p.PoolType == typeof(PythonPool))
+            && !Services.Any(d => d.IsKeyedService && d.ServiceType == typeof(IPythonCaller) && Equals(d.ServiceKey, poolName)))
         {
             throw new InvalidOperationException(
-                $"No Python pool named '{poolName}' was added: call AddPythonPool(\"{poolName}\") before AddPythonModule<{typeof(TInterface).Name}, {typeof(TImplementation).Name}>(\"{poolName}\").");
+                $"No Python pool named '{poolName}' was added: call AddPythonPool(\"{poolName}\") (or AddRemotePythonPool) before AddPythonModule<{typeof(TInterface).Name}, {typeof(TImplementation).Name}>(\"{poolName}\").");
         }
 
         Services.AddKeyedSingleton<TInterface>(poolName, (services, _) =>

@@ -19,6 +19,7 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
     private PythonPool(Pool<PythonWorker> pool, PythonPoolOptions options)
     {
         _pool = pool;
+        Options = options;
         _maxRetries = options.MaxRetries;
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger("Lifeguard.Python.Pool") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
     }
@@ -202,6 +203,27 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
             lease.Dispose();
         }
     }
+
+    /// <summary>
+    /// A remote caller's call, its arguments encoded already (a remote pool's host serves it): checked out and retried
+    /// as any call, the result frame returned whole.
+    /// </summary>
+    internal Task<byte[]> CallEncodedAsync(string module, string function, EncodedArguments args, PythonCallOptions? options, CancellationToken cancellationToken)
+    {
+        options = options?.Copy();
+        options?.ValidateForPool(nameof(options));
+        return RunAsync(module, function, options, (worker, ct) => worker.PoolCallEncodedAsync(module, function, args, options, ct), cancellationToken);
+    }
+
+    /// <summary>A remote caller's stream, its arguments encoded already: each item frame whole.</summary>
+    internal IAsyncEnumerable<byte[]> StreamEncodedAsync(string module, string function, EncodedArguments args, PythonCallOptions? options, CancellationToken cancellationToken)
+    {
+        options = CheckStream(module, function, options);
+        return LeasedStreamAsync(options, (worker, ct) => worker.PoolStreamEncodedAsync(module, function, args, options, ct), cancellationToken);
+    }
+
+    /// <summary>The options the pool started with (a remote pool's host reads its limits and its allowed modules).</summary>
+    internal PythonPoolOptions Options { get; }
 
     /// <summary>
     /// Checks out one worker for several calls that must run in the same process (load data, then query it).

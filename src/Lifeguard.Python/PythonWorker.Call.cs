@@ -97,6 +97,31 @@ public sealed partial class PythonWorker
         CancellationToken cancellationToken)
         => CallCoreAsync(module, function, args, kwargs, Resolve(options), _codec, static (frame, codec) => codec.ReadUntyped(frame), cancellationToken);
 
+    /// <summary>
+    /// A remote caller's call, its arguments encoded already, for the pool (whose options it has checked): the result
+    /// frame comes back whole, as the remote caller reads it, its JSON checked to be well-formed.
+    /// </summary>
+    internal Task<byte[]> PoolCallEncodedAsync(string module, string function, EncodedArguments args, PythonCallOptions? options, CancellationToken cancellationToken)
+        => CallCoreAsync(module, function, args, null, Resolve(options), FrameKind.Result, ComposeChecked, cancellationToken);
+
+    /// <summary>The frame as one array, for a remote caller, once its JSON is known to be well-formed.</summary>
+    private static byte[] ComposeChecked(Frame frame, FrameKind kind)
+    {
+        var reader = new Utf8JsonReader(frame.Json.Span, new JsonReaderOptions { MaxDepth = 256 });
+        if (!reader.Read())
+        {
+            throw new JsonException("The frame's JSON part is empty.");
+        }
+
+        reader.Skip();
+        if (reader.Read())
+        {
+            throw new JsonException("The frame's JSON part holds more than one value.");
+        }
+
+        return FrameReader.Compose(kind, frame.Json.Span, frame.Attachments.Span);
+    }
+
     private CallSettings Resolve(PythonCallOptions? options)
         => new(options?.CallTimeout ?? _settings.CallTimeout, options?.IncludeArgumentsInErrors ?? _settings.IncludeArgumentsInErrors);
 

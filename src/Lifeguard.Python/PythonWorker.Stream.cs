@@ -108,6 +108,20 @@ public sealed partial class PythonWorker
             static stream => stream.Current,
             cancellationToken);
 
+    /// <summary>A remote caller's stream, its arguments encoded already: each item frame comes back whole, its JSON checked.</summary>
+    internal IAsyncEnumerable<byte[]> PoolStreamEncodedAsync(
+        string module,
+        string function,
+        EncodedArguments args,
+        PythonCallOptions? options,
+        CancellationToken cancellationToken)
+        => EnumerateAsync(
+            () => new StreamCall<byte[], FrameKind>(this, module, function, ResolveStream(options), FrameKind.Item, ComposeChecked),
+            args,
+            null,
+            static stream => stream.Current,
+            cancellationToken);
+
     private static JsonElement ReadUntyped(Frame frame, PythonCallCodec codec) => codec.ReadUntyped(frame);
 
     /// <summary>One stream per enumeration: it starts with the enumeration and ends when the enumeration is disposed.</summary>

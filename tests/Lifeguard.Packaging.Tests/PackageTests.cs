@@ -9,7 +9,7 @@ namespace Lifeguard.Packaging.Tests;
 /// </summary>
 public sealed class PackageTests(PackagedFeed feed) : IClassFixture<PackagedFeed>
 {
-    private static readonly string[] PackageIds = ["Lifeguard", "Lifeguard.Python", "Lifeguard.Hosting", "Lifeguard.Dashboard", "Lifeguard.Cli"];
+    private static readonly string[] PackageIds = ["Lifeguard", "Lifeguard.Python", "Lifeguard.Hosting", "Lifeguard.Dashboard", "Lifeguard.RabbitMQ", "Lifeguard.Cli"];
 
     public static TheoryData<string> Ids => [.. PackageIds];
 
@@ -27,7 +27,7 @@ public sealed class PackageTests(PackagedFeed feed) : IClassFixture<PackagedFeed
     }
 
     [Fact]
-    public void The_pack_makes_the_four_packages_and_nothing_else()
+    public void The_pack_makes_the_listed_packages_and_nothing_else()
     {
         var packed = Directory.GetFiles(feed.Feed, "*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal);
         Assert.Equal(PackageIds.Select(id => $"{id}.{feed.Version}.nupkg").Order(StringComparer.Ordinal), packed);
@@ -57,6 +57,7 @@ public sealed class PackageTests(PackagedFeed feed) : IClassFixture<PackagedFeed
     [InlineData("Lifeguard.Python", new[] { "Lifeguard" })]
     [InlineData("Lifeguard.Hosting", new[] { "Lifeguard", "Lifeguard.Python" })]
     [InlineData("Lifeguard.Dashboard", new[] { "Lifeguard" })]
+    [InlineData("Lifeguard.RabbitMQ", new[] { "Lifeguard", "Lifeguard.Hosting", "Lifeguard.Python" })]
     public void A_package_depends_on_the_other_Lifeguard_packages_of_its_own_version(string id, string[] lifeguardDependencies)
     {
         var dependencies = Metadata(feed.Nuspec(id)).Descendants().Where(e => e.Name.LocalName == "dependency")

@@ -30,4 +30,10 @@ internal enum FrameKind : byte
 
     /// <summary>Span data from Python, sent before the reply to a call that asked for it (kinds 32–47: spans).</summary>
     Spans = 32,
+
+    /// <summary>The first kind of the remote-pool envelopes (80–95), which travel between a remote pool's callers and hosts only, never on a worker's pipe.</summary>
+    RemoteFirst = 80,
+
+    /// <summary>The last kind of the remote-pool envelopes.</summary>
+    RemoteLast = 95,
 }

@@ -78,7 +78,26 @@ internal sealed class FrameReader(Stream stream, int maxFrameSize) : IDisposable
             throw new EndOfStreamException($"The worker's output ended inside a frame of {length} bytes.");
         }
 
-        var body = _buffer.AsMemory(_start + HeaderSize, (int)length);
+        var frame = Parse(_buffer.AsMemory(_start + HeaderSize, (int)length));
+        _consumeOnNextRead = total;
+        if (total > 1024 * 1024)
+        {
+            _smallFramesSinceLarge = 0;
+        }
+
+        return frame;
+    }
+
+    /// <summary>
+    /// Checks a frame's body (all of it after the length prefix, whose value was checked to be from 13 bytes to the
+    /// maximum) and returns the frame over it: the JSON part inside the body and valid UTF-8, a known kind, whole
+    /// (size, bytes) attachment pairs to its end. A frame that arrived another way (a remote pool's message) is
+    /// checked by the same rules.
+    /// </summary>
+    /// <exception cref="PythonProtocolException">A rule is broken.</exception>
+    public static Frame Parse(ReadOnlyMemory<byte> body, bool remote = false)
+    {
+        int length = body.Length;
         var kind = (FrameKind)body.Span[0];
         ulong id = BinaryPrimitives.ReadUInt64BigEndian(body.Span[1..]);
         uint jsonLength = BinaryPrimitives.ReadUInt32BigEndian(body.Span[9..]);
@@ -87,7 +106,8 @@ internal sealed class FrameReader(Stream stream, int maxFrameSize) : IDisposable
             throw new PythonProtocolException($"The worker sent a frame whose JSON part ({jsonLength} bytes) overruns the frame ({length} bytes).");
         }
 
-        if (kind is (< FrameKind.Init or > FrameKind.CallbackError) and (< FrameKind.Item or > FrameKind.Close) and not FrameKind.Spans)
+        if (kind is (< FrameKind.Init or > FrameKind.CallbackError) and (< FrameKind.Item or > FrameKind.Close) and not FrameKind.Spans
+            && !(remote && kind is >= FrameKind.RemoteFirst and <= FrameKind.RemoteLast))
         {
             throw new PythonProtocolException($"The worker sent a frame of unknown kind {(byte)kind}.");
         }
@@ -110,13 +130,44 @@ internal sealed class FrameReader(Stream stream, int maxFrameSize) : IDisposable
             rest = rest[(4 + (int)BinaryPrimitives.ReadUInt32BigEndian(rest))..];
         }
 
-        _consumeOnNextRead = total;
-        if (total > 1024 * 1024)
+        return new Frame(kind, id, json, attachments);
+    }
+
+    /// <summary>
+    /// A whole frame held in one array (length prefix, kind, id, JSON, attachments), as a remote pool's message
+    /// carries one (where the remote-pool kinds, 80 to 95, are allowed too), checked by the rules of <see cref="Parse"/> and <paramref name="maxFrameSize"/>.
+    /// </summary>
+    /// <exception cref="PythonProtocolException">A rule is broken.</exception>
+    public static Frame ParseWhole(ReadOnlyMemory<byte> message, int maxFrameSize)
+    {
+        if (message.Length < HeaderSize + MinBody || message.Length > maxFrameSize)
         {
-            _smallFramesSinceLarge = 0;
+            throw new PythonProtocolException(
+                $"The message holds {message.Length} bytes; a frame is {HeaderSize + MinBody} to {maxFrameSize} bytes (MaxFrameSize).");
         }
 
-        return new Frame(kind, id, json, attachments);
+        uint length = BinaryPrimitives.ReadUInt32BigEndian(message.Span);
+        if (length != message.Length - HeaderSize)
+        {
+            throw new PythonProtocolException($"The message holds {message.Length} bytes, but its frame says {length} follow its length prefix.");
+        }
+
+        return Parse(message[HeaderSize..], remote: true);
+    }
+
+    /// <summary>
+    /// A frame of <paramref name="kind"/> as one array, with a zero id: the JSON part and the raw attachment
+    /// section (repeated u32 big-endian length, bytes) as they are.
+    /// </summary>
+    public static byte[] Compose(FrameKind kind, ReadOnlySpan<byte> json, ReadOnlySpan<byte> attachments)
+    {
+        var bytes = new byte[HeaderSize + MinBody + json.Length + attachments.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)(bytes.Length - HeaderSize));
+        bytes[4] = (byte)kind;
+        BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(13), (uint)json.Length);
+        json.CopyTo(bytes.AsSpan(HeaderSize + MinBody));
+        attachments.CopyTo(bytes.AsSpan(HeaderSize + MinBody + json.Length));
+        return bytes;
     }
 
     public void Dispose()

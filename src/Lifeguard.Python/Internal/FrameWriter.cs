@@ -106,6 +106,50 @@ internal sealed class FrameWriter(Stream stream, int maxFrameSize)
     }
 
     /// <summary>
+    /// Finishes the frame begun with <see cref="Begin"/> as one array (header, JSON, attachments), for a remote pool's
+    /// message, instead of writing it to the stream.
+    /// </summary>
+    /// <exception cref="FrameTooLargeException">The frame would exceed the maximum frame size.</exception>
+    public byte[] ToArray(FrameKind kind, ulong id)
+    {
+        try
+        {
+            _json!.Flush();
+            long total = _buffer.WrittenCount;
+            foreach (var attachment in _attachments)
+            {
+                total += 4 + attachment.Length;
+            }
+
+            if (total > maxFrameSize)
+            {
+                throw new FrameTooLargeException();
+            }
+
+            var bytes = new byte[total];
+            var written = _buffer.WrittenMemory.Span;
+            written.CopyTo(bytes);
+            BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)(total - 4));
+            bytes[4] = (byte)kind;
+            BinaryPrimitives.WriteUInt64BigEndian(bytes.AsSpan(5), id);
+            BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(13), (uint)(written.Length - HeaderSize));
+            int at = written.Length;
+            foreach (var attachment in _attachments)
+            {
+                BinaryPrimitives.WriteUInt32BigEndian(bytes.AsSpan(at), (uint)attachment.Length);
+                attachment.Span.CopyTo(bytes.AsSpan(at + 4));
+                at += 4 + attachment.Length;
+            }
+
+            return bytes;
+        }
+        finally
+        {
+            _attachments.Clear();
+        }
+    }
+
+    /// <summary>
     /// The frame buffer: an <see cref="ArrayBufferWriter{T}"/> that throws <see cref="FrameTooLargeException"/> once
     /// more than the maximum frame size has been written, and hands out no more room than the maximum allows beyond
     /// what a single write asks for. So it never grows far past the maximum, however large the value being written.

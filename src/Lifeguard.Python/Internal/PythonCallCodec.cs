@@ -58,15 +58,32 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
                 frame.WriteString("m"u8, module);
                 frame.WriteString("f"u8, function);
                 frame.WritePropertyName("a"u8);
-                frame.WriteStartArray();
-                foreach (var arg in args ?? [])
+                if (args is EncodedArguments encoded)
                 {
-                    position++;
-                    value = arg;
-                    WriteValue(frame, arg);
+                    // A remote caller's arguments, encoded and checked already: written as they are, with their
+                    // attachments in the order their references number them.
+                    frame.WriteRawValue(encoded.Positional.Span, skipInputValidation: true);
+                    if (encoded.Keywords is { } keywords)
+                    {
+                        frame.WritePropertyName("k"u8);
+                        frame.WriteRawValue(keywords.Span, skipInputValidation: true);
+                    }
+
+                    writer.Attachments.AddRange(encoded.Attachments);
+                }
+                else
+                {
+                    frame.WriteStartArray();
+                    foreach (var arg in args ?? [])
+                    {
+                        position++;
+                        value = arg;
+                        WriteValue(frame, arg);
+                    }
+
+                    frame.WriteEndArray();
                 }
 
-                frame.WriteEndArray();
                 if (kwargs is { Count: > 0 })
                 {
                     frame.WritePropertyName("k"u8);

@@ -1,0 +1,73 @@
+"""Functions the remote-pool tests call on their hosts."""
+import os
+import signal
+import time
+
+
+def square(x):
+    return x * x
+
+
+def echo(value):
+    return value
+
+
+def byte_length(data: bytes):
+    return {"type": type(data).__name__, "length": len(data), "first": data[0] if data else None}
+
+
+def reverse_bytes(data: bytes) -> bytes:
+    return bytes(reversed(data))
+
+
+def fail(message):
+    raise ValueError(message)
+
+
+def crash(code):
+    os._exit(code)
+
+
+def host_pid():
+    return os.getppid()
+
+
+def sleep_then(seconds, marker):
+    """Sleeps, and writes 'interrupted' or 'finished' to the marker file."""
+    try:
+        time.sleep(seconds)
+    except KeyboardInterrupt:
+        with open(marker, "w") as f:
+            f.write("interrupted")
+        raise
+    with open(marker, "w") as f:
+        f.write("finished")
+    return seconds
+
+
+def mark_and_sleep(marker, seconds):
+    """Appends a line to the marker file when it starts, then sleeps: a call that runs leaves a trace."""
+    with open(marker, "a") as f:
+        f.write("ran\n")
+    time.sleep(seconds)
+    return seconds
+
+
+def count(n):
+    for i in range(n):
+        yield i
+
+
+def count_with_finally(n, marker):
+    try:
+        for i in range(n):
+            yield i
+    finally:
+        with open(marker, "w") as f:
+            f.write("closed")
+
+
+def kill_host():
+    """Kills the host process serving this call (the worker's parent), as an input that brings hosts down would."""
+    os.kill(os.getppid(), signal.SIGKILL)
+    time.sleep(30)
