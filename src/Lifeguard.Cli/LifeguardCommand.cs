@@ -11,13 +11,14 @@ internal static class LifeguardCommand
     {
         // Not RootCommand: it names itself after the executable, which is Lifeguard.Cli under `dotnet run` and in
         // the tool's package. The command is `lifeguard` however it is started.
-        var root = new Command("lifeguard", "Lifeguard: supervised worker pools. Run a Python function over a file of inputs, or size a pool.")
+        var root = new Command("lifeguard", "Lifeguard: supervised worker pools. Run a Python function over a file of inputs, serve one to a cluster, or size a pool.")
         {
             new HelpOption(),
             new VersionOption(),
             BenchCommand.Create(output),
             DemoCommand.Create(output, error),
             RunCommand.Create(error),
+            ServeCommand.Create(output, error),
             SizeCommand.Create(output),
         };
 
@@ -35,10 +36,10 @@ internal static class LifeguardCommand
         try
         {
             // Our own handler: a usage error found while running is one line and exit code 2, not a stack trace.
-            // `run` and `demo` handle SIGINT and SIGTERM themselves (run writes what finished first, demo stops its pools
-            // and its page); the others are cancelled by them.
+            // `run`, `demo` and `serve` handle SIGINT and SIGTERM themselves (run writes what finished first, demo stops
+            // its pools and its page, serve drains its calls); the others are cancelled by them.
             var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
-            if (parse.CommandResult.Command.Name is "run" or "demo")
+            if (parse.CommandResult.Command.Name is "run" or "demo" or "serve")
             {
                 configuration.ProcessTerminationTimeout = null;
             }
