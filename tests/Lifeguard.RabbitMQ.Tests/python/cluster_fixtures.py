@@ -71,3 +71,13 @@ def kill_host():
     """Kills the host process serving this call (the worker's parent), as an input that brings hosts down would."""
     os.kill(os.getppid(), signal.SIGKILL)
     time.sleep(30)
+
+
+def traced_sleep(marker, index, seconds):
+    """Appends 'start INDEX HOSTPID WORKERPID' when it starts and 'end INDEX HOSTPID' when it finishes; returns INDEX."""
+    with open(marker, "a") as f:
+        f.write("start %d %d %d\n" % (index, os.getppid(), os.getpid()))
+    time.sleep(seconds)
+    with open(marker, "a") as f:
+        f.write("end %d %d\n" % (index, os.getppid()))
+    return index
