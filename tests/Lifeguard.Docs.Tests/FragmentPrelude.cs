@@ -9,6 +9,7 @@ global using Lifeguard;
 global using Lifeguard.Dashboard;
 global using Lifeguard.Hosting;
 global using Lifeguard.Python;
+global using Lifeguard.RabbitMQ;
 global using Lifeguard.Samples;
 global using Lifeguard.Samples.Squares;
 global using Microsoft.AspNetCore.Builder;
