@@ -33,7 +33,9 @@ def host_pid():
 
 
 def sleep_then(seconds, marker):
-    """Sleeps, and writes 'interrupted' or 'finished' to the marker file."""
+    """Writes 'started' to the marker file, sleeps, then writes 'interrupted' or 'finished' over it."""
+    with open(marker, "w") as f:
+        f.write("started")
     try:
         time.sleep(seconds)
     except KeyboardInterrupt:
