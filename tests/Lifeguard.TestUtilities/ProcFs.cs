@@ -15,14 +15,16 @@ public static class ProcFs
     public static int? ParentOf(int pid) => Stat(pid) is { } fields ? int.Parse(fields[1], CultureInfo.InvariantCulture) : null;
 
     /// <summary>The pids of this process's running (not zombie) children.</summary>
-    public static IReadOnlyList<int> Children()
+    public static IReadOnlyList<int> Children() => ChildrenOf(Environment.ProcessId);
+
+    /// <summary>The pids of <paramref name="parent"/>'s running (not zombie) children.</summary>
+    public static IReadOnlyList<int> ChildrenOf(int parent)
     {
-        var self = Environment.ProcessId;
         var children = new List<int>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
             if (int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out var pid)
-                && Stat(pid) is { } fields && fields[0] != "Z" && int.Parse(fields[1], CultureInfo.InvariantCulture) == self)
+                && Stat(pid) is { } fields && fields[0] != "Z" && int.Parse(fields[1], CultureInfo.InvariantCulture) == parent)
             {
                 children.Add(pid);
             }
