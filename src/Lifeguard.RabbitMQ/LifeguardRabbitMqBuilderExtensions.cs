@@ -1,6 +1,8 @@
+using Lifeguard;
 using Lifeguard.Hosting;
 using Lifeguard.Python;
 using Lifeguard.RabbitMQ;
+using Lifeguard.RabbitMQ.Internal;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -57,7 +59,9 @@ public static class LifeguardRabbitMqBuilderExtensions
     /// Adds a <see cref="RemotePythonPool"/> named <paramref name="name"/>, connected when the host starts and closed
     /// when it stops, resolvable as <c>[FromKeyedServices(name)] RemotePythonPool</c> or <see cref="IPythonCaller"/>,
     /// so that <c>AddPythonModule&lt;TInterface, TImplementation&gt;(name)</c> bindings call it. The options bind from
-    /// <c>Lifeguard:RemotePools:&lt;name&gt;</c>, then <paramref name="configure"/> runs.
+    /// <c>Lifeguard:RemotePools:&lt;name&gt;</c>, then <paramref name="configure"/> runs. While connected it is listed in
+    /// the <see cref="PoolRegistry"/> beside the local pools, one worker per serving host, so the dashboard shows the
+    /// hosts; sizing, recycling and killing it there are refused, as only its hosts can do them.
     /// </summary>
     /// <exception cref="InvalidOperationException">A Python caller named <paramref name="name"/> was already added.</exception>
     public static LifeguardBuilder AddRemotePythonPool(this LifeguardBuilder builder, string name, Action<RemotePythonPoolOptions>? configure = null)
@@ -125,12 +129,20 @@ public static class LifeguardRabbitMqBuilderExtensions
         {
             var options = provider.GetRequiredService<IOptionsMonitor<RemotePythonPoolOptions>>().Get(name);
             _pool = await RemotePythonPool.StartAsync(options, cancellationToken).ConfigureAwait(false);
+
+            // Listed with the local pools, so the dashboard shows the remote pool and its hosts.
+            provider.GetService<PoolRegistry>()?.Add(new RemotePoolView(_pool));
         }
 
         public async Task StopAsync(CancellationToken cancellationToken)
         {
             if (_pool is { } pool)
             {
+                if (provider.GetService<PoolRegistry>() is { } registry && registry.TryGet(name, out var listed) && listed is RemotePoolView)
+                {
+                    await registry.StopPoolAsync(name, cancellationToken).ConfigureAwait(false);
+                }
+
                 await pool.DisposeAsync().ConfigureAwait(false);
             }
         }

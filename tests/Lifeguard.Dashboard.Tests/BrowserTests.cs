@@ -198,6 +198,22 @@ public sealed class BrowserTests(BrowserFixture browser) : IAsyncLifetime
         Assert.Equal(0, pool.GetStatus().TotalRestarts);
     }
 
+    [Fact]
+    public async Task Page_PoolWhoseRowsAreHosts_ShowsEachHostsName_AndNoKillResizeOrRecycle()
+    {
+        var inner = await TestPools.StartCoreAsync(Server.Registry, "page-hosts-inner", size: 2);
+        Server.Registry.Add(new HostRowsPool("page-hosts", inner));
+        var section = Section("page-hosts");
+
+        await Expect(section.Locator("td.w-id")).ToHaveTextAsync(
+            inner.GetStatus().Workers.Select((w, i) => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{w.Id} · host-{i}")), Text);
+        await Expect(section.Locator(".actions")).ToBeHiddenAsync(new() { Timeout = 30_000 });
+        await Expect(section.Locator("td.w-actions").First).ToBeHiddenAsync(new() { Timeout = 30_000 });
+        await Expect(Section("page-hosts-inner").Locator(".actions")).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        await Expect(Section("page-hosts-inner").Locator("td.w-actions").First).ToBeVisibleAsync(new() { Timeout = 30_000 });
+        Assert.Empty(_errors);
+    }
+
     private ILocator Section(string pool) => _page.Locator($"section.pool[data-pool='{pool}']");
 
     private async Task<PythonPool> StartAsync(string name, int size, int maxOverflow = 0)

@@ -13,7 +13,7 @@ public sealed class SnapshotTests
         "totalStartFailures", "sizing", "rates", "workers",
     ];
 
-    private static readonly string[] WorkerKeys = ["id", "pid", "state", "uses", "ageSeconds", "rssBytes", "retirePending", "call", "outputTail"];
+    private static readonly string[] WorkerKeys = ["id", "pid", "state", "uses", "ageSeconds", "rssBytes", "retirePending", "host", "call", "outputTail"];
 
     [Fact]
     public async Task Snapshot_CoreAndPythonPools_SchemaAsDocumented()
@@ -58,6 +58,7 @@ public sealed class SnapshotTests
         {
             Assert.Equal(JsonValueKind.Null, w.GetProperty("pid").ValueKind);
             Assert.Equal(JsonValueKind.Null, w.GetProperty("rssBytes").ValueKind);
+            Assert.Equal(JsonValueKind.Null, w.GetProperty("host").ValueKind);
             Assert.Equal(JsonValueKind.Null, w.GetProperty("call").ValueKind);
             Assert.Equal("Idle", w.GetProperty("state").GetString());
             Assert.True(w.GetProperty("ageSeconds").GetDouble() >= 0);

@@ -129,6 +129,12 @@ internal static class ActionEndpoints
             await Responses.WriteProblemAsync(context, StatusCodes.Status400BadRequest, "Bad Request", e.Message).ConfigureAwait(false);
             return;
         }
+        catch (NotSupportedException e)
+        {
+            Audit(context, hub, pool, what, "refused: " + e.Message);
+            await Responses.WriteProblemAsync(context, StatusCodes.Status409Conflict, "Conflict", e.Message).ConfigureAwait(false);
+            return;
+        }
         catch (PoolStoppedException e)
         {
             Audit(context, hub, pool, what, "refused: the pool is stopping");
@@ -157,6 +163,12 @@ internal static class ActionEndpoints
         catch (PoolStoppedException e)
         {
             Audit(context, hub, pool, "recycle", "refused: the pool is stopping");
+            await Responses.WriteProblemAsync(context, StatusCodes.Status409Conflict, "Conflict", e.Message).ConfigureAwait(false);
+            return;
+        }
+        catch (NotSupportedException e)
+        {
+            Audit(context, hub, pool, "recycle", "refused: " + e.Message);
             await Responses.WriteProblemAsync(context, StatusCodes.Status409Conflict, "Conflict", e.Message).ConfigureAwait(false);
             return;
         }

@@ -150,6 +150,17 @@ internal static class SnapshotWriter
         json.WriteNumber("ageSeconds", Math.Round(worker.Age.TotalSeconds, 3));
         WriteNullable(json, "rssBytes", worker.ResidentMemoryBytes);
         json.WriteBoolean("retirePending", worker.RetirePending);
+
+        // A remote pool's rows are its hosts (Lifeguard.RabbitMQ): the host's name, as it reports itself.
+        if (worker.Details.TryGetValue("host", out var host) && host is string hostName)
+        {
+            json.WriteString("host", hostName);
+        }
+        else
+        {
+            json.WriteNull("host");
+        }
+
         if (worker.CurrentCall is { } call)
         {
             json.WriteStartObject("call");

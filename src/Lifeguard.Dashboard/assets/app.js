@@ -201,7 +201,8 @@
     ["size", "maxOverflow", "idle", "busy", "starting", "stopping", "overflow", "waiters", "totalRestarts", "totalDeaths"].forEach((k) => setText($(".c-" + k, root), pool[k]));
     setText($(".sizing", root), sizingLine(pool.sizing));
     $(".sizing", root).title = pool.sizing ? pool.sizing.explanation : "";
-    $(".actions", root).hidden = !actionsAllowed;
+    // A remote pool (its rows are hosts) is sized and recycled by its hosts, not from here.
+    $(".actions", root).hidden = !actionsAllowed || pool.workers.some((w) => typeof w.host === "string");
     $(".action-column", root).hidden = !actionsAllowed;
     if (!view.sizeEdited) {
       $(".resize-size", root).value = pool.size;
@@ -231,7 +232,7 @@
         tbody.insertBefore(row.tr, after || null);
       }
       row.tr.className = "worker state-" + w.state + (w.retirePending ? " retiring" : "");
-      setText(row.id, w.id);
+      setText(row.id, w.host === null || w.host === undefined ? w.id : w.id + " · " + w.host);
       setText(row.state, w.state + (w.retirePending ? " (retiring)" : ""));
       setText(row.pid, w.pid === null ? "–" : w.pid);
       setText(row.uses, w.uses);
@@ -244,7 +245,9 @@
         row.tail.textContent = tail;
         row.tail.scrollTop = row.tail.scrollHeight; // the newest lines in view
       }
-      row.killCell.hidden = !actionsAllowed;
+      // A remote pool's rows are hosts: only the host itself can kill its workers.
+      row.killCell.hidden = !actionsAllowed || typeof w.host === "string";
+      row.tr.title = typeof w.host === "string" ? "host " + w.host + " serving this remote pool" : "";
     });
     view.rows.forEach((row, id) => {
       if (!live.has(id)) {
