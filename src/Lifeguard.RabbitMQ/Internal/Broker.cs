@@ -9,6 +9,14 @@ internal static class Broker
 {
     public const string EnvironmentVariable = "LIFEGUARD_BROKER";
 
+    /// <summary>
+    /// RabbitMQ's largest message by default (<c>max_message_size</c>, 128 MiB), the bound of every MaxFrameSize here. A
+    /// connection takes messages up to it, above RabbitMQ.Client's own default of 64 MiB: a message between a
+    /// MaxFrameSize and this fails its call alone, where the client's limit would close the connection and every call
+    /// on it.
+    /// </summary>
+    public const int MaxMessageSize = 128 * 1024 * 1024;
+
     /// <summary>The time between two attempts of a lost connection's recovery.</summary>
     public static readonly TimeSpan RecoveryInterval = TimeSpan.FromSeconds(1);
 
@@ -65,6 +73,7 @@ internal static class Broker
             RequestedHeartbeat = TimeSpan.FromSeconds(10),
             RequestedConnectionTimeout = TimeSpan.FromSeconds(10),
             ConsumerDispatchConcurrency = 1,
+            MaxInboundMessageBodySize = MaxMessageSize,
         };
         if (uri.Scheme == "amqps")
         {

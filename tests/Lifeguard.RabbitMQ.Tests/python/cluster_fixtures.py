@@ -20,6 +20,11 @@ def reverse_bytes(data: bytes) -> bytes:
     return bytes(reversed(data))
 
 
+def blob(n):
+    """n zero bytes: a large reply from a small call."""
+    return bytes(n)
+
+
 def fail(message):
     raise ValueError(message)
 
