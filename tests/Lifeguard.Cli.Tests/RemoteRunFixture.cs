@@ -47,6 +47,15 @@ public sealed class RemoteRunFixture : IAsyncLifetime
         return host;
     }
 
+    /// <summary>The calls waiting in the pool's queue, not yet taken by a host, as the broker counts them.</summary>
+    public async Task<uint> QueuedAsync(string pool)
+    {
+        var factory = new global::RabbitMQ.Client.ConnectionFactory { Uri = Node.Uri };
+        await using var connection = await factory.CreateConnectionAsync();
+        await using var channel = await connection.CreateChannelAsync();
+        return (await channel.QueueDeclarePassiveAsync($"lifeguard.{pool}.calls")).MessageCount;
+    }
+
     public async Task DisposeAsync()
     {
         foreach (var host in _hosts)

@@ -66,6 +66,30 @@ public sealed class RunRemoteTests(RemoteRunFixture broker) : IDisposable
     }
 
     [Fact]
+    public async Task InFlight_FollowsTheHostsCapacity_AHostAddedMidRunTakesInputsAtOnce()
+    {
+        var pool = RemoteRunFixture.NewPoolName();
+        await broker.ServeAsync(pool, "grow-a", "--size", "1");
+        var input = Write("in.jsonl", [.. Enumerable.Range(0, 6).Select(n => JsonSerializer.Serialize(new { n, dir = _dir, wait = true }))]);
+        using var run = CliRun.Start(broker.Environment(), "run", "runremote:gate", "--input", input, "--pool", pool);
+
+        // Capacity 1: input 0 runs, and nothing waits in the queue (the other inputs wait in the command).
+        await Poll.UntilAsync(() => File.Exists(Started(0)), "input 0 to start on the first host");
+        Assert.Equal(0u, await broker.QueuedAsync(pool));
+
+        // A second host: within the next capacity reading the run sends input 1, still without queueing.
+        await broker.ServeAsync(pool, "grow-b", "--size", "1");
+        await Poll.UntilAsync(() => File.Exists(Started(1)), "input 1 to start on the added host", seconds: 30);
+        Assert.False(File.Exists(Started(2)));
+        Assert.Equal(0u, await broker.QueuedAsync(pool));
+
+        File.WriteAllText(Path.Combine(_dir, "release"), "");
+        Assert.True(await run.WaitForExitAsync() == 0, run.Stderr);
+        Assert.Equal(Enumerable.Range(0, 6), Entries(run.Stdout).Select(e => e.GetProperty("result").GetInt32()));
+        AssertNoPassword(run.Stdout + run.Stderr);
+    }
+
+    [Fact]
     public async Task Retries_CrashedInputsRunAgain_WithoutThemWorkerCrashedEntries()
     {
         string Inputs(string name)
@@ -197,6 +221,8 @@ public sealed class RunRemoteTests(RemoteRunFixture broker) : IDisposable
         AssertNoPassword(result.Output + result.Error);
         return result;
     }
+
+    private string Started(int n) => Path.Combine(_dir, $"started-{n}");
 
     private void AssertNoPassword(string printed) => Assert.DoesNotContain(broker.Password, printed, StringComparison.Ordinal);
 
