@@ -47,6 +47,9 @@ internal sealed class DashboardArguments
         };
     }
 
+    /// <summary>The three options, for a command that refuses them in some uses.</summary>
+    public IReadOnlyList<Option> Options => [_dashboard, _address, _actions];
+
     public void AddTo(Command command)
     {
         command.Add(_dashboard);

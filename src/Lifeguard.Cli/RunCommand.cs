@@ -1,18 +1,20 @@
 using System.CommandLine;
 using System.Globalization;
 using Lifeguard.Python;
+using Lifeguard.RabbitMQ;
 
 namespace Lifeguard.Cli;
 
 /// <summary>
 /// <c>lifeguard run FILE.py:FUNCTION --input IN.jsonl</c>: calls the function once per non-blank input line in a pool of
-/// Python workers and writes one JSON line per input, in input order. Stateless; each invocation owns its pool.
+/// Python workers and writes one JSON line per input, in input order; with <c>--pool NAME</c>, <c>MODULE:FUNCTION</c> on
+/// the hosts of a remote pool instead. Stateless; each invocation owns its pool.
 /// </summary>
 internal static class RunCommand
 {
     public static Command Create(TextWriter error)
     {
-        var target = new Argument<string>("FILE.py:FUNCTION") { Description = "The Python file and the function in it to call; the file's folder goes at the end of the module path." };
+        var target = new Argument<string>("FILE.py:FUNCTION") { Description = "The Python file and the function in it to call; the file's folder goes at the end of the module path. With --pool: MODULE:FUNCTION, the module as its hosts serve it (lifeguard serve work.py serves work)." };
         var input = new Option<FileInfo>("--input") { Description = "A JSON Lines file: each non-blank line is one call's single argument.", Required = true };
         var outputFile = new Option<FileInfo?>("--output") { Description = "Where to write the results (JSON Lines, in input order). Default: standard output." };
         var size = new Option<int?>("--size") { Description = "Workers kept ready. Default: the number of processors." };
@@ -37,6 +39,11 @@ internal static class RunCommand
         };
         var quiet = new Option<bool>("--quiet") { Description = "Drop the function's own output (print, writes to fd 1 and 2) instead of showing it on stderr." };
         var dashboard = new DashboardArguments("while the run lasts");
+        var pool = new Option<string?>("--pool") { Description = "Run on the hosts of this remote pool (lifeguard serve FILE.py --pool NAME) through RabbitMQ instead of local workers." };
+        var broker = new Option<string?>("--broker") { Description = "With --pool: the broker's AMQP URI (amqp://user:password@host:5672/vhost, amqps:// for TLS). Default: LIFEGUARD_BROKER from the environment, so that the password need not be on the command line." };
+        var stream = new Option<bool>("--stream") { Description = "With --pool: FUNCTION is a generator; each item gets its own entry, as for a local generator function (without it, its items come as one list)." };
+        var inFlight = new Option<int?>("--in-flight") { Description = "With --pool: the most inputs sent and not answered at once. Default: the serving hosts' total capacity, re-read every 0.5 s." };
+        var maxQueueLength = new Option<int?>("--max-queue-length") { Description = "With --pool: the pool's call queue length limit, the same on every caller and host of the pool. Default 10000." };
         var command = new Command(
             "run",
             "Call a Python function once per line of a JSON Lines file, in a supervised pool of Python workers.\n"
@@ -48,21 +55,29 @@ internal static class RunCommand
                 + "100 a second (the rest are counted); --quiet drops it.\n"
                 + "Exit code 0 when every input succeeded, 1 when some failed, 2 when nothing was run: bad arguments, FILE does\n"
                 + "not load, FUNCTION is not a callable in it.\n"
-                + "--dashboard prints \"dashboard: URL\" on stderr and serves the pool's live page there until the run ends.\n\n"
+                + "--dashboard prints \"dashboard: URL\" on stderr and serves the pool's live page there until the run ends.\n"
+                + "With --pool NAME, the inputs go to the hosts of the remote pool NAME on RabbitMQ (lifeguard serve FILE.py --pool\n"
+                + "NAME), as MODULE:FUNCTION; output, order, --retries, --resume and exit codes are as for a local run. Exit code 2\n"
+                + "also when no broker is named, it cannot be reached, no host is heard within 10 s, or the hosts refuse MODULE.\n\n"
                 + "Examples:\n"
                 + "  lifeguard run optimizer.py:optimize --input deliveries.jsonl > plans.jsonl\n"
                 + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --size 4 --timeout 30s --retries 2\n"
                 + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --resume\n"
-                + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --dashboard")
+                + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --dashboard\n"
+                + "  LIFEGUARD_BROKER=amqp://app:secret@mq.internal/ lifeguard run model:score --pool scoring --input rows.jsonl --output scores.jsonl")
         {
             target, input, outputFile, size, maxOverflow, timeout, retries, python, grace, resume, maxFrameSize, quiet,
+            pool, broker, stream, inFlight, maxQueueLength,
         };
         dashboard.AddTo(command);
 
         command.SetAction(async (parse, cancellationToken) =>
         {
+            var remote = parse.GetValue(pool) is { } poolName
+                ? RemoteTarget(parse, poolName, broker, stream, inFlight, maxQueueLength, [size, maxOverflow, python, quiet, .. dashboard.Options])
+                : LocalOnly(parse, [broker, stream, inFlight, maxQueueLength]);
             var settings = new RunSettings(
-                ParseTarget(parse.GetValue(target)!),
+                remote is null ? ParseTarget(parse.GetValue(target)!) : ParseModuleTarget(parse.GetValue(target)!),
                 parse.GetValue(input)!,
                 parse.GetValue(outputFile),
                 parse.GetValue(size) ?? Environment.ProcessorCount,
@@ -74,7 +89,10 @@ internal static class RunCommand
                 parse.GetValue(resume),
                 parse.GetValue(maxFrameSize),
                 parse.GetValue(quiet),
-                dashboard.Get(parse));
+                dashboard.Get(parse))
+            {
+                Remote = remote,
+            };
             settings.Validate();
             return await new RunJob(settings, error).RunAsync(cancellationToken).ConfigureAwait(false);
         });
@@ -91,6 +109,72 @@ internal static class RunCommand
 
         result.AddError($"--max-frame-size: '{token}' is not a size; use {Sizes.Accepted}.");
         return null;
+    }
+
+    /// <summary>What <c>--pool</c> asked for, refusing the options of a local pool, which mean nothing for a remote one.</summary>
+    private static RemoteRun RemoteTarget(
+        ParseResult parse, string poolName, Option<string?> broker, Option<bool> stream, Option<int?> inFlight, Option<int?> maxQueueLength, IReadOnlyList<Option> localOnly)
+    {
+        if (localOnly.FirstOrDefault(o => Given(parse, o)) is { } given)
+        {
+            throw new UsageException(given.Name switch
+            {
+                "--size" or "--max-overflow" => $"{given.Name} does not apply with --pool: the hosts' capacity is theirs (lifeguard serve --size, --max-overflow).",
+                "--python" => "--python does not apply with --pool: each host runs its own interpreter (lifeguard serve --python).",
+                "--quiet" => "--quiet does not apply with --pool: the function's own output stays on its hosts.",
+                _ => $"{given.Name} does not apply with --pool: there is no local pool to show; each host's pool is its own.",
+            });
+        }
+
+        Uri? uri = null;
+        if (parse.GetValue(broker) is { } text && !Uri.TryCreate(text, UriKind.Absolute, out uri))
+        {
+            throw new UsageException("--broker is not a URI: use amqp://user:password@host:port/vhost or amqps://....");
+        }
+
+        var slots = parse.GetValue(inFlight);
+        var queue = parse.GetValue(maxQueueLength);
+        if (slots is < 1 || queue is < 1)
+        {
+            throw new UsageException(string.Create(CultureInfo.InvariantCulture, $"--in-flight and --max-queue-length must be at least 1 (were {slots?.ToString(CultureInfo.InvariantCulture) ?? "unset"}, {queue?.ToString(CultureInfo.InvariantCulture) ?? "unset"})."));
+        }
+
+        return new RemoteRun(poolName, uri, parse.GetValue(stream), slots, queue);
+    }
+
+    /// <summary>Refuses the options that only a run with <c>--pool</c> has.</summary>
+    private static RemoteRun? LocalOnly(ParseResult parse, IReadOnlyList<Option> remoteOnly)
+    {
+        if (remoteOnly.FirstOrDefault(o => Given(parse, o)) is { } given)
+        {
+            throw new UsageException(given.Name == "--stream"
+                ? "--stream needs --pool: a local run finds out by itself whether FUNCTION is a generator function."
+                : $"{given.Name} needs --pool: it is an option of a run on a remote pool's hosts.");
+        }
+
+        return null;
+    }
+
+    private static bool Given(ParseResult parse, Option option) => parse.GetResult(option) is { Implicit: false };
+
+    /// <summary>MODULE:FUNCTION, as the hosts of a remote pool serve it: a module's name, not a file.</summary>
+    private static (string File, string Module, string Function) ParseModuleTarget(string target)
+    {
+        int colon = target.LastIndexOf(':');
+        var module = colon > 0 ? target[..colon] : "";
+        if (module.EndsWith(".py", StringComparison.Ordinal) || module.Contains('/', StringComparison.Ordinal))
+        {
+            var stem = Path.GetFileNameWithoutExtension(module);
+            throw new UsageException(
+                $"with --pool, the target is MODULE:FUNCTION as the hosts serve it, not a file: 'lifeguard serve {Path.GetFileName(module)}' serves the module '{stem}', so use {stem}:{(colon > 0 ? target[(colon + 1)..] : "FUNCTION")}.");
+        }
+
+        if (colon <= 0 || colon == target.Length - 1 || !module.Split('.').All(ServeCommand.IsIdentifier))
+        {
+            throw new UsageException($"'{target}' is not MODULE:FUNCTION (with --pool, the module's name as its hosts serve it).");
+        }
+
+        return ("", module, target[(colon + 1)..]);
     }
 
     private static (string File, string Module, string Function) ParseTarget(string target)
@@ -137,8 +221,18 @@ internal sealed record RunSettings(
     private const long MinFrameSize = 4096;
     private const long MaxFrameSizeLimit = 1024 * 1024 * 1024;
 
+    /// <summary>The bound of <see cref="RemotePythonPoolOptions.MaxFrameSize"/>: RabbitMQ's largest message.</summary>
+    private const long MaxRemoteFrameSize = 128 * 1024 * 1024;
+
+    /// <summary>With <c>--pool</c>: the remote pool to run on; else <see langword="null"/>, a local pool.</summary>
+    public RemoteRun? Remote { get; init; }
+
     /// <summary>The frame size in force: <c>--max-frame-size</c>, or the pool's default.</summary>
-    public int FrameLimit => MaxFrameSize is { } size ? (int)size : new PythonPoolOptions().MaxFrameSize;
+    public int FrameLimit => MaxFrameSize is { } size ? (int)size
+        : Remote is null ? new PythonPoolOptions().MaxFrameSize : new RemotePythonPoolOptions().MaxFrameSize;
+
+    /// <summary>The target as the progress bar names it: <c>work.py:score</c>, or <c>work:score</c> on a remote pool.</summary>
+    public string Label => (Remote is null ? Path.GetFileName(Target.File) : Target.Module) + ":" + Target.Function;
 
     public void Validate()
     {
@@ -163,6 +257,13 @@ internal sealed record RunSettings(
         if (Resume && Output is null)
         {
             throw new UsageException("--resume needs --output: it continues the results already in that file.");
+        }
+
+        if (Remote is not null && MaxFrameSize is < MinFrameSize or > MaxRemoteFrameSize)
+        {
+            throw new UsageException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"--max-frame-size must be from 4KiB to 128MiB with --pool, RabbitMQ's largest message (was {Sizes.Format(MaxFrameSize.Value)})."));
         }
 
         if (MaxFrameSize is < MinFrameSize or > MaxFrameSizeLimit)
@@ -201,3 +302,11 @@ internal sealed record RunSettings(
         return options;
     }
 }
+
+/// <summary>What <c>--pool</c> and its options asked for. Immutable.</summary>
+/// <param name="Pool">The remote pool's name.</param>
+/// <param name="Broker">The broker's URI, or <see langword="null"/> for LIFEGUARD_BROKER's.</param>
+/// <param name="Stream">Whether each input is a stream, its items an entry each.</param>
+/// <param name="InFlight">The most inputs in flight, or <see langword="null"/> for the hosts' capacity.</param>
+/// <param name="MaxQueueLength">The call queue's length limit, or <see langword="null"/> for the default.</param>
+internal sealed record RemoteRun(string Pool, Uri? Broker, bool Stream, int? InFlight, int? MaxQueueLength);

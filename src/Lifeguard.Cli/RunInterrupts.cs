@@ -51,6 +51,19 @@ internal sealed class RunInterrupts : IDisposable
         _cancelCalls.Cancel();
     }
 
+    /// <summary>Stops the reading without a signal (the run cannot go on): no more calls start; those in flight finish.</summary>
+    public void StopReadingOnly()
+    {
+        try
+        {
+            _stopReading.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run is over.
+        }
+    }
+
     public void Dispose()
     {
         foreach (var registration in _registrations)

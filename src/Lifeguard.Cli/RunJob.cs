@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Lifeguard.Python;
+using Lifeguard.RabbitMQ;
 using Spectre.Console;
 
 namespace Lifeguard.Cli;
@@ -22,7 +23,7 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
     private readonly RunOutputForwarder _output = new(error, TimeProvider.System);
     private long _read;
     private long _written;
-    private bool _generator;
+    private PythonModuleNotAllowedException? _refusal;
 
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
@@ -50,7 +51,7 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
             }
             catch (OperationCanceledException) when (interrupts.Interrupted)
             {
-                return await InterruptedAsync(interrupts, TimeSpan.Zero, status: null).ConfigureAwait(false);
+                return await InterruptedAsync(interrupts, TimeSpan.Zero, pool: null).ConfigureAwait(false);
             }
 
             await using (dashboard.ConfigureAwait(false))
@@ -74,33 +75,31 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
                 if (resume.Complete && resume.FileLength == resume.Length)
                 {
                     await error.WriteLineAsync($"lifeguard run: every input already has its entry in '{settings.Output}'; nothing to do.").ConfigureAwait(false);
-                    await error.WriteLineAsync(_stats.Summary(TimeSpan.Zero, status: null)).ConfigureAwait(false);
+                    await error.WriteLineAsync(_stats.Summary(TimeSpan.Zero, pool: null)).ConfigureAwait(false);
                     return _stats.Failed == 0 ? ExitCodes.Success : ExitCodes.SomeFailed;
                 }
             }
         }
         catch (OperationCanceledException) when (interrupts.Interrupted)
         {
-            return await InterruptedAsync(interrupts, TimeSpan.Zero, status: null).ConfigureAwait(false);
+            return await InterruptedAsync(interrupts, TimeSpan.Zero, pool: null).ConfigureAwait(false);
         }
 
         var clock = Stopwatch.StartNew();
-        PythonPool pool;
+        IRunPool pool;
         try
         {
-            if (await RunTarget.StartAsync(settings, _output, error, interrupts.StopReading).ConfigureAwait(false) is not { } started)
+            if (await StartPoolAsync(interrupts, registry).ConfigureAwait(false) is not { } started)
             {
                 return ExitCodes.Usage; // reported; no input was read
             }
 
-            (pool, _generator) = started;
+            pool = started;
         }
         catch (OperationCanceledException) when (interrupts.Interrupted)
         {
-            return await InterruptedAsync(interrupts, clock.Elapsed, status: null).ConfigureAwait(false);
+            return await InterruptedAsync(interrupts, clock.Elapsed, pool: null).ConfigureAwait(false);
         }
-
-        registry?.Add(pool);
 
         await using (pool.ConfigureAwait(false))
         {
@@ -124,14 +123,24 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
                     : await WithProgressAsync(pool, sink, interrupts, resume.Entries, maxFrameSize).ConfigureAwait(false);
             }
 
-            var (elapsed, status) = (clock.Elapsed, pool.GetStatus());
-            await pool.StopAsync(CancellationToken.None).ConfigureAwait(false); // its workers' last lines are forwarded first
+            var (elapsed, status) = (clock.Elapsed, pool.Summary());
+            await pool.StopAsync().ConfigureAwait(false); // its workers' last lines are forwarded first
             _output.Complete();
             if (writeFailure is not null)
             {
                 await error.WriteLineAsync($"lifeguard run: cannot write the results: {writeFailure.Message}").ConfigureAwait(false);
                 await error.WriteLineAsync(_stats.Summary(elapsed, status)).ConfigureAwait(false);
                 return ExitCodes.SomeFailed;
+            }
+
+            if (_refusal is { } refusal)
+            {
+                // Nothing is written for the refused input or after it: --resume runs them once the hosts serve the module.
+                await error.WriteLineAsync(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"lifeguard run: the pool refused {settings.Label}: {refusal.Message}; stopped after {_written} results (--resume continues from there).")).ConfigureAwait(false);
+                await error.WriteLineAsync(_stats.Summary(elapsed, status)).ConfigureAwait(false);
+                return ExitCodes.Usage;
             }
 
             if (interrupts.Interrupted)
@@ -145,6 +154,23 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
         return _stats.Failed == 0 ? ExitCodes.Success : ExitCodes.SomeFailed;
     }
 
+    /// <summary>The run's pool, started and checked; <see langword="null"/> when it could not be, reported on stderr.</summary>
+    private async Task<IRunPool?> StartPoolAsync(RunInterrupts interrupts, PoolRegistry? registry)
+    {
+        if (settings.Remote is { } remote)
+        {
+            return await RemoteRunPool.StartAsync(settings, remote, _output.Say, error, interrupts.StopReading).ConfigureAwait(false);
+        }
+
+        if (await RunTarget.StartAsync(settings, _output, error, interrupts.StopReading).ConfigureAwait(false) is not { } started)
+        {
+            return null;
+        }
+
+        registry?.Add(started.Pool);
+        return new LocalRunPool(started.Pool, started.Generator);
+    }
+
     /// <summary>Says, as each signal is handled, what happens next.</summary>
     private void Notice(bool again)
     {
@@ -156,9 +182,9 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
     /// <summary>Entries are written by this command, so a line longer than a result frame can carry is not one of them.</summary>
     private static long ResumeLineLimit(int maxFrameSize) => (2L * maxFrameSize) + (64 * 1024);
 
-    private async Task<int> InterruptedAsync(RunInterrupts interrupts, TimeSpan elapsed, PoolStatus? status)
+    private async Task<int> InterruptedAsync(RunInterrupts interrupts, TimeSpan elapsed, string? pool)
     {
-        await error.WriteLineAsync(_stats.Summary(elapsed, status)).ConfigureAwait(false);
+        await error.WriteLineAsync(_stats.Summary(elapsed, pool)).ConfigureAwait(false);
         await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"interrupted: {_written} results written, {_read} inputs read")).ConfigureAwait(false);
         return interrupts.ExitCode;
     }
@@ -195,7 +221,7 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
     }
 
     /// <summary>A progress bar with rate and ETA and a live pool status line, on stderr, when stderr is a terminal.</summary>
-    private async Task<Exception?> WithProgressAsync(PythonPool pool, Stream sink, RunInterrupts interrupts, long skip, int maxFrameSize)
+    private async Task<Exception?> WithProgressAsync(IRunPool pool, Stream sink, RunInterrupts interrupts, long skip, int maxFrameSize)
     {
         long total = 0;
         using (var input = RunInput.Open(settings.Input.FullName, 0))
@@ -220,12 +246,11 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
             .StartAsync(async context =>
             {
                 _output.Console = console; // lines are printed above the progress display while it runs
-                var task = context.AddTask(Path.GetFileName(settings.Target.File) + ":" + settings.Target.Function, maxValue: Math.Max(1, total - skip));
+                var task = context.AddTask(settings.Label, maxValue: Math.Max(1, total - skip));
                 failure = await PumpAsync(pool, sink, interrupts, skip, maxFrameSize, done =>
                 {
                     task.Value = done;
-                    var s = pool.GetStatus();
-                    task.Description = $"{settings.Target.Function} [grey]busy {s.Busy} idle {s.Idle} overflow {s.Overflow} waiting {s.Waiters} restarts {s.TotalRestarts}[/] {done / Math.Max(0.001, task.ElapsedTime?.TotalSeconds ?? 0):0}/s";
+                    task.Description = $"{settings.Target.Function} {pool.Describe()} {done / Math.Max(0.001, task.ElapsedTime?.TotalSeconds ?? 0):0}/s";
                 }).ConfigureAwait(false);
                 _output.Console = null;
             }).ConfigureAwait(false);
@@ -237,15 +262,11 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
     /// order; the first input without one (never started, or cancelled once the grace period was over) ends the
     /// writing, so the output stays an ordered prefix. Returns the exception that stopped the writing, if any.
     /// </summary>
-    private async Task<Exception?> PumpAsync(PythonPool pool, Stream sink, RunInterrupts interrupts, long skip, int maxFrameSize, Action<long>? progress)
+    private async Task<Exception?> PumpAsync(IRunPool pool, Stream sink, RunInterrupts interrupts, long skip, int maxFrameSize, Action<long>? progress)
     {
-        var status = pool.GetStatus();
-        var cap = status.Size + status.MaxOverflow;
-        using var inFlight = new SemaphoreSlim(cap);
-
         // The reorder window: results wait here, in input order, until written.
-        var pending = Channel.CreateBounded<Pending>(new BoundedChannelOptions(Math.Max(64, cap * 8)) { SingleReader = true, SingleWriter = true });
-        var reader = Task.Run(() => ReadAsync(pool, inFlight, pending.Writer, interrupts, skip, maxFrameSize), CancellationToken.None);
+        var pending = Channel.CreateBounded<Pending>(new BoundedChannelOptions(pool.Window) { SingleReader = true, SingleWriter = true });
+        var reader = Task.Run(() => ReadAsync(pool, pending.Writer, interrupts, skip, maxFrameSize), CancellationToken.None);
 
         var writer = new RunWriter(sink);
         Exception? failure = null;
@@ -371,7 +392,7 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
         }
     }
 
-    private async Task ReadAsync(PythonPool pool, SemaphoreSlim inFlight, ChannelWriter<Pending> pending, RunInterrupts interrupts, long skip, int maxFrameSize)
+    private async Task ReadAsync(IRunPool pool, ChannelWriter<Pending> pending, RunInterrupts interrupts, long skip, int maxFrameSize)
     {
         try
         {
@@ -383,14 +404,14 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
 
             while (await input.NextAsync(read: true, interrupts.StopReading).ConfigureAwait(false) is { } line)
             {
-                if (_generator)
+                if (pool.Streams)
                 {
                     var items = Channel.CreateBounded<RunEntry>(new BoundedChannelOptions(ItemsPerInput) { SingleReader = true, SingleWriter = true });
-                    await pending.WriteAsync(new Pending(StreamAsync(pool, inFlight, line, maxFrameSize, interrupts, items.Writer), items.Reader), interrupts.StopReading).ConfigureAwait(false);
+                    await pending.WriteAsync(new Pending(StreamAsync(pool, line, maxFrameSize, interrupts, items.Writer), items.Reader), interrupts.StopReading).ConfigureAwait(false);
                 }
                 else
                 {
-                    await pending.WriteAsync(new Pending(CallAsync(pool, inFlight, line, maxFrameSize, interrupts), null), interrupts.StopReading).ConfigureAwait(false);
+                    await pending.WriteAsync(new Pending(CallAsync(pool, line, maxFrameSize, interrupts), null), interrupts.StopReading).ConfigureAwait(false);
                 }
 
                 _read++;
@@ -407,27 +428,29 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
     }
 
     /// <summary>This input's entry, or null when it has none: it never started, or was cancelled after an interrupt.</summary>
-    private async Task<RunEntry?> CallAsync(PythonPool pool, SemaphoreSlim inFlight, InputLine line, int maxFrameSize, RunInterrupts interrupts)
+    private async Task<RunEntry?> CallAsync(IRunPool pool, InputLine line, int maxFrameSize, RunInterrupts interrupts)
     {
         if (Parse(line, maxFrameSize, out var argument) is { } invalid)
         {
             return invalid;
         }
 
-        try
-        {
-            await inFlight.WaitAsync(interrupts.StopReading).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
+        if (!await AcquireAsync(pool, interrupts).ConfigureAwait(false))
         {
             return null;
         }
 
+        var inFlight = pool.Slots;
         long started = Stopwatch.GetTimestamp();
         try
         {
-            var result = await pool.CallAsync(settings.Target.Module, settings.Target.Function, [argument], cancellationToken: interrupts.CancelCalls).ConfigureAwait(false);
+            var result = await pool.Caller.CallAsync(settings.Target.Module, settings.Target.Function, [argument], cancellationToken: interrupts.CancelCalls).ConfigureAwait(false);
             return RunEntry.Success(line, result, Stopwatch.GetElapsedTime(started));
+        }
+        catch (PythonModuleNotAllowedException e)
+        {
+            Refused(e, interrupts);
+            return null;
         }
         catch (Exception e) when (e is not OperationCanceledException || !interrupts.CancelCalls.IsCancellationRequested)
         {
@@ -449,7 +472,7 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
     /// or an error entry after the items. No closing entry when the stream was cancelled after an interrupt. Retries
     /// never replay a stream.
     /// </summary>
-    private async Task StreamAsync(PythonPool pool, SemaphoreSlim inFlight, InputLine line, int maxFrameSize, RunInterrupts interrupts, ChannelWriter<RunEntry> entries)
+    private async Task StreamAsync(IRunPool pool, InputLine line, int maxFrameSize, RunInterrupts interrupts, ChannelWriter<RunEntry> entries)
     {
         try
         {
@@ -459,26 +482,29 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
                 return;
             }
 
-            try
-            {
-                await inFlight.WaitAsync(interrupts.StopReading).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
+            if (!await AcquireAsync(pool, interrupts).ConfigureAwait(false))
             {
                 return;
             }
 
+            var inFlight = pool.Slots;
             long started = Stopwatch.GetTimestamp();
             long items = 0;
             RunEntry? last;
             try
             {
-                await foreach (var item in pool.StreamAsync(settings.Target.Module, settings.Target.Function, [argument], cancellationToken: interrupts.CancelCalls).ConfigureAwait(false))
+                await foreach (var item in pool.Caller.StreamAsync(settings.Target.Module, settings.Target.Function, [argument], cancellationToken: interrupts.CancelCalls).ConfigureAwait(false))
                 {
                     await entries.WriteAsync(RunEntry.Yielded(line, items++, item), CancellationToken.None).ConfigureAwait(false);
                 }
 
                 last = RunEntry.Closing(line, items, Stopwatch.GetElapsedTime(started));
+            }
+            catch (PythonModuleNotAllowedException e)
+            {
+                // Refused before any item (a host checks the module first): the input has no entry.
+                Refused(e, interrupts);
+                last = null;
             }
             catch (Exception e) when (e is not OperationCanceledException || !interrupts.CancelCalls.IsCancellationRequested)
             {
@@ -502,6 +528,40 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
         {
             entries.Complete();
         }
+    }
+
+    /// <summary>
+    /// Takes an in-flight slot, and waits until the call can be sent; false (no slot held) when the reading stopped
+    /// first: the input never started and has no entry.
+    /// </summary>
+    private static async Task<bool> AcquireAsync(IRunPool pool, RunInterrupts interrupts)
+    {
+        try
+        {
+            await pool.Slots.WaitAsync(interrupts.StopReading).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+
+        try
+        {
+            await pool.ReadyAsync(interrupts.StopReading).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            pool.Slots.Release();
+            return false;
+        }
+    }
+
+    /// <summary>The pool does not serve the module or function: the run stops at the first refusal, with exit code 2.</summary>
+    private void Refused(PythonModuleNotAllowedException e, RunInterrupts interrupts)
+    {
+        Interlocked.CompareExchange(ref _refusal, e, null);
+        interrupts.StopReadingOnly();
     }
 
     /// <summary>The input's argument, or (returned) its error entry when the line is too large or not JSON.</summary>
@@ -530,6 +590,9 @@ internal sealed class RunJob(RunSettings settings, TextWriter error)
         PythonException python => RunEntry.Failure(line, python.PythonType, python.PythonMessage, latency),
         PythonWorkerCrashedException or PythonProtocolException => RunEntry.Failure(line, "WorkerCrashed", e.Message, latency),
         PythonCallTimeoutException => RunEntry.Failure(line, "Timeout", e.Message, latency),
+        PythonPoisonInputException => RunEntry.Failure(line, "Poison", e.Message, latency),
+        RemoteHostLostException => RunEntry.Failure(line, "RemoteHostLost", e.Message, latency),
+        BrokerUnavailableException => RunEntry.Failure(line, "BrokerUnavailable", e.Message, latency),
         PythonSerializationException when line.Length > maxFrameSize - FrameOverhead
             => RunEntry.Failure(line, "InputTooLarge", $"{TooLarge(line, maxFrameSize)} ({e.Message})", latency),
         PythonSerializationException => RunEntry.Failure(line, "InvalidInput", e.Message, latency),

@@ -62,8 +62,8 @@ internal sealed class RunStatistics
         }
     }
 
-    /// <summary>The summary: counts, rate, latency percentiles and, when the pool ran, what its workers did.</summary>
-    public string Summary(TimeSpan elapsed, PoolStatus? status)
+    /// <summary>The summary: counts, rate and, when the pool ran, latency percentiles and <paramref name="pool"/>, what its workers or hosts did.</summary>
+    public string Summary(TimeSpan elapsed, string? pool)
     {
         var c = CultureInfo.InvariantCulture;
         var text = new StringBuilder();
@@ -89,7 +89,7 @@ internal sealed class RunStatistics
             text.Append(c, $" in {elapsed.TotalSeconds:0.0} s: {_count / Math.Max(elapsed.TotalSeconds, 0.001):0.#} inputs/s");
         }
 
-        if (status is null)
+        if (pool is null)
         {
             return text.ToString();
         }
@@ -101,7 +101,7 @@ internal sealed class RunStatistics
             text.Append(c, $"latency p50 {Percentile(sorted, 0.50):0.###} ms, p95 {Percentile(sorted, 0.95):0.###} ms, p99 {Percentile(sorted, 0.99):0.###} ms; ");
         }
 
-        text.Append(c, $"workers: {status.Size} ready, {status.TotalDeaths} died and were replaced, {Math.Max(0, status.TotalStarts - status.Size)} started after the first");
+        text.Append(pool);
         return text.ToString();
     }
 

@@ -121,7 +121,7 @@ internal static class ServeCommand
         return stem;
     }
 
-    private static bool IsIdentifier(string name)
+    internal static bool IsIdentifier(string name)
         => name.Length > 0 && (char.IsLetter(name[0]) || name[0] == '_') && name.All(c => char.IsLetterOrDigit(c) || c == '_');
 
     private static async Task<int> ServeAsync(

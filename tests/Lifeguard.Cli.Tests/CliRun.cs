@@ -12,6 +12,7 @@ namespace Lifeguard.Cli.Tests;
 public sealed class CliRun : IDisposable
 {
     private readonly Process _process;
+    private readonly Lock _lock = new();
     private readonly StringBuilder _stdout = new();
     private readonly ConcurrentQueue<string> _stderr = new();
     private readonly Task _pumps;
@@ -20,7 +21,18 @@ public sealed class CliRun : IDisposable
     {
         _process = process;
         _pumps = Task.WhenAll(
-            Task.Run(async () => _stdout.Append(await process.StandardOutput.ReadToEndAsync())),
+            Task.Run(async () =>
+            {
+                var buffer = new char[8192];
+                int read;
+                while ((read = await process.StandardOutput.ReadAsync(buffer)) > 0)
+                {
+                    lock (_lock)
+                    {
+                        _stdout.Append(buffer, 0, read);
+                    }
+                }
+            }),
             Task.Run(async () =>
             {
                 while (await process.StandardError.ReadLineAsync() is { } line)
@@ -32,12 +44,27 @@ public sealed class CliRun : IDisposable
 
     public int Pid => _process.Id;
 
-    public string Stdout => _stdout.ToString();
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>What the command printed on stdout so far.</summary>
+    public string Stdout
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _stdout.ToString();
+            }
+        }
+    }
 
     /// <summary>What the command printed on stderr so far, one line break after each line.</summary>
     public string Stderr => string.Concat(_stderr.Select(l => l + "\n"));
 
-    public static CliRun Start(params string[] args)
+    public static CliRun Start(params string[] args) => Start(environment: null, args);
+
+    /// <summary>Starts the command with <paramref name="environment"/> changed: a variable set, or removed when its value is null.</summary>
+    public static CliRun Start(IReadOnlyDictionary<string, string?>? environment, params string[] args)
     {
         var info = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
         {
@@ -46,6 +73,18 @@ public sealed class CliRun : IDisposable
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
+        }
+
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Lifeguard.Cli.dll"));
         foreach (var arg in args)
         {
@@ -67,6 +106,9 @@ public sealed class CliRun : IDisposable
 
     /// <summary>Waits, up to a bound, for a line on stderr containing <paramref name="text"/>.</summary>
     public Task WaitForStderrAsync(string text) => Poll.UntilAsync(() => _stderr.Any(l => l.Contains(text, StringComparison.Ordinal)), $"stderr to say '{text}'; it said: {Stderr}");
+
+    /// <summary>Waits, up to a bound, for stdout to contain <paramref name="text"/>.</summary>
+    public Task WaitForStdoutAsync(string text) => Poll.UntilAsync(() => Stdout.Contains(text, StringComparison.Ordinal), $"stdout to say '{text}'; stderr said: {Stderr}");
 
     /// <summary>Waits for the exit, up to a bound (the command is killed past it), and for everything it printed.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan? bound = null)
