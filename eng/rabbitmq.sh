@@ -7,18 +7,22 @@
 #   eng/rabbitmq.sh uri [DIR]     # print the running node's AMQP URI
 #   eng/rabbitmq.sh listeners [DIR]   # print the node's listeners, one "protocol interface port" a line
 #   eng/rabbitmq.sh stop [DIR]    # shut the node down, stop its epmd, remove DIR
+#   eng/rabbitmq.sh restart [DIR]     # shut the node down and start it again: same ports, user, password and URI
+#   eng/rabbitmq.sh stop-app [DIR]    # stop the RabbitMQ application (connections close, the port refuses), keep the VM
+#   eng/rabbitmq.sh start-app [DIR]   # start the application again and wait until it serves
 #
 # DIR (or LIFEGUARD_RABBITMQ_DIR) is the instance's state folder; the default is artifacts/rabbitmq/default. Two nodes
 # never share one: each folder holds one node's data, logs, cookie, ports and pids, so concurrent runs with their own
 # folders never meet. The node's owner is the process that ran `start` (LIFEGUARD_RABBITMQ_OWNER, default the caller):
 # `start` on a folder whose owner is gone stops what it left behind first (by the pids it recorded), and so does it for
 # any other instance folder beside DIR whose owner is gone. The password is printed only inside the URI on stdout.
-# Every wait is bounded (LIFEGUARD_RABBITMQ_TIMEOUT seconds, default 60, for start-up and for shutdown).
+# Every wait is bounded (LIFEGUARD_RABBITMQ_TIMEOUT seconds, default 180, for start-up and for shutdown: a start on two
+# cores under a CPU hog can take more than 60 s).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 rabbit_bin=/usr/lib/rabbitmq/bin
-timeout=${LIFEGUARD_RABBITMQ_TIMEOUT:-60}
+timeout=${LIFEGUARD_RABBITMQ_TIMEOUT:-180}
 marker=lifeguard-rabbitmq.instance
 
 die() {
@@ -27,7 +31,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # The start time of process $1 in clock ticks since boot (field 22 of /proc/PID/stat), empty when it is gone: a pid
@@ -210,7 +214,9 @@ start() {
     mkdir -p "$dir/home" "$dir/mnesia" "$dir/log"
     chmod 700 "$dir" "$dir/home"
     local owner=${LIFEGUARD_RABBITMQ_OWNER:-$PPID}
-    printf 'owner_pid=%s\nowner_start=%s\n' "$owner" "$(start_time "$owner")" >"$dir/$marker"
+    # Written whole or not at all (a temporary file, then a rename): a sweep never reads half a marker.
+    printf 'owner_pid=%s\nowner_start=%s\n' "$owner" "$(start_time "$owner")" >"$dir/$marker.tmp"
+    mv -f "$dir/$marker.tmp" "$dir/$marker"
 
     local amqp_port dist_port epmd_port password cookie
     read -r amqp_port dist_port epmd_port < <(free_ports)
@@ -235,14 +241,26 @@ start() {
     [[ -x $epmd ]] || die "epmd not found under /usr/lib/erlang"
     setsid env "${inst_env[@]}" "$epmd" -port "$epmd_port" -address 127.0.0.1 </dev/null >"$dir/log/epmd.log" 2>&1 8>&- 9>&- &
     local epmd_pid=$!
+    launch_server
+    printf 'epmd_pid=%s\nepmd_start=%s\nserver_pid=%s\nserver_start=%s\n' \
+        "$epmd_pid" "$(start_time "$epmd_pid")" "$server_pid" "$(start_time "$server_pid")" >"$dir/pids"
+    await_node "$server_pid" stop
+    cat "$dir/uri"
+}
+
+# Starts the node's server in a session of its own; sets server_pid.
+launch_server() {
     # The locks (fds 8 and 9) stay with this script: a node holding them would block every later start and stop.
     # Not the /usr/sbin wrapper: it switches to the rabbitmq user. The server script ends in exec of the Erlang VM,
     # so this pid becomes beam.smp's.
-    setsid env "${inst_env[@]}" "$rabbit_bin/rabbitmq-server" </dev/null >"$dir/log/server.out" 2>&1 8>&- 9>&- &
-    local server_pid=$!
-    printf 'epmd_pid=%s\nepmd_start=%s\nserver_pid=%s\nserver_start=%s\n' \
-        "$epmd_pid" "$(start_time "$epmd_pid")" "$server_pid" "$(start_time "$server_pid")" >"$dir/pids"
+    setsid env "${inst_env[@]}" "$rabbit_bin/rabbitmq-server" </dev/null >>"$dir/log/server.out" 2>&1 8>&- 9>&- &
+    server_pid=$!
+}
 
+# Waits until the node serves (rabbitmqctl await_startup), within the timeout. $1 is the server's pid: when it exits,
+# waiting ends. On failure, prints the end of the node's output, then ($2 = stop) stops the instance, and exits 1.
+await_node() {
+    local server_pid=$1 on_failure=${2:-}
     # await_startup fails at once until the node has registered with epmd: poll it, with a bound.
     local deadline=$((SECONDS + timeout)) began=$SECONDS
     until timeout 20 env "${inst_env[@]}" "$rabbit_bin/rabbitmqctl" -n "$node" -q await_startup --timeout 15 >/dev/null 2>&1; do
@@ -251,13 +269,12 @@ start() {
             [[ -z $(start_time "$server_pid") ]] && why="exited while starting"
             echo "rabbitmq: the node in $dir $why; the end of its output:" >&2
             tail -n 20 "$dir/log/server.out" >&2 || true
-            stop_instance "$dir"
+            [[ $on_failure == stop ]] && stop_instance "$dir"
             exit 1
         fi
         sleep 0.5 # polling the node's start with a bound
     done
     echo "rabbitmq: node $node up on 127.0.0.1:$amqp_port in $((SECONDS - began)) s (state in $dir)" >&2
-    cat "$dir/uri"
 }
 
 uri() {
@@ -287,8 +304,62 @@ stop() {
     rm -f "$dir.lock"
 }
 
+# Takes the lock of an instance that runs (its folder holds its ports and pids) and sets its environment.
+running_instance() {
+    resolve_dir "${1:-}"
+    exec 9>"$dir.lock"
+    flock -w "$timeout" 9 || die "$dir is locked by another start or stop for more than $timeout s"
+    [[ -f $dir/ports && -f $dir/pids && -f $dir/$marker ]] || die "no node in $dir (run: eng/rabbitmq.sh start $dir)"
+    instance_env
+}
+
+# The node shut down and started again in the same folder: its database (the user and its password), cookie, ports,
+# epmd and so URI stay; the queues' durable messages survive. Callers see the port refuse while it is down.
+restart() {
+    local -a inst_env
+    running_instance "${1:-}"
+    local server_pid="" server_start="" epmd_pid="" epmd_start=""
+    # shellcheck disable=SC1091
+    source "$dir/pids"
+    if [[ -n $(session_members "${server_pid:-0}" "${server_start:-0}" "$dir") ]]; then
+        timeout "$timeout" env "${inst_env[@]}" "$rabbit_bin/rabbitmqctl" -n "$node" shutdown >/dev/null 2>&1 || true
+        end_session "$server_pid" "$server_start" "$dir"
+    fi
+    [[ -n $(start_time "$epmd_pid") && $(start_time "$epmd_pid") == "$epmd_start" ]] || die "the epmd of the node in $dir is gone; stop and start it instead"
+    launch_server
+    local pids
+    pids=$(printf 'epmd_pid=%s\nepmd_start=%s\nserver_pid=%s\nserver_start=%s\n' \
+        "$epmd_pid" "$epmd_start" "$server_pid" "$(start_time "$server_pid")")
+    printf '%s\n' "$pids" >"$dir/pids.tmp"
+    mv -f "$dir/pids.tmp" "$dir/pids"
+    await_node "$server_pid"
+}
+
+# The RabbitMQ application stopped inside a running node (rabbitmqctl stop_app): every connection closes and the AMQP
+# port refuses, while the Erlang VM, its ports and its data stay.
+stop_app() {
+    local -a inst_env
+    running_instance "${1:-}"
+    timeout "$timeout" env "${inst_env[@]}" "$rabbit_bin/rabbitmqctl" -n "$node" -q stop_app >/dev/null ||
+        die "rabbitmqctl stop_app on the node in $dir failed or took more than $timeout s"
+}
+
+# The application started again after stop-app; returns once the node serves.
+start_app() {
+    local -a inst_env
+    running_instance "${1:-}"
+    local server_pid=""
+    # shellcheck disable=SC1091
+    source "$dir/pids"
+    timeout "$timeout" env "${inst_env[@]}" "$rabbit_bin/rabbitmqctl" -n "$node" -q start_app >/dev/null ||
+        die "rabbitmqctl start_app on the node in $dir failed or took more than $timeout s"
+    await_node "$server_pid"
+}
+
 case "${1:-}" in
-    start | uri | listeners | stop) "$1" "${2:-}" ;;
+    start | uri | listeners | stop | restart) "$1" "${2:-}" ;;
+    stop-app) stop_app "${2:-}" ;;
+    start-app) start_app "${2:-}" ;;
     -h | --help) usage ;;
     *) usage >&2; exit 2 ;;
 esac

@@ -376,6 +376,7 @@ public sealed class RabbitMqPoolHost : IAsyncDisposable
     private async Task StreamAsync(Delivery delivery, ActiveCall call, string module, string function, EncodedArguments args, PythonCallOptions options)
     {
         int window = options.StreamWindow!.Value;
+        string name = module + "." + function;
         call.Credit = new SemaphoreSlim(window, int.MaxValue);
         long items = 0;
         byte[]? end = null;
@@ -384,28 +385,49 @@ public sealed class RabbitMqPoolHost : IAsyncDisposable
             await foreach (var item in _pool.StreamEncodedAsync(module, function, args, options, call.Cancellation.Token).ConfigureAwait(false))
             {
                 // At most the window's worth of items beyond the caller's credit. A caller that neither takes an item
-                // nor closes within the call timeout is taken to be gone: the generator is closed.
-                if (!await call.Credit.WaitAsync(options.CallTimeout!.Value, call.Cancellation.Token).ConfigureAwait(false) || call.Closed)
+                // nor closes within the call timeout is taken to be gone: the generator is closed, and the stream ends
+                // with a timeout, never with a short end that would look complete.
+                if (!await call.Credit.WaitAsync(options.CallTimeout!.Value, call.Cancellation.Token).ConfigureAwait(false))
+                {
+                    end = Wire.Error(
+                        new PythonCallTimeoutException(
+                            $"The caller of the stream {name} took no next item within {options.CallTimeout.Value} (CallTimeout); host '{HostName}' of pool '{_pool.Name}' closed it after {items} items.",
+                            _pool.Name,
+                            name,
+                            options.CallTimeout.Value,
+                            workerKilled: false),
+                        HostName);
+                    break;
+                }
+
+                if (call.Closed)
                 {
                     break;
                 }
 
                 if (!await PublishAsync(call, item, replyToHost: true).ConfigureAwait(false))
                 {
+                    // An item the broker did not take: what follows could only be a stream with a gap.
+                    end = Wire.Error(
+                        new RemoteHostLostException(
+                            $"Host '{HostName}' of pool '{_pool.Name}' could not send item {items + 1} of the stream {name} (the broker did not take it); it closed the stream.",
+                            _pool.Name,
+                            name),
+                        HostName);
                     break;
                 }
 
                 items++;
             }
 
-            if (!call.Closed)
+            if (end is null && !call.Closed)
             {
                 end = FrameReader.Compose(FrameKind.StreamEnd, JsonSerializer.SerializeToUtf8Bytes(new StreamEnd(items), RabbitMqJsonContext.Default.StreamEnd), default);
             }
         }
         catch (OperationCanceledException) when (call.Cancellation.IsCancellationRequested)
         {
-            end = call.CancelledByCaller ? null : Wire.Error(new RemoteHostLostException($"Host '{HostName}' of pool '{_pool.Name}' stopped under the stream {module}.{function}.", _pool.Name, module + "." + function), HostName);
+            end = call.CancelledByCaller ? null : Wire.Error(new RemoteHostLostException($"Host '{HostName}' of pool '{_pool.Name}' stopped under the stream {name}.", _pool.Name, name), HostName);
         }
         catch (Exception e)
         {

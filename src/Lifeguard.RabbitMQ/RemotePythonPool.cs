@@ -79,8 +79,11 @@ public sealed class RemotePythonPool : IPythonCaller, IAsyncDisposable
         }
     }
 
-    /// <summary>Whether the connection to the broker is open now.</summary>
-    public bool IsConnected => _connection.IsOpen;
+    /// <summary>
+    /// Whether calls can be sent now: the connection and its channel are open and, after a lost connection, its
+    /// recovery (the reply consumer and the caller's queue declared again) has finished.
+    /// </summary>
+    public bool IsConnected => Volatile.Read(ref _disposed) == 0 && _connection.IsOpen && _channel.IsOpen && Volatile.Read(ref _recovered).Task.IsCompleted;
 
     /// <summary>Connects to the broker and declares the pool's queues; the hosts may start before or after.</summary>
     /// <exception cref="ArgumentException">The options are invalid, or no broker is named.</exception>
@@ -135,22 +138,18 @@ public sealed class RemotePythonPool : IPythonCaller, IAsyncDisposable
     {
         _connection.ConnectionShutdownAsync += (_, e) =>
         {
-            if (Volatile.Read(ref _disposed) != 0)
+            if (Lost(e.ReplyText))
             {
-                return Task.CompletedTask;
+                RabbitMqLog.CallerConnectionLost(_logger, Name, e.ReplyText);
             }
 
-            Interlocked.CompareExchange(ref _recovered, NewRecovery(completed: false), _recovered);
-            RabbitMqLog.CallerConnectionLost(_logger, Name, e.ReplyText);
+            return Task.CompletedTask;
+        };
 
-            // Replies come on this connection's channel only (direct reply-to): a reply not received yet is lost.
-            var lost = new BrokerUnavailableException(
-                $"The connection of remote pool '{Name}' to the broker was lost ({e.ReplyText}); the reply of this call is lost with it.", Name, null);
-            foreach (var pending in _pending.Values)
-            {
-                pending.Fail(lost);
-            }
-
+        // The channel may report its end before the connection does: either one starts the wait for recovery.
+        _channel.ChannelShutdownAsync += (_, e) =>
+        {
+            Lost(e.ReplyText);
             return Task.CompletedTask;
         };
         _connection.RecoverySucceededAsync += (_, _) =>
@@ -178,6 +177,30 @@ public sealed class RemotePythonPool : IPythonCaller, IAsyncDisposable
             return Task.CompletedTask;
         };
         await _channel.BasicConsumeAsync(statusQueue, autoAck: true, status, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The connection or its channel went: calls wait for recovery (a new signal, only when the last one had
+    /// completed: a second report of the same loss keeps the first one's), and the calls waiting for a reply fail,
+    /// their replies lost with the channel (direct reply-to). False when this pool is disposed, or the loss was known.
+    /// </summary>
+    private bool Lost(string reason)
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            return false;
+        }
+
+        var current = Volatile.Read(ref _recovered);
+        bool first = current.Task.IsCompleted && Interlocked.CompareExchange(ref _recovered, NewRecovery(completed: false), current) == current;
+        var lost = new BrokerUnavailableException(
+            $"The connection of remote pool '{Name}' to the broker was lost ({reason}); the reply of this call is lost with it.", Name, null);
+        foreach (var pending in _pending.Values)
+        {
+            pending.Fail(lost);
+        }
+
+        return first;
     }
 
     private void OnReply(BasicDeliverEventArgs delivery)
@@ -312,7 +335,7 @@ public sealed class RemotePythonPool : IPythonCaller, IAsyncDisposable
         return new PoolStatus
         {
             Name = Name,
-            State = !_connection.IsOpen ? PoolState.Backoff : capacity == 0 ? PoolState.Full : busy >= capacity ? PoolState.Full : PoolState.Ready,
+            State = !IsConnected ? PoolState.Backoff : capacity == 0 ? PoolState.Full : busy >= capacity ? PoolState.Full : PoolState.Ready,
             Size = capacity,
             MaxOverflow = 0,
             Idle = capacity - busy,
@@ -361,6 +384,9 @@ public sealed class RemotePythonPool : IPythonCaller, IAsyncDisposable
         {
             pending.Fail(closed);
         }
+
+        // Calls waiting for the connection's recovery end now (IsConnected is false from here on).
+        Volatile.Read(ref _recovered).TrySetResult();
 
         try
         {
@@ -509,10 +535,16 @@ public sealed class RemotePythonPool : IPythonCaller, IAsyncDisposable
             return false;
         }
 
+        if (Volatile.Read(ref _recovered).Task.IsCompleted && !IsConnected)
+        {
+            // The publish failed on a closed channel before either shutdown handler ran: the wait starts here.
+            Lost("the channel is closed");
+        }
+
         try
         {
             await Volatile.Read(ref _recovered).Task.WaitAsync(left, _time, cancellationToken).ConfigureAwait(false);
-            return _connection.IsOpen;
+            return IsConnected;
         }
         catch (Exception e) when (e is TimeoutException or OperationCanceledException)
         {
@@ -526,8 +558,9 @@ public sealed class RemotePythonPool : IPythonCaller, IAsyncDisposable
     /// <summary>Publishes a call's message, confirmed by the broker within the checkout timeout (at least 1 s).</summary>
     private async Task PublishCallAsync(CallPlan call, byte[] body, Pending pending, long started, CancellationToken cancellationToken)
     {
-        if (!_connection.IsOpen)
+        if (!IsConnected)
         {
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
             throw new BrokerUnavailableException(
                 $"Remote Python pool '{Name}' is not connected to the broker (it reconnects by itself): {call.Name} was not sent.", Name, null);
         }
@@ -596,6 +629,12 @@ public sealed class RemotePythonPool : IPythonCaller, IAsyncDisposable
             // It may have been queued: the hosts are told.
             SendCancel(pending.Id, call, started);
             throw new OperationCanceledException(cancellationToken);
+        }
+        catch (OperationCanceledException e) when (!bound.IsCancellationRequested)
+        {
+            // The channel ended under the publish, its confirm with it.
+            throw new BrokerUnavailableException(
+                $"Remote Python pool '{Name}' lost the broker while it sent {call.Name}; it may have been queued.", Name, e);
         }
         catch (OperationCanceledException)
         {
@@ -679,7 +718,7 @@ public sealed class RemotePythonPool : IPythonCaller, IAsyncDisposable
     /// <summary>Tells every host to stop a call (the one running it interrupts it; the others remember it until its deadline).</summary>
     private void SendCancel(string id, CallPlan call, long started)
     {
-        if (id.Length == 0 || !_connection.IsOpen)
+        if (id.Length == 0 || !IsConnected)
         {
             return;
         }

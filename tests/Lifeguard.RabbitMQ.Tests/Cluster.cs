@@ -1,4 +1,5 @@
 using Lifeguard.Python;
+using Lifeguard.Testing;
 
 namespace Lifeguard.RabbitMQ.Tests;
 
@@ -7,17 +8,23 @@ namespace Lifeguard.RabbitMQ.Tests;
 /// <see cref="PythonPool"/> of python3 workers, served by a <see cref="RabbitMqPoolHost"/>), and callers. Disposing
 /// stops them all and deletes the temporary files.
 /// </summary>
-public sealed class Cluster(BrokerFixture broker) : IAsyncDisposable
+public sealed class Cluster(RabbitMqNode node) : IAsyncDisposable
 {
     private readonly List<(RabbitMqPoolHost Host, PythonPool Pool)> _hosts = [];
     private readonly List<RemotePythonPool> _callers = [];
     private readonly string _folder = Directory.CreateTempSubdirectory("lifeguard-cluster-").FullName;
 
+    /// <summary>A cluster on the assembly's shared broker.</summary>
+    public Cluster(BrokerFixture broker)
+        : this(broker.Node)
+    {
+    }
+
     public static string FixturesPath => Path.Combine(AppContext.BaseDirectory, "python");
 
     public string PoolName { get; } = "test-" + Guid.NewGuid().ToString("N")[..12];
 
-    public Uri Broker => broker.Node.Uri;
+    public Uri Broker => node.Uri;
 
     public IReadOnlyList<RabbitMqPoolHost> Hosts => [.. _hosts.Select(h => h.Host)];
 

@@ -120,6 +120,31 @@ public sealed class RemotePoolTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Stream_WhoseCallerTakesNoMoreWithinTheCallTimeout_EndsWithATimeout_NotWithAShortEnd()
+    {
+        using var timeout = new CancellationTokenSource(Bound);
+        var host = await _cluster.StartHostAsync(cancellationToken: timeout.Token);
+        var remote = await _cluster.StartCallerAsync(cancellationToken: timeout.Token);
+        var options = new PythonCallOptions { StreamWindow = 1, CallTimeout = TimeSpan.FromSeconds(2) };
+
+        await using var items = remote.StreamAsync<int>("cluster_fixtures", "count", [100], options: options, cancellationToken: timeout.Token).GetAsyncEnumerator(timeout.Token);
+        Assert.True(await items.MoveNextAsync());
+        Assert.Equal(0, items.Current);
+
+        // The caller takes nothing more: the host gives up on it within the call timeout and ends the stream.
+        await Cluster.PollAsync(() => host.Busy == 0, timeout.Token);
+
+        // What the caller then sees is a timeout, never an end that would pass for the whole stream.
+        await Assert.ThrowsAsync<PythonCallTimeoutException>(async () =>
+        {
+            while (await items.MoveNextAsync())
+            {
+                Assert.True(items.Current < 100);
+            }
+        });
+    }
+
+    [Fact]
     public async Task Cancel_InterruptsTheCallOnTheHost()
     {
         using var timeout = new CancellationTokenSource(Bound);

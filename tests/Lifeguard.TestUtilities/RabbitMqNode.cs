@@ -16,8 +16,14 @@ public sealed class RabbitMqNode : IAsyncDisposable
     /// <summary>The longest a start may take, a first install of the package included.</summary>
     public static readonly TimeSpan StartTimeout = TimeSpan.FromMinutes(10);
 
-    /// <summary>The longest a stop may take (the script bounds the node's shutdown at 60 s, then ends it by pid).</summary>
-    public static readonly TimeSpan StopTimeout = TimeSpan.FromMinutes(3);
+    /// <summary>
+    /// The longest a stop may take: the script bounds the node's shutdown (LIFEGUARD_RABBITMQ_TIMEOUT, 180 s by
+    /// default), then ends what is left by pid within the same bound.
+    /// </summary>
+    public static readonly TimeSpan StopTimeout = TimeSpan.FromMinutes(7);
+
+    /// <summary>The longest a restart may take: a shutdown, what is left ended by pid, and a start, each bounded by the script.</summary>
+    public static readonly TimeSpan RestartTimeout = TimeSpan.FromMinutes(10);
 
     private const int OutputLimit = 16 * 1024;
 
@@ -88,6 +94,31 @@ public sealed class RabbitMqNode : IAsyncDisposable
                 .Select(l => l.Split(' '))
                 .Select(f => (f[0], f[1], int.Parse(f[2], CultureInfo.InvariantCulture))),
         ];
+    }
+
+    /// <summary>
+    /// Shuts the node down and starts it again in the same folder (<c>eng/rabbitmq.sh restart</c>): the same ports,
+    /// user, password and so <see cref="Uri"/>; durable queues and their messages survive. Returns once it serves.
+    /// </summary>
+    public Task RestartAsync(CancellationToken cancellationToken = default) => RunAsync("restart", RestartTimeout, cancellationToken);
+
+    /// <summary>
+    /// Stops the RabbitMQ application inside the node (<c>eng/rabbitmq.sh stop-app</c>): every connection closes and
+    /// the AMQP port refuses until <see cref="StartAppAsync"/>; the Erlang VM and the node's data stay.
+    /// </summary>
+    public Task StopAppAsync(CancellationToken cancellationToken = default) => RunAsync("stop-app", StopTimeout, cancellationToken);
+
+    /// <summary>Starts the application again after <see cref="StopAppAsync"/>; returns once the node serves.</summary>
+    public Task StartAppAsync(CancellationToken cancellationToken = default) => RunAsync("start-app", RestartTimeout, cancellationToken);
+
+    private async Task RunAsync(string command, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var (exitCode, _, stderr) = await RunScriptAsync([command, StateDirectory], timeout, cancellationToken);
+        if (exitCode != 0)
+        {
+            throw new InvalidOperationException($"eng/rabbitmq.sh {command} {StateDirectory} failed (exit code {exitCode}): {stderr}");
+        }
     }
 
     /// <summary>Shuts the node down, stops its epmd and removes its state folder.</summary>

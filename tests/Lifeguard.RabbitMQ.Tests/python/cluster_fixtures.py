@@ -88,3 +88,15 @@ def traced_sleep(marker, index, seconds):
     with open(marker, "a") as f:
         f.write("end %d %d\n" % (index, os.getppid()))
     return index
+
+
+def hold(started, release, seconds):
+    """Appends a line to `started`, then returns 'released' once the file `release` exists (None after `seconds`)."""
+    with open(started, "a") as f:
+        f.write("started\n")
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if os.path.exists(release):
+            return "released"
+        time.sleep(0.02)
+    return None
