@@ -16,6 +16,7 @@ internal sealed class ClusterQuickSet : IQuickSet
     private const string Subject = "lifeguard";
     private const string RawRpcName = "raw-rpc";
     private const string OneHostName = "one-host";
+    private const string PythonCallName = "python-call";
     private const int RoundtripCallsPerSample = 50;
     private const int RoundtripCallsPerAllocationSample = 500;
     private static readonly Budget RoundtripBudget = new(WarmupRounds: 3, MaxRounds: 41, TimeSpan.FromSeconds(12));
@@ -73,6 +74,8 @@ internal sealed class ClusterQuickSet : IQuickSet
         await output.WriteLineAsync(Invariant(
             $"{ClusterRoundtripBenchmarks.Name}: per call, median of {RoundtripCallsPerSample} sequential calls of square(7) per round; lifeguard = RemotePythonPool to a RabbitMqPoolHost of a pool of 1, raw-rpc = RabbitMQ.Client alone (quorum queue, confirms, manual acks, an echoing .NET consumer, direct reply-to)."));
         await output.WriteLineAsync(Invariant(
+            $"{ClusterRoundtripBenchmarks.Name}: lifeguard - raw-rpc = {Difference(roundtrip, RawRpcName) / 1000:F1} µs per call (median of the per-round differences); python-call, the same call on the host's pool in this process (the Python hop inside every remote call: a reference, not a baseline) = {Statistics.Median(roundtrip.Samples[PythonCallName]) / 1000:F1} µs per call."));
+        await output.WriteLineAsync(Invariant(
             $"{ClusterScalingBenchmarks.Name}: per call, {ClusterScalingBenchmarks.CallsPerInvoke} calls of nap({ClusterScalingBenchmarks.NapMs}) (a {ClusterScalingBenchmarks.NapMs} ms sleep) per round from {ClusterScalingBenchmarks.Callers} callers; lifeguard = {ClusterScalingBenchmarks.Hosts} hosts of {ClusterScalingBenchmarks.WorkersPerHost} workers, one-host = 1 host of {ClusterScalingBenchmarks.WorkersPerHost}, all in this process."));
         await output.WriteLineAsync(Invariant(
             $"{ClusterScalingBenchmarks.Name} calls served during the rounds, and peak busy, per host: {string.Join("; ", served.Select(h => $"{h.Host} {h.Served} (peak {h.PeakBusy})"))}."));
@@ -81,6 +84,10 @@ internal sealed class ClusterQuickSet : IQuickSet
         await output.FlushAsync();
         return 0;
     }
+
+    /// <summary>The median over the rounds of the subject's sample less <paramref name="baseline"/>'s, in ns.</summary>
+    private static double Difference(Scenario scenario, string baseline)
+        => Statistics.Median([.. scenario.Samples[scenario.Subject].Zip(scenario.Samples[baseline], (s, b) => s - b)]);
 
     private static async Task<Scenario> RunRoundtripAsync(Uri broker, CancellationToken cancellationToken)
     {
@@ -92,10 +99,12 @@ internal sealed class ClusterQuickSet : IQuickSet
                 ClusterRoundtripBenchmarks.Name,
                 RoundtripBudget,
                 [
-                    new Competitor(Subject, () => bench.MedianNsAsync(lifeguard: true, RoundtripCallsPerSample)),
-                    new Competitor(RawRpcName, () => bench.MedianNsAsync(lifeguard: false, RoundtripCallsPerSample)),
+                    new Competitor(Subject, () => ClusterRoundtripBenchmarks.MedianNsAsync(bench.Lifeguard, RoundtripCallsPerSample)),
+                    new Competitor(RawRpcName, () => ClusterRoundtripBenchmarks.MedianNsAsync(bench.RawRpcCall, RoundtripCallsPerSample)),
+                    new Competitor(PythonCallName, () => ClusterRoundtripBenchmarks.MedianNsAsync(bench.PythonCall, RoundtripCallsPerSample)),
                 ],
                 cancellationToken);
+            scenario.References.Add(PythonCallName);
             await MeasureBytesAsync(scenario, RawRpcName, lifeguard => bench.BytesPerCallAsync(lifeguard, RoundtripCallsPerAllocationSample));
             return scenario;
         }

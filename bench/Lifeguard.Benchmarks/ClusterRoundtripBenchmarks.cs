@@ -29,6 +29,12 @@ public class ClusterRoundtripBenchmarks : ClusterBenchmarks
     [Benchmark(Baseline = true, Description = "raw-rpc")]
     public async Task<int> RawRpcCall() => (await _raw!.CallAsync(PythonBench.Module, PythonRoundtripBenchmarks.Function, PythonRoundtripBenchmarks.Argument)).Length;
 
+    /// <summary>
+    /// The same call on the host's own pool, in this process: the Python hop inside every remote call (a reference
+    /// in the quick set's rounds, for where the subject's time goes; not a benchmark of its own).
+    /// </summary>
+    internal async Task<int> PythonCall() => await _served!.Pool.CallAsync<int>(PythonBench.Module, PythonRoundtripBenchmarks.Function, Arguments);
+
     /// <summary>Starts the host (pool of 1), the caller and the raw RPC on <paramref name="broker"/>, and checks one call of each.</summary>
     internal override async Task SetupAsync(Uri broker)
     {
@@ -57,13 +63,13 @@ public class ClusterRoundtripBenchmarks : ClusterBenchmarks
     }
 
     /// <summary>Times <paramref name="calls"/> sequential calls one by one; returns the median nanoseconds per call.</summary>
-    internal async Task<double> MedianNsAsync(bool lifeguard, int calls)
+    internal static async Task<double> MedianNsAsync(Func<Task<int>> call, int calls)
     {
         var samples = new double[calls];
         for (var i = 0; i < calls; i++)
         {
             long start = Stopwatch.GetTimestamp();
-            _ = lifeguard ? await Lifeguard() : await RawRpcCall();
+            _ = await call();
             samples[i] = PythonBench.NsSince(start);
         }
 

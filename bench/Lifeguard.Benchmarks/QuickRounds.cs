@@ -88,7 +88,7 @@ internal static class QuickRounds
         foreach (var name in scenario.Contenders)
         {
             var samples = scenario.Samples[name];
-            bool subject = name == scenario.Subject;
+            bool subject = name == scenario.Subject || scenario.References.Contains(name);
             string ratio = subject ? "" : Invariant($"{scenario.Ratio(name):F2}");
             string paired = subject ? "" : Invariant($" (paired {scenario.PairedRatio(name):F2})");
             string allocated = scenario.Bytes.TryGetValue(name, out double bytes) ? Size(bytes) : "";
@@ -135,7 +135,11 @@ internal static class QuickRounds
 
         public string Subject => Contenders[0];
 
-        public IEnumerable<string> Baselines => Contenders.Skip(1);
+        /// <summary>The baselines, each compared with the subject in a JSON line: every contender after the first but the references.</summary>
+        public IEnumerable<string> Baselines => Contenders.Skip(1).Where(c => !References.Contains(c));
+
+        /// <summary>Contenders measured in the same rounds and shown in the table, without a ratio or a JSON line: a part of the subject's time, not a rival.</summary>
+        public HashSet<string> References { get; } = new(StringComparer.Ordinal);
 
         /// <summary>Process-wide bytes allocated per call, for the contenders run in this process.</summary>
         public Dictionary<string, double> Bytes { get; } = new(StringComparer.Ordinal);
