@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using System.Globalization;
+using static Lifeguard.Benchmarks.QuickRounds;
 
 namespace Lifeguard.Benchmarks;
 
@@ -18,7 +18,6 @@ internal sealed class PythonQuickSet : IQuickSet
     private const int BytesCallsPerSample = 15;
     private const int RoundtripCallsPerAllocationSample = 3000;
     private const int BytesCallsPerAllocationSample = 40;
-    private const int MinRounds = 5;
     private static readonly Budget RoundtripBudget = new(WarmupRounds: 3, MaxRounds: 41, TimeSpan.FromSeconds(12));
 
     // Two fast contenders: more rounds than python.roundtrip, so that the rounds span dozens of the sampler's ticks.
@@ -52,12 +51,7 @@ internal sealed class PythonQuickSet : IQuickSet
             $"quick python: {Environment.ProcessorCount} cores, {total.Elapsed.TotalSeconds:F1} s, medians of interleaved rounds; load average {loadBefore} before, {LoadAverage()} after"));
         await output.WriteLineAsync(Invariant($"interpreter: {await PythonBench.InterpreterAsync()}"));
         await output.WriteLineAsync();
-        await output.WriteLineAsync(Invariant(
-            $"{"scenario",-26} {"contender",-21} {"rounds",6} {"median µs",11} {"min µs",10} {"max µs",10} {"ratio",6} {"alloc/call",10}"));
-        foreach (var scenario in scenarios)
-        {
-            await WriteRowsAsync(output, scenario);
-        }
+        await WriteTableAsync(output, scenarios);
 
         await output.WriteLineAsync();
         await output.WriteLineAsync("ratio = the subject's median (the first row of a scenario) / this baseline's median (lower is better); paired = median of the per-round ratios;");
@@ -82,13 +76,7 @@ internal sealed class PythonQuickSet : IQuickSet
             $"{PythonGeneratedBenchmarks.Name}: per call, median of {RoundtripCallsPerSample} sequential calls of square(7) per round through the generated Benchmod.SquareAsync vs by-name = CallAsync<long>(\"benchmod\", \"square\", [7]); pool of 1."));
         await output.WriteLineAsync();
 
-        foreach (var scenario in scenarios)
-        {
-            foreach (var baseline in scenario.Baselines)
-            {
-                await output.WriteLineAsync(Json(scenario, baseline));
-            }
-        }
+        await WriteJsonAsync(output, scenarios);
 
         await output.FlushAsync();
         return 0;
@@ -267,113 +255,5 @@ internal sealed class PythonQuickSet : IQuickSet
         {
             await bench.CleanupAsync();
         }
-    }
-
-    /// <summary>
-    /// Warm-up rounds (discarded), then rounds of one sample per contender, the order rotating every round, until
-    /// the budget is spent (at least <see cref="MinRounds"/>, at most the budget's maximum).
-    /// </summary>
-    private static async Task<Scenario> InterleaveAsync(string benchmark, Budget budget, params Competitor[] contenders)
-    {
-        for (var round = 0; round < budget.WarmupRounds; round++)
-        {
-            foreach (var contender in contenders)
-            {
-                await contender.Measure();
-            }
-        }
-
-        var scenario = new Scenario(benchmark, contenders.Select(c => c.Name).ToArray());
-        var clock = Stopwatch.StartNew();
-        for (var round = 0; round < budget.MaxRounds && (round < MinRounds || clock.Elapsed < budget.Time); round++)
-        {
-            for (var k = 0; k < contenders.Length; k++)
-            {
-                var contender = contenders[(round + k) % contenders.Length];
-                scenario.Samples[contender.Name].Add(await contender.Measure());
-            }
-        }
-
-        return scenario;
-    }
-
-    /// <summary>Process-wide bytes allocated per call by the subject and the .NET-side <paramref name="baseline"/>: median of three passes each.</summary>
-    private static async Task MeasureBytesAsync(Scenario scenario, string baseline, Func<bool, Task<double>> bytesPerCall)
-    {
-        var subject = new List<double>();
-        var other = new List<double>();
-        for (var i = 0; i < 3; i++)
-        {
-            subject.Add(await bytesPerCall(true));
-            other.Add(await bytesPerCall(false));
-        }
-
-        scenario.Bytes[scenario.Subject] = Statistics.Median(subject);
-        scenario.Bytes[baseline] = Statistics.Median(other);
-    }
-
-    private static async Task WriteRowsAsync(TextWriter output, Scenario scenario)
-    {
-        foreach (var name in scenario.Contenders)
-        {
-            var samples = scenario.Samples[name];
-            bool subject = name == scenario.Subject;
-            string ratio = subject ? "" : Invariant($"{scenario.Ratio(name):F2}");
-            string paired = subject ? "" : Invariant($" (paired {scenario.PairedRatio(name):F2})");
-            string allocated = scenario.Bytes.TryGetValue(name, out double bytes) ? Size(bytes) : "";
-            await output.WriteLineAsync(Invariant(
-                $"{scenario.Benchmark,-26} {name,-21} {samples.Count,6} {Statistics.Median(samples) / 1000,11:F1} {samples.Min() / 1000,10:F1} {samples.Max() / 1000,10:F1} {ratio,6} {allocated,10}{paired}"));
-        }
-    }
-
-    private static string Json(Scenario scenario, string baseline)
-    {
-        double subjectNs = Statistics.Median(scenario.Samples[scenario.Subject]);
-        double baselineNs = Statistics.Median(scenario.Samples[baseline]);
-        return Invariant(
-            $"{{\"benchmark\": \"{scenario.Benchmark}\", \"subject_ns\": {subjectNs:F1}, \"baseline\": \"{baseline}\", \"baseline_ns\": {baselineNs:F1}, \"ratio\": {subjectNs / baselineNs:F2}}}");
-    }
-
-    private static string Size(double bytes) => bytes < 10 * 1024 ? Invariant($"{bytes:F0} B") : Invariant($"{bytes / 1024:F0} KiB");
-
-    private static string LoadAverage()
-    {
-        try
-        {
-            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-        }
-        catch (IOException)
-        {
-            return "n/a";
-        }
-    }
-
-    private static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
-
-    private sealed record Budget(int WarmupRounds, int MaxRounds, TimeSpan Time);
-
-    /// <summary>A named contender; <see cref="Measure"/> takes one sample in nanoseconds.</summary>
-    private sealed record Competitor(string Name, Func<Task<double>> Measure);
-
-    /// <summary>Samples per contender, in round order (sample i of every contender is from round i); the first contender is the subject.</summary>
-    private sealed class Scenario(string benchmark, string[] contenders)
-    {
-        public string Benchmark { get; } = benchmark;
-
-        public string[] Contenders { get; } = contenders;
-
-        public string Subject => Contenders[0];
-
-        public IEnumerable<string> Baselines => Contenders.Skip(1);
-
-        /// <summary>Process-wide bytes allocated per call, for the contenders run in this process.</summary>
-        public Dictionary<string, double> Bytes { get; } = new(StringComparer.Ordinal);
-
-        public Dictionary<string, List<double>> Samples { get; } = contenders.ToDictionary(c => c, _ => new List<double>(), StringComparer.Ordinal);
-
-        public double Ratio(string baseline) => Statistics.Median(Samples[Subject]) / Statistics.Median(Samples[baseline]);
-
-        public double PairedRatio(string baseline)
-            => Statistics.Median([.. Samples[Subject].Zip(Samples[baseline], (s, b) => s / b)]);
     }
 }

@@ -7,6 +7,7 @@ internal static class QuickRunner
     [
         new PoolQuickSet(),
         new PythonQuickSet(),
+        new ClusterQuickSet(),
     ];
 
     /// <summary>

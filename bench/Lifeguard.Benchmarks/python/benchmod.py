@@ -34,6 +34,12 @@ def calibrate(target_ns):
     return max(1, round(n * target_ns / samples[len(samples) // 2]))
 
 
+def nap(ms: int) -> int:
+    """cluster.scaling: I/O-bound work, a sleep of ms milliseconds (the worker's CPU idle meanwhile). Returns ms."""
+    time.sleep(ms / 1000)
+    return ms
+
+
 def count(n):
     """python.stream: yields the small items 0 .. n-1, one by one."""
     for i in range(n):
