@@ -227,7 +227,7 @@ public sealed class RabbitMqPoolHost : IAsyncDisposable
         finally
         {
             _active.TryRemove(callId, out _);
-            Interlocked.Decrement(ref _busy);
+            Release(call);
             call.Dispose();
         }
     }
@@ -240,7 +240,7 @@ public sealed class RabbitMqPoolHost : IAsyncDisposable
         if (_cancelled.TryRemove(call.Id, out _))
         {
             RabbitMqLog.Cancelled(_logger, HostName, call.Id);
-            await AckAsync(delivery).ConfigureAwait(false);
+            await AckAsync(delivery, call).ConfigureAwait(false);
             return;
         }
 
@@ -326,7 +326,7 @@ public sealed class RabbitMqPoolHost : IAsyncDisposable
             {
                 // The caller gave up and said so: it waits for nothing.
                 RabbitMqLog.Cancelled(_logger, HostName, call.Id);
-                await AckAsync(delivery).ConfigureAwait(false);
+                await AckAsync(delivery, call).ConfigureAwait(false);
                 return;
             }
 
@@ -355,6 +355,7 @@ public sealed class RabbitMqPoolHost : IAsyncDisposable
         {
             try
             {
+                Release(call);
                 await _channel.BasicNackAsync(delivery.Tag, multiple: false, requeue: true, CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (Broker.IsUnavailable(e))
@@ -442,7 +443,7 @@ public sealed class RabbitMqPoolHost : IAsyncDisposable
         else
         {
             Interlocked.Increment(ref _served);
-            await AckAsync(delivery).ConfigureAwait(false);
+            await AckAsync(delivery, call).ConfigureAwait(false);
         }
     }
 
@@ -490,7 +491,7 @@ public sealed class RabbitMqPoolHost : IAsyncDisposable
             Interlocked.Increment(ref _served);
         }
 
-        await AckAsync(delivery).ConfigureAwait(false);
+        await AckAsync(delivery, call).ConfigureAwait(false);
     }
 
     /// <summary>Publishes a reply (confirmed); false when the caller is gone or the broker is.</summary>
@@ -511,8 +512,26 @@ public sealed class RabbitMqPoolHost : IAsyncDisposable
         }
     }
 
-    private async Task AckAsync(Delivery delivery)
+    /// <summary>
+    /// Counts <paramref name="call"/> out of <see cref="Busy"/>, once. This comes before its ack or nack: the broker
+    /// delivers the next message as soon as it has the ack, and a count still holding the finished call would read one
+    /// over the capacity for a moment.
+    /// </summary>
+    private void Release(ActiveCall call)
     {
+        if (call.TryRelease())
+        {
+            Interlocked.Decrement(ref _busy);
+        }
+    }
+
+    private async Task AckAsync(Delivery delivery, ActiveCall? call = null)
+    {
+        if (call is not null)
+        {
+            Release(call);
+        }
+
         try
         {
             await _channel.BasicAckAsync(delivery.Tag, multiple: false, CancellationToken.None).ConfigureAwait(false);
@@ -745,6 +764,11 @@ public sealed class RabbitMqPoolHost : IAsyncDisposable
         public volatile bool Closed;
 
         public SemaphoreSlim? Credit { get; set; }
+
+        private int _released;
+
+        /// <summary>True the first time only: the call leaves the host's busy count once.</summary>
+        public bool TryRelease() => Interlocked.Exchange(ref _released, 1) == 0;
 
         public void Cancel()
         {

@@ -198,6 +198,23 @@ public sealed class RemotePoolTests(BrokerFixture broker) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PeakBusy_CallsFollowingEachOther_NeverCountsMoreThanTheCapacity()
+    {
+        using var timeout = new CancellationTokenSource(Bound);
+        var host = await _cluster.StartHostAsync(size: 1, cancellationToken: timeout.Token);
+        var remote = await _cluster.StartCallerAsync(cancellationToken: timeout.Token);
+
+        // Always a call waiting in the queue: the broker delivers the next one the moment it has the last one's ack.
+        var calls = Enumerable.Range(0, 200).Select(i => remote.CallAsync<int>("cluster_fixtures", "square", [i], cancellationToken: timeout.Token)).ToArray();
+        var results = await Task.WhenAll(calls);
+
+        Assert.All(Enumerable.Range(0, 200), i => Assert.Equal(i * i, results[i]));
+        Assert.Equal(200, host.CallsServed);
+        Assert.Equal(1, host.PeakBusy);
+        await Cluster.PollAsync(() => host.Busy == 0, timeout.Token);
+    }
+
+    [Fact]
     public async Task CheckoutAndCallbacks_AreNotSupported()
     {
         using var timeout = new CancellationTokenSource(Bound);
