@@ -5,8 +5,9 @@
 # LIFEGUARD_LEFTOVER_GRACE seconds (default 10) for workers to go before it counts them as left behind.
 #
 # Another checkout's test run on the same machine is not this run's: a worker whose host (the pid in its command line,
-# still its parent) is alive and works in another checkout of Lifeguard (a folder with its own Lifeguard.slnx) is not
-# counted. Every other worker is: orphans, and those of hosts here or anywhere else.
+# still its parent) is alive and works in another checkout of Lifeguard (a folder with its own Lifeguard.slnx), or whose
+# entry script is another checkout's, is not counted. Every other worker is: orphans, and those of hosts here or
+# anywhere else.
 #
 # The same holds for the tests' RabbitMQ nodes (eng/rabbitmq.sh): a process that carries an instance's state folder in
 # its environment (LIFEGUARD_RABBITMQ_INSTANCE: beam.smp, its epmd and helpers) is left behind when that folder is in
@@ -32,11 +33,15 @@ in_other_checkout() {
 
 # Succeeds when worker $1 (its command line in $2) is this run's to count.
 ours() {
-    local pid=$1 line=$2 host parent cwd
+    local pid=$1 line=$2 host parent cwd script
     host=$(awk '{for (i = 1; i < NF; i++) if ($i ~ /lifeguard_worker\.py$/) { print $(i + 1); exit }}' <<<"$line")
+    script=$(awk '{for (i = 1; i < NF; i++) if ($i ~ /lifeguard_worker\.py$/) { print $i; exit }}' <<<"$line")
     parent=$(awk '/^PPid:/ {print $2}' "/proc/$pid/status" 2>/dev/null) || return 1 # gone meanwhile
     if [[ -z $host || $host != "$parent" || ! -d /proc/$host ]]; then
         return 0 # an orphan: whoever started it, it outlived its host
+    fi
+    if [[ $script == /* ]] && in_other_checkout "${script%/*}"; then
+        return 1 # a live host running another checkout's runtime
     fi
     cwd=$(readlink "/proc/$host/cwd" 2>/dev/null) || return 0
     ! in_other_checkout "$cwd"
