@@ -6,7 +6,7 @@ namespace Lifeguard.Benchmarks;
 /// <summary>
 /// <c>quick gate</c>, the CI's regression gate: runs <c>quick pool</c> and <c>quick python</c> once in short rounds,
 /// prints their tables, then fails only on a gross regression: a figure whose ratio is above <see cref="Margin"/>
-/// times its target. Figures without a target never gate; a target whose baseline was not measured (not in the JSON
+/// times its target, in that run and in a second run of its set. Figures without a target never gate; a target whose baseline was not measured (not in the JSON
 /// lines) is skipped and said so. The targets are here and nowhere else.
 /// </summary>
 internal sealed class RegressionGate : IQuickSet
@@ -40,42 +40,77 @@ internal sealed class RegressionGate : IQuickSet
     {
         bool wasShort = QuickRounds.Short;
         QuickRounds.Short = true;
-        var figures = new List<Figure>();
         try
         {
+            var figures = new Dictionary<IQuickSet, List<Figure>>();
             foreach (var set in _sets)
             {
-                using var captured = new StringWriter(CultureInfo.InvariantCulture);
-                int status = await set.RunAsync(captured);
-                string text = captured.ToString();
-                await output.WriteAsync(text);
-                await output.WriteLineAsync();
-                if (status != 0)
+                if (await MeasureAsync(set, output) is not { } measured)
                 {
-                    await output.WriteLineAsync($"gate: quick {set.Name} exited {status}.");
-                    return status;
+                    return 1;
                 }
 
-                figures.AddRange(ReadFigures(text.Split('\n')));
+                figures[set] = measured;
             }
+
+            var verdicts = Judge([.. figures.Values.SelectMany(f => f)]);
+            foreach (var verdict in verdicts)
+            {
+                await output.WriteLineAsync(verdict.ToString());
+            }
+
+            // A gross regression shows again; a noisy round on the shared machine seldom does. The sets that gave a
+            // failing figure run once more, and a target fails only if it fails in both runs.
+            var failing = verdicts.Where(v => v.Outcome == Outcome.Failed).Select(v => v.Target).ToList();
+            if (failing.Count > 0)
+            {
+                await output.WriteLineAsync($"gate: {failing.Count} ratio(s) above {Margin}x the target; measuring their sets once more.");
+                await output.WriteLineAsync();
+                foreach (var set in _sets.Where(set => figures[set].Any(f => failing.Any(t => t.Benchmark == f.Benchmark && t.Baseline == f.Baseline))))
+                {
+                    if (await MeasureAsync(set, output) is not { } again)
+                    {
+                        return 1;
+                    }
+
+                    bool FromThisSet(Target t) => figures[set].Any(f => f.Benchmark == t.Benchmark && f.Baseline == t.Baseline);
+                    var second = Judge(again).Where(v => failing.Contains(v.Target) && FromThisSet(v.Target)).ToList();
+                    foreach (var verdict in second)
+                    {
+                        await output.WriteLineAsync(verdict.ToString() + " (again)");
+                    }
+
+                    failing.RemoveAll(t => FromThisSet(t) && !second.Any(v => v.Target == t && v.Outcome == Outcome.Failed));
+                }
+            }
+
+            await output.WriteLineAsync(failing.Count == 0
+                ? $"gate: passed ({verdicts.Count(v => v.Outcome != Outcome.Skipped)} targets checked, a ratio fails above {Margin}x its target in two runs)."
+                : $"gate: FAILED, {failing.Count} ratio(s) above {Margin}x the target in two runs: {string.Join(", ", failing.Select(t => $"{t.Benchmark} / {t.Baseline}"))}.");
+            await output.FlushAsync();
+            return failing.Count == 0 ? 0 : 1;
         }
         finally
         {
             QuickRounds.Short = wasShort;
         }
+    }
 
-        var verdicts = Judge(figures);
-        foreach (var verdict in verdicts)
+    /// <summary>Runs one set, printing its output; its figures, or <see langword="null"/> when it failed (said so).</summary>
+    private static async Task<List<Figure>?> MeasureAsync(IQuickSet set, TextWriter output)
+    {
+        using var captured = new StringWriter(CultureInfo.InvariantCulture);
+        int status = await set.RunAsync(captured);
+        string text = captured.ToString();
+        await output.WriteAsync(text);
+        await output.WriteLineAsync();
+        if (status != 0)
         {
-            await output.WriteLineAsync(verdict.ToString());
+            await output.WriteLineAsync($"gate: quick {set.Name} exited {status}.");
+            return null;
         }
 
-        int failed = verdicts.Count(v => v.Outcome == Outcome.Failed);
-        await output.WriteLineAsync(failed == 0
-            ? $"gate: passed ({verdicts.Count(v => v.Outcome == Outcome.Passed)} targets checked, a ratio fails above {Margin}x its target)."
-            : $"gate: FAILED, {failed} ratio(s) above {Margin}x the target.");
-        await output.FlushAsync();
-        return failed == 0 ? 0 : 1;
+        return [.. ReadFigures(text.Split('\n'))];
     }
 
     /// <summary>The figures of the JSON lines among <paramref name="lines"/> (<c>{"benchmark", "baseline", "ratio", ...}</c>).</summary>
