@@ -86,8 +86,7 @@ internal sealed class ClusterQuickSet : IQuickSet
     }
 
     /// <summary>The median over the rounds of the subject's sample less <paramref name="baseline"/>'s, in ns.</summary>
-    private static double Difference(Scenario scenario, string baseline)
-        => Statistics.Median([.. scenario.Samples[scenario.Subject].Zip(scenario.Samples[baseline], (s, b) => s - b)]);
+    private static double Difference(Scenario scenario, string baseline) => scenario.PairedDifference(scenario.Subject, baseline);
 
     private static async Task<Scenario> RunRoundtripAsync(Uri broker, CancellationToken cancellationToken)
     {

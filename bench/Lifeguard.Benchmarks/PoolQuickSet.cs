@@ -64,7 +64,9 @@ internal sealed class PoolQuickSet : IQuickSet
 
             var run = new Run();
             var clock = Stopwatch.StartNew();
-            for (var round = 0; round < UncontendedMaxRounds && (round < MinRounds || clock.Elapsed < UncontendedBudget); round++)
+            int maxRounds = QuickRounds.MaxRoundsFor(UncontendedMaxRounds);
+            var budget = QuickRounds.TimeFor(UncontendedBudget);
+            for (var round = 0; round < maxRounds && (round < MinRounds || clock.Elapsed < budget); round++)
             {
                 for (var k = 0; k < All.Length; k++)
                 {
@@ -101,7 +103,9 @@ internal sealed class PoolQuickSet : IQuickSet
 
             var run = new ContendedRun();
             var clock = Stopwatch.StartNew();
-            for (var round = 0; round < ContendedMaxRounds && (round < MinRounds || clock.Elapsed < ContendedBudget); round++)
+            int maxRounds = QuickRounds.MaxRoundsFor(ContendedMaxRounds);
+            var budget = QuickRounds.TimeFor(ContendedBudget);
+            for (var round = 0; round < maxRounds && (round < MinRounds || clock.Elapsed < budget); round++)
             {
                 for (var k = 0; k < All.Length; k++)
                 {

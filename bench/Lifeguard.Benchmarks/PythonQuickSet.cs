@@ -14,6 +14,10 @@ internal sealed class PythonQuickSet : IQuickSet
 {
     private const string Subject = "lifeguard";
     private const string DashboardSubject = "dashboard";
+    private const string PipeFloor = "pipe-floor";
+    private const string FrameFloorName = "frame-floor";
+    private const string EmbeddedPythonBaseline = "pythonnet";
+    private const string EmbeddedPython2Threads = "pythonnet-2threads";
     private const int RoundtripCallsPerSample = 300;
     private const int BytesCallsPerSample = 15;
     private const int RoundtripCallsPerAllocationSample = 3000;
@@ -30,15 +34,16 @@ internal sealed class PythonQuickSet : IQuickSet
 
     public string Name => "python";
 
-    public string Description => "python.roundtrip, .roundtrip.dashboard, .scaling, .bytes1mib, .start4, .burst, .stream and .generated vs pipe, stdlib-pool, no-dashboard, bare-interpreter, no-overflow, calls and by-name baselines";
+    public string Description => "python.roundtrip, .roundtrip.dashboard, .scaling, .bytes1mib, .start4, .burst, .stream and .generated vs pipe, stdlib-pool, pythonnet, no-dashboard, bare-interpreter, no-overflow, calls and by-name baselines";
 
     public async Task<int> RunAsync(TextWriter output)
     {
         var total = Stopwatch.StartNew();
         string loadBefore = LoadAverage();
-        var roundtrip = await RunRoundtripAsync();
+        var (embedded, skipped) = await EmbeddedPython.StartAsync();
+        var roundtrip = await RunRoundtripAsync(embedded);
         var (dashboard, watched) = await RunDashboardAsync();
-        var (scaling, iterations) = await RunScalingAsync();
+        var (scaling, iterations) = await RunScalingAsync(embedded);
         var bytes = await RunBytesAsync();
         var start4 = await RunStart4Async();
         var (burst, burstStarts) = await RunBurstAsync();
@@ -57,11 +62,17 @@ internal sealed class PythonQuickSet : IQuickSet
         await output.WriteLineAsync("ratio = the subject's median (the first row of a scenario) / this baseline's median (lower is better); paired = median of the per-round ratios;");
         await output.WriteLineAsync("alloc/call = .NET bytes allocated per call, process-wide (the stdlib baselines run in Python).");
         await output.WriteLineAsync(Invariant(
-            $"{PythonRoundtripBenchmarks.Name}: per call, median of {RoundtripCallsPerSample} sequential calls of square(7) per round, pool of 1; stdlib baselines timed inside Python."));
+            $"{PythonRoundtripBenchmarks.Name}: per call, median of {RoundtripCallsPerSample} sequential calls of square(7) per round, pool of 1; stdlib baselines timed inside Python; pythonnet = square(7) on CPython embedded in this process, under the GIL."));
         await output.WriteLineAsync(Invariant(
             $"{PythonDashboardBenchmarks.Name}: as {PythonRoundtripBenchmarks.Name}, dashboard = pool of 1 shown by MapLifeguardDashboard to one client reading {PythonDashboardBenchmarks.Prefix}/events, no-dashboard = pool of 1 on an unwatched meter; the client read {watched.Snapshots} snapshot events ({Size(watched.Bytes)}) during the rounds."));
         await output.WriteLineAsync(Invariant(
-            $"{PythonScalingBenchmarks.Name}: per call, {PythonScalingBenchmarks.CallsPerInvoke} calls of burn({iterations}) (~2 ms) per round from {PythonScalingBenchmarks.Callers} callers; lifeguard = pool of 2."));
+            $"{PythonScalingBenchmarks.Name}: per call, {PythonScalingBenchmarks.CallsPerInvoke} calls of burn({iterations}) (~2 ms) per round from {PythonScalingBenchmarks.Callers} callers; lifeguard = pool of 2; pythonnet-2threads = two threads of this process calling the embedded burn, each taking the GIL per call."));
+        await output.WriteLineAsync(Invariant(
+            $"{PythonRoundtripBenchmarks.Name}: {FrameFloorName} (a reference: Lifeguard's worker runtime driven by a minimal host, one fixed call frame) - {PipeFloor} = {roundtrip.PairedDifference(FrameFloorName, PipeFloor) / 1000:F1} µs, the worker runtime and frame layout's part; lifeguard - {FrameFloorName} = {roundtrip.PairedDifference(Subject, FrameFloorName) / 1000:F1} µs, the host's part (medians of the per-round differences)."));
+        if (skipped is not null)
+        {
+            await output.WriteLineAsync(Invariant($"{EmbeddedPythonBaseline} and {EmbeddedPython2Threads}: skipped: {skipped}."));
+        }
         await output.WriteLineAsync(Invariant(
             $"{PythonBytes1MiBBenchmarks.Name}: per echo of 1 MiB, median of {BytesCallsPerSample} per round."));
         await output.WriteLineAsync(Invariant(
@@ -82,22 +93,31 @@ internal sealed class PythonQuickSet : IQuickSet
         return 0;
     }
 
-    private static async Task<Scenario> RunRoundtripAsync()
+    private static async Task<Scenario> RunRoundtripAsync(EmbeddedPython? embedded)
     {
         var bench = new PythonRoundtripBenchmarks();
         await using var apply = await StdlibDriver.StartAsync("apply");
         await using var submit = await StdlibDriver.StartAsync("submit");
+        await using var frameFloor = await FrameFloor.StartAsync();
         try
         {
             await bench.SetupAsync();
-            var scenario = await InterleaveAsync(
-                PythonRoundtripBenchmarks.Name,
-                RoundtripBudget,
-                new Competitor(Subject, () => bench.MedianNsAsync(lifeguard: true, RoundtripCallsPerSample)),
-                new Competitor("pipe-floor", () => bench.MedianNsAsync(lifeguard: false, RoundtripCallsPerSample)),
-                new Competitor("multiprocessing-apply", () => apply.MedianRoundTripNsAsync(RoundtripCallsPerSample, PythonRoundtripBenchmarks.Argument)),
-                new Competitor("processpool-submit", () => submit.MedianRoundTripNsAsync(RoundtripCallsPerSample, PythonRoundtripBenchmarks.Argument)));
-            await MeasureBytesAsync(scenario, "pipe-floor", lifeguard => bench.BytesPerCallAsync(lifeguard, RoundtripCallsPerAllocationSample));
+            List<Competitor> contenders =
+            [
+                new(Subject, () => bench.MedianNsAsync(lifeguard: true, RoundtripCallsPerSample)),
+                new(PipeFloor, () => bench.MedianNsAsync(lifeguard: false, RoundtripCallsPerSample)),
+                new(FrameFloorName, () => frameFloor.MedianNsAsync(RoundtripCallsPerSample)),
+                new("multiprocessing-apply", () => apply.MedianRoundTripNsAsync(RoundtripCallsPerSample, PythonRoundtripBenchmarks.Argument)),
+                new("processpool-submit", () => submit.MedianRoundTripNsAsync(RoundtripCallsPerSample, PythonRoundtripBenchmarks.Argument)),
+            ];
+            if (embedded is not null)
+            {
+                contenders.Add(new(EmbeddedPythonBaseline, () => Task.FromResult(embedded.MedianSquareNs(RoundtripCallsPerSample, PythonRoundtripBenchmarks.Argument))));
+            }
+
+            var scenario = await InterleaveAsync(PythonRoundtripBenchmarks.Name, RoundtripBudget, [.. contenders]);
+            scenario.References.Add(FrameFloorName);
+            await MeasureBytesAsync(scenario, PipeFloor, lifeguard => bench.BytesPerCallAsync(lifeguard, RoundtripCallsPerAllocationSample));
             return scenario;
         }
         finally
@@ -140,19 +160,25 @@ internal sealed class PythonQuickSet : IQuickSet
         }
     }
 
-    private static async Task<(Scenario Scenario, int Iterations)> RunScalingAsync()
+    private static async Task<(Scenario Scenario, int Iterations)> RunScalingAsync(EmbeddedPython? embedded)
     {
         var bench = new PythonScalingBenchmarks();
         await using var pool2 = await StdlibDriver.StartAsync("pool2");
         try
         {
             await bench.SetupAsync(calibrate: true);
-            var scenario = await InterleaveAsync(
-                PythonScalingBenchmarks.Name,
-                ScalingBudget,
-                new Competitor(Subject, () => bench.PerCallNsAsync(twoWorkers: true)),
-                new Competitor("one-worker", () => bench.PerCallNsAsync(twoWorkers: false)),
-                new Competitor("processpool-2", () => pool2.PerCallNsAsync(PythonScalingBenchmarks.CallsPerInvoke, bench.Iterations)));
+            List<Competitor> contenders =
+            [
+                new(Subject, () => bench.PerCallNsAsync(twoWorkers: true)),
+                new("one-worker", () => bench.PerCallNsAsync(twoWorkers: false)),
+                new("processpool-2", () => pool2.PerCallNsAsync(PythonScalingBenchmarks.CallsPerInvoke, bench.Iterations)),
+            ];
+            if (embedded is not null)
+            {
+                contenders.Add(new(EmbeddedPython2Threads, () => Task.FromResult(embedded.BurnPerCallNs(threads: 2, PythonScalingBenchmarks.CallsPerInvoke, bench.Iterations))));
+            }
+
+            var scenario = await InterleaveAsync(PythonScalingBenchmarks.Name, ScalingBudget, [.. contenders]);
             return (scenario, bench.Iterations);
         }
         finally

@@ -11,6 +11,21 @@ internal static class QuickRounds
 {
     public const int MinRounds = 5;
 
+    /// <summary>The most rounds a scenario runs in short mode.</summary>
+    public const int ShortMaxRounds = 9;
+
+    /// <summary>
+    /// Short mode (<c>quick &lt;set&gt; --short</c>, the CI gate's): every scenario runs at most
+    /// <see cref="ShortMaxRounds"/> rounds (still at least <see cref="MinRounds"/>) within a quarter of its time.
+    /// </summary>
+    public static bool Short { get; set; }
+
+    /// <summary>A scenario's most rounds, capped in short mode.</summary>
+    public static int MaxRoundsFor(int maxRounds) => Short ? Math.Min(maxRounds, ShortMaxRounds) : maxRounds;
+
+    /// <summary>A scenario's time budget, a quarter of it in short mode.</summary>
+    public static TimeSpan TimeFor(TimeSpan time) => Short ? time / 4 : time;
+
     /// <summary>
     /// Warm-up rounds (discarded), then rounds of one sample per contender, the order rotating every round, until
     /// the budget is spent (at least <see cref="MinRounds"/>, at most the budget's maximum).
@@ -32,7 +47,9 @@ internal static class QuickRounds
 
         var scenario = new Scenario(benchmark, contenders.Select(c => c.Name).ToArray());
         var clock = Stopwatch.StartNew();
-        for (var round = 0; round < budget.MaxRounds && (round < MinRounds || clock.Elapsed < budget.Time); round++)
+        int maxRounds = MaxRoundsFor(budget.MaxRounds);
+        var time = TimeFor(budget.Time);
+        for (var round = 0; round < maxRounds && (round < MinRounds || clock.Elapsed < time); round++)
         {
             for (var k = 0; k < contenders.Length; k++)
             {
@@ -150,5 +167,9 @@ internal static class QuickRounds
 
         public double PairedRatio(string baseline)
             => Statistics.Median([.. Samples[Subject].Zip(Samples[baseline], (s, b) => s / b)]);
+
+        /// <summary>The median over the rounds of <paramref name="contender"/>'s sample less <paramref name="other"/>'s, in ns.</summary>
+        public double PairedDifference(string contender, string other)
+            => Statistics.Median([.. Samples[contender].Zip(Samples[other], (a, b) => a - b)]);
     }
 }

@@ -1,13 +1,20 @@
 namespace Lifeguard.Benchmarks;
 
-/// <summary>Dispatches <c>quick &lt;set&gt;</c> to the quick set of that name. Register new sets in <see cref="Sets"/>.</summary>
+/// <summary>
+/// Dispatches <c>quick &lt;set&gt; [--short]</c> to the quick set of that name. Register new sets in <see cref="Sets"/>.
+/// <c>--short</c> runs fewer, shorter rounds (<see cref="QuickRounds.Short"/>).
+/// </summary>
 internal static class QuickRunner
 {
+    private static readonly PoolQuickSet Pool = new();
+    private static readonly PythonQuickSet Python = new();
+
     private static readonly IQuickSet[] Sets =
     [
-        new PoolQuickSet(),
-        new PythonQuickSet(),
+        Pool,
+        Python,
         new ClusterQuickSet(),
+        new RegressionGate(Pool, Python),
     ];
 
     /// <summary>
@@ -18,10 +25,14 @@ internal static class QuickRunner
     {
         var name = args.Length > 0 ? args[0] : null;
         var set = Array.Find(Sets, s => string.Equals(s.Name, name, StringComparison.Ordinal));
-        if (set is null)
+        var flags = args.Length > 1 ? args[1..] : [];
+        if (set is null || flags.Any(f => f != "--short"))
         {
-            await error.WriteLineAsync(name is null ? "quick: name a benchmark set." : $"quick: no benchmark set named '{name}'.");
-            await error.WriteLineAsync("usage: quick <set>, where <set> is one of:");
+            await error.WriteLineAsync(
+                name is null ? "quick: name a benchmark set."
+                : set is null ? $"quick: no benchmark set named '{name}'."
+                : $"quick: unknown option '{flags.First(f => f != "--short")}'.");
+            await error.WriteLineAsync("usage: quick <set> [--short], where <set> is one of:");
             foreach (var s in Sets)
             {
                 await error.WriteLineAsync($"  {s.Name,-10} {s.Description}");
@@ -30,6 +41,7 @@ internal static class QuickRunner
             return 2;
         }
 
+        QuickRounds.Short = flags.Contains("--short");
         return await set.RunAsync(output);
     }
 }

@@ -395,11 +395,21 @@ public sealed partial class PythonWorker
         }
 
         var abort = _sendAbort ??= new CancellationTokenSource(Timeout.InfiniteTimeSpan, _settings.Time);
+        var send = _writer.SendAsync(kind, id, abort.Token);
+        if (send.IsCompletedSuccessfully)
+        {
+            // Taken whole at once (a small frame, a worker reading): there was no wait for the token to cut short, so
+            // no grace timer to watch for, and the abort source was never armed.
+            send.GetAwaiter().GetResult();
+            return;
+        }
+
         try
         {
+            // Registered once the write waits: on a token that fired meanwhile, the callback runs at once.
             using (token.UnsafeRegister(static s => ((PythonWorker)s!).OnSendCancelled(), this))
             {
-                await _writer.SendAsync(kind, id, abort.Token).ConfigureAwait(false);
+                await send.ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (abort.IsCancellationRequested)

@@ -74,11 +74,12 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
                 else
                 {
                     frame.WriteStartArray();
-                    foreach (var arg in args ?? [])
+                    for (int i = 0, count = args?.Count ?? 0; i < count; i++)
                     {
-                        position++;
-                        value = arg;
-                        WriteValue(frame, arg);
+                        // By index: no enumerator to allocate per call.
+                        position = i;
+                        value = args![i];
+                        WriteValue(frame, value);
                     }
 
                     frame.WriteEndArray();

@@ -107,7 +107,9 @@ class Channel:
         return self.read_frame() if waiting else None
 
     def write_frame(self, kind, frame_id, payload, attachments=()):
-        total = _MIN_BODY + len(payload) + sum(4 + len(a) for a in attachments)
+        total = _MIN_BODY + len(payload)
+        if attachments:
+            total += sum(4 + len(a) for a in attachments)
         # As the host counts it: the frame with its 4-byte length prefix. A frame the host would refuse is never sent.
         if total + 4 > self.max_frame:
             raise EncodeError(
@@ -184,7 +186,9 @@ class Channel:
                 raise EncodeError("the value is nested too deeply (or refers to itself) to be sent as JSON") from None
         if not self.named_floats:
             try:
-                return _FAST_ENCODER.encode(value).encode("utf-8"), ()
+                if type(value) is int:
+                    return str(value).encode("ascii"), ()  # the JSON of an int, without the encoder's setup
+                return _FAST_ENCODE(value).encode("utf-8"), ()
             except (TypeError, ValueError, RecursionError, UnicodeEncodeError):
                 pass  # bytes, or something to report: the full path below explains it
         attachments = []

@@ -163,32 +163,41 @@ class _Calls:
         except BaseException as error:  # noqa: B036 - reported to the caller; the worker stays usable
             _reply_error(channel, call_id, error, "resolve")
             return
-        state.call_id = call_id
-        state.call = (module, function)
-        state.traceparent = message.get("tp")
-        state.tracestate = message.get("ts")
-        state.interrupt_pending = False
-        window = _stream_window(message)
+        st = state
+        st.call_id = call_id
+        st.call = (module, function)
+        get = message.get
+        st.traceparent = get("tp")
+        st.tracestate = get("ts")
+        st.interrupt_pending = False
+        streaming = "st" in message
+        window = _stream_window(message) if streaming else None
         items = None
         # Spans only when this call asks for them (the host records traces) and the host reads span frames.
-        state.spans = _spans.Collector() if message.get("sp") is True and "spans" in state.host_features else None
+        st.spans = _spans.Collector() if "sp" in message and get("sp") is True and "spans" in st.host_features else None
         try:
             failure = None
             try:
                 try:
-                    state.in_call = True
-                    args, kwargs = message.get("a") or (), message.get("k") or {}
-                    if binder is not None:
-                        args, kwargs = binder(args, kwargs)  # TypeError or ValueError naming the parameter
-                    result = target(*args, **kwargs)
-                    if hasattr(result, "__await__") and hasattr(result, "send"):
-                        result = _run_coroutine(result)
-                    items = _items(result, message, module, function)
-                    if items is not None and window is None:
-                        # A generator called as a call: its items, as one list, within the maximum frame size.
-                        result, items = _drain(channel, items, namedtuples), None
+                    st.in_call = True
+                    args = get("a") or ()
+                    if binder is None:
+                        kwargs = get("k")
+                        result = target(*args, **kwargs) if kwargs else target(*args)
+                    else:
+                        args, kwargs = binder(args, get("k") or {})  # TypeError or ValueError naming the parameter
+                        result = target(*args, **kwargs)
+                    # A plain value (the common result) is neither awaitable nor iterable as items, unless a stream
+                    # asked for a list's items: no attribute probes for it.
+                    if streaming or type(result) not in _PLAIN_RESULTS:
+                        if hasattr(result, "__await__") and hasattr(result, "send"):
+                            result = _run_coroutine(result)
+                        items = _items(result, message, module, function)
+                        if items is not None and window is None:
+                            # A generator called as a call: its items, as one list, within the maximum frame size.
+                            result, items = _drain(channel, items, namedtuples), None
                 finally:
-                    state.in_call = False
+                    st.in_call = False
             except KeyboardInterrupt as error:
                 failure = (error, "cancelled")
             except BaseException as error:  # noqa: B036 - includes CancelledError and SystemExit: reported, not fatal
@@ -201,7 +210,8 @@ class _Calls:
                 else:
                     _reply_error(channel, call_id, *failure)
                 return
-            _send_spans(channel, call_id)
+            if st.spans is not None:
+                _send_spans(channel, call_id)
             if failure is not None:
                 _reply_error(channel, call_id, *failure)
             else:
@@ -211,14 +221,17 @@ class _Calls:
                 except p.EncodeError as error:
                     _reply_error(channel, call_id, error, "encode")
         finally:
-            state.call_id = None
-            state.call = None
-            state.traceparent = None
-            state.tracestate = None
-            state.spans = None
+            st.call_id = None
+            st.call = None
+            st.traceparent = None
+            st.tracestate = None
+            st.spans = None
 
 
 _calls = _Calls()
+
+# Results that are plain values: never awaited, never streamed as items unless a stream asked for a list's.
+_PLAIN_RESULTS = frozenset((int, float, str, bool, type(None), list, dict, tuple, bytes))
 
 
 def _plan(target, name):
