@@ -11,6 +11,32 @@ internal sealed partial class PoolCore<TWorker>
     /// </summary>
     public ValueTask<Lease<TWorker>> CheckoutAsync(TimeSpan timeout, bool tryOnly, CancellationToken cancellationToken)
     {
+        if (_plainCheckout && !NeedsTimestamps && !_metrics.Checkouts.Enabled && !_metrics.CheckoutWait.Enabled)
+        {
+            // The common checkout: an idle worker, nothing to validate, record or time. One atomic operation, the
+            // lock's enter; a caller can never find a worker idle here while others wait (the queue is empty while
+            // any worker is idle, and both change only under the lock).
+            Lease<TWorker> lease = default;
+            using (_lock.EnterScope())
+            {
+                if (_idle.Count > 0 && !_stopping)
+                {
+                    lease = MarkBusyLocked(TakeIdleLocked(), now: 0, stack: null);
+                    AssertInvariantsLocked();
+                }
+            }
+
+            if (!lease.IsEmpty)
+            {
+                return new ValueTask<Lease<TWorker>>(lease);
+            }
+        }
+
+        return CheckoutSlowAsync(timeout, tryOnly, cancellationToken);
+    }
+
+    private ValueTask<Lease<TWorker>> CheckoutSlowAsync(TimeSpan timeout, bool tryOnly, CancellationToken cancellationToken)
+    {
         var stack = _leakDetection ? CheckoutStack.Capture() : null;
         return _validator is null
             ? CheckoutOnceOrFault(timeout, timeout, tryOnly, stack, invalid: null, invalidReason: null, cancellationToken)
@@ -335,8 +361,7 @@ internal sealed partial class PoolCore<TWorker>
     {
         slot.State = SlotState.Busy;
         _busy++;
-        _checkouts++;
-        slot.Uses++;
+        slot.Uses++; // the checkout count is the sum of the uses (CheckoutsLocked)
         slot.CheckedOutAt = now;
         if (!_sizingArmed)
         {
@@ -377,7 +402,11 @@ internal sealed partial class PoolCore<TWorker>
             return null;
         }
 
-        lease.Tracker!.Cancel(lease.Generation);
+        using (_lock.EnterScope())
+        {
+            lease.Tracker!.TryEndLocked(lease.Generation);
+        }
+
         Log.WorkerFailedValidation(_logger, Name, slot.Id, error);
         return ExceptionFactory.WorkerFailedValidation(Name, slot.Id, error);
     }

@@ -274,7 +274,7 @@ internal sealed partial class PoolCore<TWorker>
             Busy = _busy,
             Starting = _starting,
             Waiters = _waiterCount,
-            TotalCheckouts = _checkouts,
+            TotalCheckouts = CheckoutsLocked,
             TotalTimeouts = _timeouts,
             TotalRejections = _rejections,
             TotalRestarts = _restarts,

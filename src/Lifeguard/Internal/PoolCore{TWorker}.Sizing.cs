@@ -46,13 +46,14 @@ internal sealed partial class PoolCore<TWorker>
                 return;
             }
 
-            _load[_loadNext] = (_time.GetTimestamp(), _checkouts, _busySum, _busySamples);
+            long checkouts = CheckoutsLocked;
+            _load[_loadNext] = (_time.GetTimestamp(), checkouts, _busySum, _busySamples);
             _loadNext = (_loadNext + 1) % _load.Length;
             _loadCount = Math.Min(_loadCount + 1, _load.Length);
 
             // Quiet (no checkout for QuietSeconds, whether or not leases are held): stop sampling until the next
             // checkout. The snapshots already taken stay, and age out of the window on their own.
-            if (_loadCount > QuietSeconds && Load(_loadCount - 1 - QuietSeconds).Checkouts == _checkouts)
+            if (_loadCount > QuietSeconds && Load(_loadCount - 1 - QuietSeconds).Checkouts == checkouts)
             {
                 _sizingArmed = false;
                 _sizingTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -81,7 +82,7 @@ internal sealed partial class PoolCore<TWorker>
         var oldest = Load(first);
         var elapsed = _time.GetElapsedTime(oldest.At, now);
         long samples = _busySamples - oldest.BusySamples;
-        long checkouts = _checkouts - oldest.Checkouts;
+        long checkouts = CheckoutsLocked - oldest.Checkouts;
         if (elapsed < TimeSpan.FromSeconds(1) || samples == 0 || checkouts == 0)
         {
             return null;

@@ -11,8 +11,23 @@ internal sealed partial class PoolCore<TWorker>
         }
     }
 
-    /// <summary>Called from the lease tracker's finalizer: nobody returned this lease, so its worker is suspect.</summary>
-    public void OnLeaseAbandoned(WorkerSlot<TWorker> slot)
+    /// <summary>Called from a lease tracker's finalizer: if a lease was still out, nobody returned it.</summary>
+    public void OnTrackerFinalized(LeaseTracker<TWorker> tracker)
+    {
+        bool ended;
+        using (_lock.EnterScope())
+        {
+            ended = tracker.TryEndCurrentLocked();
+        }
+
+        if (ended)
+        {
+            OnLeaseAbandoned(tracker.Slot);
+        }
+    }
+
+    /// <summary>A lease was never returned, so its worker is suspect.</summary>
+    private void OnLeaseAbandoned(WorkerSlot<TWorker> slot)
     {
         var stack = slot.CheckoutStack;
         if (RemoveDead(slot, ExceptionFactory.LeaseAbandoned(Name, slot.Id), countAsFailure: false))

@@ -42,6 +42,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private readonly Action<WorkerContext, Exception?> _onTerminated;
     private readonly bool _optionsNeedTimestamps;
     private readonly bool _leakDetection;
+    private readonly bool _plainCheckout; // no validator and no leak detection: an idle worker is leased at once
 
     // Guarded by _lock.
     private readonly List<WorkerSlot<TWorker>> _idle = [];
@@ -68,7 +69,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private TaskCompletionSource? _pendingDone;
     private TaskCompletionSource? _drained;
     private Task? _stopTask;
-    private long _checkouts;
+    private long _departedUses; // uses of workers no longer listed: with the listed workers' uses, the checkout count
     private long _timeouts;
     private long _rejections;
     private long _starts;
@@ -97,6 +98,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
         _factory = factory;
         _validator = factory as IWorkerValidator<TWorker>;
         _leakDetection = options.LeakDetectionThreshold is not null;
+        _plainCheckout = _validator is null && !_leakDetection;
         _optionsNeedTimestamps = options.MaxWorkerLifetime is not null || options.OverflowIdleTimeout > TimeSpan.Zero || _leakDetection;
         _recycler = factory as IWorkerRecycler<TWorker>;
         _killer = factory as IWorkerKiller<TWorker>;
@@ -138,6 +140,24 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private int LiveLocked => _idle.Count + _busy + _starting;
 
     private int CapLocked => _size + _maxOverflow;
+
+    /// <summary>
+    /// Checkouts so far: every checkout adds one use to its worker, so the count is derived, not kept, and the
+    /// checkout path bumps no counter of its own.
+    /// </summary>
+    private long CheckoutsLocked
+    {
+        get
+        {
+            long checkouts = _departedUses;
+            foreach (var slot in _workers)
+            {
+                checkouts += slot.Uses;
+            }
+
+            return checkouts;
+        }
+    }
 
     private bool NeedsTimestamps => _optionsNeedTimestamps || _metrics.LeaseDuration.Enabled;
 
