@@ -73,7 +73,7 @@ internal sealed partial class PoolCore<TWorker>
         var slot = tracker.Slot;
 
         // The slot is still counted busy, so LiveLocked is the live count with it: beyond the size it is surplus.
-        if (_waiterCount != 0 || slot.State != SlotState.Busy || _stopping || LiveLocked > _size
+        if (_waiters.Count != 0 || slot.State != SlotState.Busy || _stopping || LiveLocked > _size
             || slot.Uses >= slot.MaxUses || slot.RecycleEpoch != _recycleEpoch || tracker.Broken)
         {
             return ReturnOutcome.More;
@@ -168,21 +168,21 @@ internal sealed partial class PoolCore<TWorker>
         DetachLocked(slot);
         if (_stopping)
         {
-            StopLocked(slot, "stopped", ref fx);
+            StopLocked(slot, WorkerStopReason.PoolStopped, ref fx);
         }
         else if (tracker.Broken)
         {
-            StopLocked(slot, "broken", ref fx);
+            StopLocked(slot, WorkerStopReason.Broken, ref fx);
             ReconcileLocked(ref fx);
         }
         else if (recycle || IsDueForRetirementLocked(slot, now))
         {
             // Retire only when no caller waits and starts work (not in backoff): otherwise the worker keeps
             // serving and retires at a later checkin.
-            if (_waiterCount == 0 && !_backoff)
+            if (_waiters.Count == 0 && !_backoff)
             {
                 // Recycling: the replacement starts in the background, off this caller's path.
-                StopLocked(slot, "retired", ref fx);
+                StopLocked(slot, WorkerStopReason.Retired, ref fx);
                 ReconcileLocked(ref fx);
             }
             else
@@ -240,14 +240,14 @@ internal sealed partial class PoolCore<TWorker>
         // A warm worker is never dismissed while a start is in flight: the start may be for a caller this worker can
         // serve sooner, and if not, the surplus is taken when the start ends (TrimSurplusLocked).
         if (liveWithSlot > CapLocked
-            || (surplus && _waiterCount == 0 && _starting == 0 && _options.OverflowIdleTimeout == TimeSpan.Zero))
+            || (surplus && _waiters.Count == 0 && _starting == 0 && _options.OverflowIdleTimeout == TimeSpan.Zero))
         {
-            StopLocked(slot, "dismissed", ref fx);
+            StopLocked(slot, WorkerStopReason.Dismissed, ref fx);
             return;
         }
 
         ListLocked(slot);
-        if (DequeueLocked() is { } waiter)
+        if (_waiters.Dequeue() is { } waiter)
         {
             fx.Serve(waiter, MarkBusyLocked(slot, now, waiter.Stack));
             return;
@@ -298,27 +298,27 @@ internal sealed partial class PoolCore<TWorker>
     }
 
     /// <summary>Stops a slot that is in hand (or detaches it first); the stop itself runs in the background.</summary>
-    private void StopLocked(WorkerSlot<TWorker> slot, string reason, ref Effects fx)
+    private void StopLocked(WorkerSlot<TWorker> slot, WorkerStopReason reason, ref Effects fx)
     {
         DetachLocked(slot);
         if (slot.Listed)
         {
             _workers.Remove(slot);
             slot.Listed = false;
-            _departedUses += slot.Uses;
+            _counters.DepartedUses += slot.Uses;
         }
 
         slot.State = SlotState.Gone;
 
         // An operator's kill names the departure, whatever removed the worker first (but a pool stop is a stop).
-        if (slot.KillRequested && reason != "stopped")
+        if (slot.KillRequested && reason != WorkerStopReason.PoolStopped)
         {
-            reason = "killed";
+            reason = WorkerStopReason.Killed;
         }
 
-        if (reason is "died" or "abandoned" or "broken" or "retired" or "killed" && _replacementsOwed < CapLocked)
+        if (reason is not (WorkerStopReason.Dismissed or WorkerStopReason.PoolStopped) && _counters.ReplacementsOwed < CapLocked)
         {
-            _replacementsOwed++;
+            _counters.ReplacementsOwed++;
         }
 
         if (slot.Worker is not null)
