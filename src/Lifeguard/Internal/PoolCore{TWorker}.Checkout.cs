@@ -11,7 +11,9 @@ internal sealed partial class PoolCore<TWorker>
     /// </summary>
     public ValueTask<Lease<TWorker>> CheckoutAsync(TimeSpan timeout, bool tryOnly, CancellationToken cancellationToken)
     {
-        if (_plainCheckout && !NeedsTimestamps && !_metrics.Checkouts.Enabled && !_metrics.CheckoutWait.Enabled)
+        // The idle count read without the lock is only a hint: when it says none, the general path looks again under
+        // the lock, so a worker returned meanwhile is still found; a caller that is going to queue takes the lock once.
+        if (_plainCheckout && _idle.Count > 0 && !NeedsTimestamps && !_metrics.Checkouts.Enabled && !_metrics.CheckoutWait.Enabled)
         {
             // The common checkout: an idle worker, nothing to validate, record or time. One atomic operation, the
             // lock's enter; a caller can never find a worker idle here while others wait (the queue is empty while
