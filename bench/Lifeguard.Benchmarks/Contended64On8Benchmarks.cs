@@ -12,7 +12,8 @@ namespace Lifeguard.Benchmarks;
 /// </summary>
 /// <remarks>
 /// ObjectPool does not bound concurrency: with 64 holders it constructs extra objects and drops them on return, so
-/// it is a reference point here, not a like-for-like baseline. <c>semaphore-bag</c> is the meaningful baseline.
+/// it is a reference point here, not a like-for-like baseline. <c>semaphore-bag</c> and <c>channel-pool</c> are the
+/// meaningful baselines.
 /// </remarks>
 [MemoryDiagnoser]
 [BenchmarkCategory(Name)]
@@ -28,9 +29,11 @@ public class Contended64On8Benchmarks
     private Pool<BenchWorker> _pool = null!;
     private ObjectPool<BenchWorker> _objectPool = null!;
     private SemaphoreBagPool<BenchWorker> _semaphoreBag = null!;
+    private ChannelPool<BenchWorker> _channelPool = null!;
     private Func<Task> _lifeguardCaller = null!;
     private Func<Task> _objectPoolCaller = null!;
     private Func<Task> _semaphoreBagCaller = null!;
+    private Func<Task> _channelPoolCaller = null!;
     private Func<Task> _harnessCaller = null!;
     private long _sink;
 
@@ -40,9 +43,11 @@ public class Contended64On8Benchmarks
         _pool = Contenders.StartLifeguard(PoolSize);
         _objectPool = Contenders.CreateObjectPool(PoolSize);
         _semaphoreBag = Contenders.CreateSemaphoreBag(PoolSize);
+        _channelPool = Contenders.CreateChannelPool(PoolSize);
         _lifeguardCaller = LifeguardCallerAsync;
         _objectPoolCaller = ObjectPoolCallerAsync;
         _semaphoreBagCaller = SemaphoreBagCallerAsync;
+        _channelPoolCaller = ChannelPoolCallerAsync;
         _harnessCaller = HarnessCallerAsync;
     }
 
@@ -62,6 +67,9 @@ public class Contended64On8Benchmarks
     [Benchmark(OperationsPerInvoke = PairsPerInvoke, Baseline = true, Description = "semaphore-bag")]
     public Task SemaphoreBag() => RunCallers(_semaphoreBagCaller);
 
+    [Benchmark(OperationsPerInvoke = PairsPerInvoke, Description = "channel-pool")]
+    public Task ChannelPool() => RunCallers(_channelPoolCaller);
+
     /// <summary>Runs <paramref name="invocations"/> invocations against <paramref name="contender"/>; returns elapsed nanoseconds per pair.</summary>
     internal async Task<double> MeasureNsPerPairAsync(Contender contender, int invocations)
     {
@@ -69,6 +77,7 @@ public class Contended64On8Benchmarks
         {
             Contender.Lifeguard => _lifeguardCaller,
             Contender.ObjectPool => _objectPoolCaller,
+            Contender.ChannelPool => _channelPoolCaller,
             _ => _semaphoreBagCaller,
         };
         long start = Stopwatch.GetTimestamp();
@@ -92,6 +101,7 @@ public class Contended64On8Benchmarks
             null => _harnessCaller,
             Contender.Lifeguard => _lifeguardCaller,
             Contender.ObjectPool => _objectPoolCaller,
+            Contender.ChannelPool => _channelPoolCaller,
             _ => _semaphoreBagCaller,
         };
         long before = GC.GetTotalAllocatedBytes(precise: true);
@@ -147,6 +157,20 @@ public class Contended64On8Benchmarks
             sink += worker.Spin();
             await Task.Yield();
             _semaphoreBag.Return(worker);
+        }
+
+        Interlocked.Add(ref _sink, sink);
+    }
+
+    private async Task ChannelPoolCallerAsync()
+    {
+        long sink = 0;
+        for (var i = 0; i < PairsPerCaller; i++)
+        {
+            var worker = await _channelPool.RentAsync();
+            sink += worker.Spin();
+            await Task.Yield();
+            _channelPool.Return(worker);
         }
 
         Interlocked.Add(ref _sink, sink);

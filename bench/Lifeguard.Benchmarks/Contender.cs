@@ -11,4 +11,7 @@ internal enum Contender
 
     /// <summary>A <see cref="SemaphoreBagPool{T}"/>: SemaphoreSlim plus ConcurrentBag.</summary>
     SemaphoreBag,
+
+    /// <summary>A <see cref="ChannelPool{T}"/>: a bounded Channel of idle items.</summary>
+    ChannelPool,
 }

@@ -10,6 +10,7 @@ internal static class Contenders
     {
         Contender.ObjectPool => "objectpool",
         Contender.SemaphoreBag => "semaphore-bag",
+        Contender.ChannelPool => "channel-pool",
         _ => "lifeguard",
     };
 
@@ -47,4 +48,7 @@ internal static class Contenders
 
     public static SemaphoreBagPool<BenchWorker> CreateSemaphoreBag(int size)
         => new(Enumerable.Range(0, size).Select(_ => new BenchWorker()));
+
+    public static ChannelPool<BenchWorker> CreateChannelPool(int size)
+        => new(Enumerable.Range(0, size).Select(_ => new BenchWorker()).ToArray());
 }

@@ -18,12 +18,12 @@ internal sealed class PoolQuickSet : IQuickSet
     private static readonly TimeSpan WarmupPerContender = TimeSpan.FromMilliseconds(400);
     private static readonly TimeSpan UncontendedBudget = TimeSpan.FromSeconds(6);
     private static readonly TimeSpan ContendedBudget = TimeSpan.FromSeconds(8);
-    private static readonly Contender[] All = [Contender.Lifeguard, Contender.ObjectPool, Contender.SemaphoreBag];
-    private static readonly Contender[] Baselines = [Contender.ObjectPool, Contender.SemaphoreBag];
+    private static readonly Contender[] All = [Contender.Lifeguard, Contender.ObjectPool, Contender.SemaphoreBag, Contender.ChannelPool];
+    private static readonly Contender[] Baselines = [Contender.ObjectPool, Contender.SemaphoreBag, Contender.ChannelPool];
 
     public string Name => "pool";
 
-    public string Description => "pool.uncontended and pool.contended64on8 vs objectpool and semaphore-bag";
+    public string Description => "pool.uncontended and pool.contended64on8 vs objectpool, semaphore-bag and channel-pool";
 
     public async Task<int> RunAsync(TextWriter output)
     {
@@ -146,7 +146,7 @@ internal sealed class PoolQuickSet : IQuickSet
         await output.WriteLineAsync(Invariant(
             $"{Contended64On8Benchmarks.Name}: lifeguard allocates {subject:F2} B/pair process-wide; the harness alone (Task.Run x{Contended64On8Benchmarks.Callers}, yields) {harness:F2}; net {subject - harness:F2} B/pair."));
         await output.WriteLineAsync(Invariant(
-            $"{Contended64On8Benchmarks.Name}: objectpool does not bound concurrency (it constructs extra workers for the 64 holders); semaphore-bag is the meaningful baseline."));
+            $"{Contended64On8Benchmarks.Name}: objectpool does not bound concurrency (it constructs extra workers for the 64 holders); semaphore-bag and channel-pool are the meaningful baselines."));
         await output.WriteLineAsync();
     }
 

@@ -19,6 +19,7 @@ public class UncontendedBenchmarks
     private Pool<BenchWorker> _pool = null!;
     private ObjectPool<BenchWorker> _objectPool = null!;
     private SemaphoreBagPool<BenchWorker> _semaphoreBag = null!;
+    private ChannelPool<BenchWorker> _channelPool = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -26,6 +27,7 @@ public class UncontendedBenchmarks
         _pool = Contenders.StartLifeguard(PoolSize);
         _objectPool = Contenders.CreateObjectPool(PoolSize);
         _semaphoreBag = Contenders.CreateSemaphoreBag(PoolSize);
+        _channelPool = Contenders.CreateChannelPool(PoolSize);
     }
 
     [GlobalCleanup]
@@ -43,6 +45,9 @@ public class UncontendedBenchmarks
 
     [Benchmark(Description = "semaphore-bag")]
     public long SemaphoreBag() => SemaphoreBagPair(_semaphoreBag);
+
+    [Benchmark(Description = "channel-pool")]
+    public long ChannelPool() => ChannelPoolPair(_channelPool);
 
     /// <summary>Runs <paramref name="pairs"/> pairs against <paramref name="contender"/>; returns elapsed nanoseconds per pair.</summary>
     internal double MeasureNsPerPair(Contender contender, int pairs)
@@ -62,6 +67,13 @@ public class UncontendedBenchmarks
                 for (var i = 0; i < pairs; i++)
                 {
                     sink += ObjectPoolPair(_objectPool);
+                }
+
+                break;
+            case Contender.ChannelPool:
+                for (var i = 0; i < pairs; i++)
+                {
+                    sink += ChannelPoolPair(_channelPool);
                 }
 
                 break;
@@ -115,6 +127,16 @@ public class UncontendedBenchmarks
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static long SemaphoreBagPair(SemaphoreBagPool<BenchWorker> pool)
+    {
+        var rent = pool.RentAsync();
+        var worker = rent.IsCompletedSuccessfully ? rent.GetAwaiter().GetResult() : rent.AsTask().GetAwaiter().GetResult();
+        var result = worker.Touch();
+        pool.Return(worker);
+        return result;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static long ChannelPoolPair(ChannelPool<BenchWorker> pool)
     {
         var rent = pool.RentAsync();
         var worker = rent.IsCompletedSuccessfully ? rent.GetAwaiter().GetResult() : rent.AsTask().GetAwaiter().GetResult();

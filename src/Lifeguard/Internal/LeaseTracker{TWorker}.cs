@@ -2,8 +2,10 @@ namespace Lifeguard;
 
 /// <summary>
 /// The reusable identity behind <see cref="Lease{TWorker}"/>: one per worker slot, handed out with an odd generation
-/// and returned by moving it to the next even one with a compare-and-swap, so exactly one of any number of
-/// concurrent disposals of the same lease wins. Thread-safe.
+/// and returned by moving it to the next even one. Every move of the generation happens under the owning pool's
+/// lock (issue, checkin, cancel, and the finalizer's reclaim), so exactly one of any number of concurrent disposals
+/// of the same lease wins, and a checkin costs the lock's one atomic operation, not a second one for the tracker.
+/// Reads (<see cref="IsCurrent"/>) take no lock. Thread-safe.
 /// </summary>
 /// <remarks>
 /// While leased, nothing in the pool references the tracker (the slot gives up its reference at checkout), so a
@@ -28,14 +30,7 @@ internal sealed class LeaseTracker<TWorker>
     }
 
 #pragma warning disable MA0055 // The finalizer is the point: it reclaims workers of leases that were never disposed.
-    ~LeaseTracker()
-    {
-        var generation = Volatile.Read(ref _generation);
-        if ((generation & 1) == 1 && Interlocked.CompareExchange(ref _generation, generation + 1, generation) == generation)
-        {
-            _core.OnLeaseAbandoned(Slot);
-        }
-    }
+    ~LeaseTracker() => _core.OnTrackerFinalized(this);
 #pragma warning restore MA0055
 
     public WorkerSlot<TWorker> Slot { get; }
@@ -46,12 +41,29 @@ internal sealed class LeaseTracker<TWorker>
     /// <summary>Starts a new lease. Called by the pool under its lock, only while not leased.</summary>
     public int Issue()
     {
-        // Under the pool's lock and only while not leased (even generation): no disposal can race this write, as a
-        // stale copy's compare-and-swap expects an odd generation.
         int generation = _generation + 1;
         Volatile.Write(ref _generation, generation);
         return generation;
     }
+
+    /// <summary>
+    /// Ends the lease of <paramref name="generation"/> if it is still current. Called only under the pool's lock,
+    /// which is what makes the read and the write one step: a concurrent disposal of a copy waits for the lock and
+    /// then finds the generation moved on.
+    /// </summary>
+    public bool TryEndLocked(int generation)
+    {
+        if (_generation != generation)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref _generation, generation + 1);
+        return true;
+    }
+
+    /// <summary>Ends whatever lease is current, if any (the finalizer's reclaim). Under the pool's lock.</summary>
+    public bool TryEndCurrentLocked() => (_generation & 1) == 1 && TryEndLocked(_generation);
 
     public bool IsCurrent(int generation) => Volatile.Read(ref _generation) == generation;
 
@@ -67,18 +79,5 @@ internal sealed class LeaseTracker<TWorker>
         }
     }
 
-    /// <summary>Ends a lease without checking in: the pool handles the worker itself (it failed validation).</summary>
-    public void Cancel(int generation) => Interlocked.CompareExchange(ref _generation, generation + 1, generation);
-
-    public void Return(int generation)
-    {
-        if (Interlocked.CompareExchange(ref _generation, generation + 1, generation) == generation)
-        {
-            _core.Return(this);
-        }
-        else
-        {
-            _core.OnStaleReturn(Slot.Id);
-        }
-    }
+    public void Return(int generation) => _core.Return(this, generation);
 }

@@ -1,67 +1,205 @@
+using System.Runtime.CompilerServices;
+
 namespace Lifeguard;
 
 /// <summary>Checkin: a returned worker goes to the first waiter, is dismissed as overflow, retired, or becomes idle.</summary>
 internal sealed partial class PoolCore<TWorker>
 {
-    /// <summary>Checks in a lease whose tracker just moved to its next generation.</summary>
-    public void Return(LeaseTracker<TWorker> tracker)
+    /// <summary>What the lock-held part of a plain checkin found.</summary>
+    private enum ReturnOutcome
     {
-        var slot = tracker.Slot;
-        var fx = default(Effects);
-        long now = NeedsTimestamps ? _time.GetTimestamp() : 0;
-        bool recycle = _recycler is not null && ShouldRecycle(slot);
-        long checkedOutAt;
-        using (_lock.EnterScope())
+        /// <summary>The worker is idle again; nothing else to do.</summary>
+        Idle,
+
+        /// <summary>The lease had been returned already (a repeated or stale disposal).</summary>
+        Stale,
+
+        /// <summary>The lease ended, and the worker needs more than becoming idle: the lock is still held.</summary>
+        More,
+    }
+
+    /// <summary>
+    /// Checks in the lease <paramref name="generation"/> of <paramref name="tracker"/>; a repeated or stale disposal is
+    /// logged and ignored. The common checkin (nobody waits, nothing to retire, no surplus, nothing timed) is one
+    /// short pass under the lock, whose enter is its one atomic operation: the lease's generation moves on and the
+    /// worker becomes idle. Anything else continues under the same hold (<see cref="ReturnHeld"/>).
+    /// </summary>
+    public void Return(LeaseTracker<TWorker> tracker, int generation)
+    {
+        if (_recycler is not null || NeedsTimestamps)
         {
-            slot.SpareTracker = tracker;
-            checkedOutAt = slot.CheckedOutAt;
-            if (slot.State != SlotState.Busy)
+            ReturnTimedOrRecycled(tracker, generation);
+            return;
+        }
+
+        _lock.Enter();
+        ReturnOutcome outcome;
+        try
+        {
+            outcome = TryReturnIdleLocked(tracker, generation);
+        }
+        catch
+        {
+            _lock.Exit();
+            throw;
+        }
+
+        switch (outcome)
+        {
+            case ReturnOutcome.Idle:
+                _lock.Exit();
+                break;
+            case ReturnOutcome.Stale:
+                _lock.Exit();
+                OnStaleReturn(tracker.Slot.Id);
+                break;
+            default:
+                ReturnHeld(tracker, now: 0, recycle: false);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Ends the lease and, when a checkin has nothing else to decide, makes the worker idle: the checks are those
+    /// <see cref="ReturnLocked"/> makes, in the order that finds the common case quickest.
+    /// </summary>
+    private ReturnOutcome TryReturnIdleLocked(LeaseTracker<TWorker> tracker, int generation)
+    {
+        if (!tracker.TryEndLocked(generation))
+        {
+            return ReturnOutcome.Stale;
+        }
+
+        var slot = tracker.Slot;
+
+        // The slot is still counted busy, so LiveLocked is the live count with it: beyond the size it is surplus.
+        if (_waiters.Count != 0 || slot.State != SlotState.Busy || _stopping || LiveLocked > _size
+            || slot.Uses >= slot.MaxUses || slot.RecycleEpoch != _recycleEpoch || tracker.Broken)
+        {
+            return ReturnOutcome.More;
+        }
+
+        slot.SpareTracker = tracker;
+        slot.CheckoutStack = null;
+        slot.State = SlotState.Idle;
+        slot.IdleSince = 0;
+        _busy--;
+        _idle.Add(slot);
+        AssertInvariantsLocked();
+        return ReturnOutcome.Idle;
+    }
+
+    /// <summary>
+    /// A checkin that reads the clock (lease duration, lifetime, cooldown, leak detection) or asks the factory's
+    /// recycler. The recycler is user code, so it runs outside the lock, after the lease has ended: only the
+    /// disposal that ended it asks.
+    /// </summary>
+    private void ReturnTimedOrRecycled(LeaseTracker<TWorker> tracker, int generation)
+    {
+        long now = NeedsTimestamps ? _time.GetTimestamp() : 0;
+        bool recycle = false;
+        if (_recycler is not null)
+        {
+            bool ended;
+            using (_lock.EnterScope())
             {
-                // The worker died, or the pool force-stopped it, while it was leased: already accounted for, but the
-                // lease still counts (these are often the longest: a call that hung until its timeout).
-                RecordLeaseDuration(checkedOutAt, now);
+                ended = tracker.TryEndLocked(generation);
+            }
+
+            if (!ended)
+            {
+                OnStaleReturn(tracker.Slot.Id);
                 return;
             }
 
-            slot.CheckoutStack = null;
-            DetachLocked(slot);
-            if (_stopping)
+            recycle = ShouldRecycle(tracker.Slot);
+            _lock.Enter();
+        }
+        else
+        {
+            _lock.Enter();
+            if (!tracker.TryEndLocked(generation))
             {
-                StopLocked(slot, "stopped", ref fx);
+                _lock.Exit();
+                OnStaleReturn(tracker.Slot.Id);
+                return;
             }
-            else if (tracker.Broken)
-            {
-                StopLocked(slot, "broken", ref fx);
-                ReconcileLocked(ref fx);
-            }
-            else if (recycle || IsDueForRetirementLocked(slot, now))
-            {
-                // Retire only when no caller waits and starts work (not in backoff): otherwise the worker keeps
-                // serving and retires at a later checkin.
-                if (_waiterCount == 0 && !_backoff)
-                {
-                    // Recycling: the replacement starts in the background, off this caller's path.
-                    StopLocked(slot, "retired", ref fx);
-                    ReconcileLocked(ref fx);
-                }
-                else
-                {
-                    // Callers wait: serve them first and retire at a later checkin, so recycling never takes
-                    // a ready worker away from a queue.
-                    slot.RetirePending = true;
-                    AddAvailableLocked(slot, now, ref fx);
-                }
-            }
-            else
-            {
-                AddAvailableLocked(slot, now, ref fx);
-            }
+        }
 
-            AssertInvariantsLocked();
+        ReturnHeld(tracker, now, recycle);
+    }
+
+    /// <summary>The rest of a checkin whose lease has ended, entered with the lock held; releases it.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReturnHeld(LeaseTracker<TWorker> tracker, long now, bool recycle)
+    {
+        var fx = default(Effects);
+        long checkedOutAt;
+        try
+        {
+            checkedOutAt = ReturnLocked(tracker, now, recycle, ref fx);
+        }
+        finally
+        {
+            _lock.Exit();
         }
 
         RecordLeaseDuration(checkedOutAt, now);
         Run(ref fx);
+    }
+
+    /// <summary>
+    /// A returned worker goes to the first waiter, is stopped (pool stopping, broken), retired, dismissed as surplus,
+    /// or becomes idle. Returns when the lease began, for its duration.
+    /// </summary>
+    private long ReturnLocked(LeaseTracker<TWorker> tracker, long now, bool recycle, ref Effects fx)
+    {
+        var slot = tracker.Slot;
+        slot.SpareTracker = tracker;
+        long checkedOutAt = slot.CheckedOutAt;
+        if (slot.State != SlotState.Busy)
+        {
+            // The worker died, or the pool force-stopped it, while it was leased: already accounted for, but the
+            // lease still counts (these are often the longest: a call that hung until its timeout).
+            return checkedOutAt;
+        }
+
+        slot.CheckoutStack = null;
+        DetachLocked(slot);
+        if (_stopping)
+        {
+            StopLocked(slot, WorkerStopReason.PoolStopped, ref fx);
+        }
+        else if (tracker.Broken)
+        {
+            StopLocked(slot, WorkerStopReason.Broken, ref fx);
+            ReconcileLocked(ref fx);
+        }
+        else if (recycle || IsDueForRetirementLocked(slot, now))
+        {
+            // Retire only when no caller waits and starts work (not in backoff): otherwise the worker keeps
+            // serving and retires at a later checkin.
+            if (_waiters.Count == 0 && !_backoff)
+            {
+                // Recycling: the replacement starts in the background, off this caller's path.
+                StopLocked(slot, WorkerStopReason.Retired, ref fx);
+                ReconcileLocked(ref fx);
+            }
+            else
+            {
+                // Callers wait: serve them first and retire at a later checkin, so recycling never takes
+                // a ready worker away from a queue.
+                slot.RetirePending = true;
+                AddAvailableLocked(slot, now, ref fx);
+            }
+        }
+        else
+        {
+            AddAvailableLocked(slot, now, ref fx);
+        }
+
+        AssertInvariantsLocked();
+        return checkedOutAt;
     }
 
     private void RecordLeaseDuration(long checkedOutAt, long now)
@@ -102,14 +240,14 @@ internal sealed partial class PoolCore<TWorker>
         // A warm worker is never dismissed while a start is in flight: the start may be for a caller this worker can
         // serve sooner, and if not, the surplus is taken when the start ends (TrimSurplusLocked).
         if (liveWithSlot > CapLocked
-            || (surplus && _waiterCount == 0 && _starting == 0 && _options.OverflowIdleTimeout == TimeSpan.Zero))
+            || (surplus && _waiters.Count == 0 && _starting == 0 && _options.OverflowIdleTimeout == TimeSpan.Zero))
         {
-            StopLocked(slot, "dismissed", ref fx);
+            StopLocked(slot, WorkerStopReason.Dismissed, ref fx);
             return;
         }
 
         ListLocked(slot);
-        if (DequeueLocked() is { } waiter)
+        if (_waiters.Dequeue() is { } waiter)
         {
             fx.Serve(waiter, MarkBusyLocked(slot, now, waiter.Stack));
             return;
@@ -160,26 +298,27 @@ internal sealed partial class PoolCore<TWorker>
     }
 
     /// <summary>Stops a slot that is in hand (or detaches it first); the stop itself runs in the background.</summary>
-    private void StopLocked(WorkerSlot<TWorker> slot, string reason, ref Effects fx)
+    private void StopLocked(WorkerSlot<TWorker> slot, WorkerStopReason reason, ref Effects fx)
     {
         DetachLocked(slot);
         if (slot.Listed)
         {
             _workers.Remove(slot);
             slot.Listed = false;
+            _counters.DepartedUses += slot.Uses;
         }
 
         slot.State = SlotState.Gone;
 
         // An operator's kill names the departure, whatever removed the worker first (but a pool stop is a stop).
-        if (slot.KillRequested && reason != "stopped")
+        if (slot.KillRequested && reason != WorkerStopReason.PoolStopped)
         {
-            reason = "killed";
+            reason = WorkerStopReason.Killed;
         }
 
-        if (reason is "died" or "abandoned" or "broken" or "retired" or "killed" && _replacementsOwed < CapLocked)
+        if (reason is not (WorkerStopReason.Dismissed or WorkerStopReason.PoolStopped) && _counters.ReplacementsOwed < CapLocked)
         {
-            _replacementsOwed++;
+            _counters.ReplacementsOwed++;
         }
 
         if (slot.Worker is not null)

@@ -11,28 +11,63 @@ internal sealed partial class PoolCore<TWorker>
     /// </summary>
     public ValueTask<Lease<TWorker>> CheckoutAsync(TimeSpan timeout, bool tryOnly, CancellationToken cancellationToken)
     {
-        var stack = _leakDetection ? CheckoutStack.Capture() : null;
-        return _validator is null
-            ? CheckoutOnceOrFault(timeout, timeout, tryOnly, stack, invalid: null, invalidReason: null, cancellationToken)
-            : CheckoutValidatedAsync(timeout, tryOnly, stack, cancellationToken);
+        // The idle count read without the lock is only a hint: when it says none, the general path looks again under
+        // the lock, so a worker returned meanwhile is still found; a caller that is going to queue takes the lock once.
+        if (_plainCheckout && _idle.Count > 0 && !NeedsTimestamps && !_metrics.Checkouts.Enabled && !_metrics.CheckoutWait.Enabled)
+        {
+            // The common checkout: an idle worker, nothing to validate, record or time. One atomic operation, the
+            // lock's enter; a caller can never find a worker idle here while others wait (the queue is empty while
+            // any worker is idle, and both change only under the lock).
+            Lease<TWorker> lease = default;
+            using (_lock.EnterScope())
+            {
+                if (_idle.Count > 0 && !_stopping)
+                {
+                    lease = MarkBusyLocked(TakeIdleLocked(), now: 0, stack: null);
+                    AssertInvariantsLocked();
+                }
+            }
+
+            if (!lease.IsEmpty)
+            {
+                return new ValueTask<Lease<TWorker>>(lease);
+            }
+        }
+
+        return CheckoutSlowAsync(timeout, tryOnly, cancellationToken);
+    }
+
+    private ValueTask<Lease<TWorker>> CheckoutSlowAsync(TimeSpan timeout, bool tryOnly, CancellationToken cancellationToken)
+    {
+        var request = new CheckoutRequest(timeout, timeout, tryOnly, _leakDetection ? CheckoutStack.Capture() : null, cancellationToken);
+        return _validator is null ? CheckoutOnceOrFault(request) : CheckoutValidatedAsync(request);
+    }
+
+    /// <summary>One checkout's terms, as the general path passes them along.</summary>
+    /// <param name="Timeout">How long this attempt may wait in the queue.</param>
+    /// <param name="ReportedTimeout">The caller's timeout, as a timeout exception reports it (a retry after a failed validation waits for the rest).</param>
+    /// <param name="TryOnly">A full pool yields an empty lease instead of a wait.</param>
+    /// <param name="Stack">Where the checkout was made, when leak detection is on.</param>
+    /// <param name="CancellationToken">Stops the wait.</param>
+    private readonly record struct CheckoutRequest(
+        TimeSpan Timeout, TimeSpan ReportedTimeout, bool TryOnly, CheckoutStack? Stack, CancellationToken CancellationToken)
+    {
+        /// <summary>A worker this caller just found invalid: removed in the same transition that places the caller again.</summary>
+        public WorkerSlot<TWorker>? Invalid { get; init; }
+
+        /// <summary>Why <see cref="Invalid"/> failed its validation.</summary>
+        public Exception? InvalidReason { get; init; }
     }
 
     /// <summary>
     /// Errors decided under the lock (stopped, backoff, timeout zero, rejected) travel in the task, as from any async
     /// method, and are counted here, outside the lock: a metrics listener's callback is user code.
     /// </summary>
-    private ValueTask<Lease<TWorker>> CheckoutOnceOrFault(
-        TimeSpan timeout,
-        TimeSpan reportedTimeout,
-        bool tryOnly,
-        CheckoutStack? stack,
-        WorkerSlot<TWorker>? invalid,
-        Exception? invalidReason,
-        CancellationToken cancellationToken)
+    private ValueTask<Lease<TWorker>> CheckoutOnceOrFault(in CheckoutRequest request)
     {
         try
         {
-            return CheckoutOnce(timeout, reportedTimeout, tryOnly, stack, invalid, invalidReason, cancellationToken);
+            return CheckoutOnce(request);
         }
         catch (Exception e)
         {
@@ -52,18 +87,12 @@ internal sealed partial class PoolCore<TWorker>
 
     /// <summary>
     /// One attempt: an idle worker, or a place in the queue (with a start for the pool when the cap allows).
-    /// <paramref name="invalid"/>, when set, is a worker this caller just found invalid: it is removed in the same
-    /// transition that places the caller again.
+    /// The request's <see cref="CheckoutRequest.Invalid"/> worker, when set, is removed in the same transition that
+    /// places the caller again.
     /// </summary>
-    private ValueTask<Lease<TWorker>> CheckoutOnce(
-        TimeSpan timeout,
-        TimeSpan reportedTimeout,
-        bool tryOnly,
-        CheckoutStack? stack,
-        WorkerSlot<TWorker>? invalid,
-        Exception? invalidReason,
-        CancellationToken cancellationToken)
+    private ValueTask<Lease<TWorker>> CheckoutOnce(in CheckoutRequest request)
     {
+        var invalid = request.Invalid;
         // The clock is read only when an option, a listening histogram or a finite wait needs it.
         long now = NeedsTimestamps ? _time.GetTimestamp() : 0;
         Lease<TWorker> lease = default;
@@ -74,18 +103,18 @@ internal sealed partial class PoolCore<TWorker>
         {
             using (_lock.EnterScope())
             {
-                bool removed = invalid is not null && RemoveInvalidLocked(invalid, invalidReason!, ref fx);
+                bool removed = invalid is not null && RemoveInvalidLocked(invalid, request.InvalidReason!, ref fx);
                 try
                 {
                     idle = _idle.Count > 0 && !_stopping;
                     if (idle)
                     {
-                        lease = MarkBusyLocked(TakeIdleLocked(), now, stack);
+                        lease = MarkBusyLocked(TakeIdleLocked(), now, request.Stack);
                         AssertInvariantsLocked();
                     }
                     else
                     {
-                        waiter = StartOrEnqueueLocked(timeout, reportedTimeout, tryOnly, stack, front: invalid is not null, now, cancellationToken);
+                        waiter = StartOrEnqueueLocked(request, front: invalid is not null, now);
                     }
                 }
                 finally
@@ -122,7 +151,7 @@ internal sealed partial class PoolCore<TWorker>
         // callback takes the lock.
         try
         {
-            ArmWaiter(waiter, timeout);
+            ArmWaiter(waiter, request.Timeout);
         }
         catch
         {
@@ -133,7 +162,7 @@ internal sealed partial class PoolCore<TWorker>
             {
                 if (waiter.Queued)
                 {
-                    UnlinkLocked(waiter);
+                    _waiters.Unlink(waiter);
                     unlinked = true;
                 }
             }
@@ -156,15 +185,10 @@ internal sealed partial class PoolCore<TWorker>
     /// overflow workers synchronously, so it never has a start in flight). A try-only or zero-timeout caller waits
     /// only when a start can be made for it, and then until a worker reaches it or its start fails.
     /// </summary>
-    private Waiter<TWorker>? StartOrEnqueueLocked(
-        TimeSpan timeout,
-        TimeSpan reportedTimeout,
-        bool tryOnly,
-        CheckoutStack? stack,
-        bool front,
-        long now,
-        CancellationToken cancellationToken)
+    private Waiter<TWorker>? StartOrEnqueueLocked(in CheckoutRequest request, bool front, long now)
     {
+        var timeout = request.Timeout;
+        bool tryOnly = request.TryOnly;
         if (_stopping)
         {
             throw ExceptionFactory.Stopped(Name);
@@ -177,7 +201,7 @@ internal sealed partial class PoolCore<TWorker>
         }
 
         // A start can serve this caller: capacity for one more, or a start in flight that no earlier waiter claims.
-        bool canStart = !_backoff && (LiveLocked < CapLocked || _waiterCount < _bgStarting);
+        bool canStart = !_backoff && (LiveLocked < CapLocked || _waiters.Count < _bgStarting);
 
         bool startBound = canStart && (tryOnly || timeout == TimeSpan.Zero);
         if (!canStart)
@@ -189,15 +213,15 @@ internal sealed partial class PoolCore<TWorker>
 
             if (timeout == TimeSpan.Zero)
             {
-                _timeouts++;
-                throw ExceptionFactory.CheckoutTimeout(Name, reportedTimeout, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
+                _counters.Timeouts++;
+                throw ExceptionFactory.CheckoutTimeout(Name, request.ReportedTimeout, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
             }
 
             // MaxWaiters bounds the callers queued beyond the starts in flight. A caller going back to the head of
             // the queue (its worker failed validation) already had its place.
-            if (!front && _options.MaxWaiters is { } maxWaiters && _waiterCount - _bgStarting >= maxWaiters)
+            if (!front && _options.MaxWaiters is { } maxWaiters && _waiters.Count - _bgStarting >= maxWaiters)
             {
-                _rejections++;
+                _counters.Rejections++;
                 throw ExceptionFactory.Rejected(Name, maxWaiters, SnapshotLocked(now == 0 ? _time.GetTimestamp() : now));
             }
         }
@@ -207,23 +231,22 @@ internal sealed partial class PoolCore<TWorker>
             now = _time.GetTimestamp();
         }
 
-        var waiter = RentWaiterLocked();
+        var waiter = _waiters.Rent();
         waiter.StartedAt = now;
         waiter.Deadline = timeout == Timeout.InfiniteTimeSpan || startBound ? long.MaxValue : now + ToTimestampTicks(timeout);
-        waiter.Timeout = reportedTimeout;
-        waiter.Token = cancellationToken;
-        waiter.Stack = stack;
+        waiter.Timeout = request.ReportedTimeout;
+        waiter.Token = request.CancellationToken;
+        waiter.Stack = request.Stack;
         waiter.StartBound = startBound;
-        EnqueueLocked(waiter, front);
+        _waiters.Enqueue(waiter, front);
         return waiter;
     }
 
     /// <summary>The checkout for pools whose factory validates workers: a worker that fails is replaced, and we try again.</summary>
-    private async ValueTask<Lease<TWorker>> CheckoutValidatedAsync(TimeSpan timeout, bool tryOnly, CheckoutStack? stack, CancellationToken cancellationToken)
+    private async ValueTask<Lease<TWorker>> CheckoutValidatedAsync(CheckoutRequest request)
     {
         long started = _time.GetTimestamp();
-        WorkerSlot<TWorker>? invalid = null;
-        Exception? reason = null;
+        var timeout = request.Timeout;
         while (true)
         {
             var remaining = timeout == Timeout.InfiniteTimeSpan
@@ -233,19 +256,19 @@ internal sealed partial class PoolCore<TWorker>
             // A caller whose worker failed validation keeps its turn: the dead worker is removed and the caller
             // placed (at the head of the queue, or starting its own replacement) in one transition, so no quick
             // replacement can go to the caller behind it.
-            var lease = await CheckoutOnceOrFault(remaining, timeout, tryOnly, stack, invalid, reason, cancellationToken).ConfigureAwait(false);
+            var lease = await CheckoutOnceOrFault(request with { Timeout = remaining }).ConfigureAwait(false);
             if (lease.IsEmpty)
             {
                 return lease;
             }
 
-            reason = await ValidateAsync(lease, cancellationToken).ConfigureAwait(false);
+            var reason = await ValidateAsync(lease, request.CancellationToken).ConfigureAwait(false);
             if (reason is null)
             {
                 return lease;
             }
 
-            invalid = lease.Slot;
+            request = request with { Invalid = lease.Slot, InvalidReason = reason };
         }
     }
 
@@ -263,49 +286,7 @@ internal sealed partial class PoolCore<TWorker>
         waiter.Timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         waiter.Reset();
 
-        // Lock-free return: pushes are ABA-safe; the list is only ever taken whole (RentWaiterLocked).
-        var head = Volatile.Read(ref _returnedWaiters);
-        while (true)
-        {
-            waiter.NextFree = head;
-            var seen = Interlocked.CompareExchange(ref _returnedWaiters, waiter, head);
-            if (ReferenceEquals(seen, head))
-            {
-                return;
-            }
-
-            head = seen;
-        }
-    }
-
-    private Waiter<TWorker> RentWaiterLocked()
-    {
-        if (_freeWaiters.Count == 0)
-        {
-            // Take every waiter returned since the last time, at once; keep a bounded number.
-            for (var w = Interlocked.Exchange(ref _returnedWaiters, null); w is not null;)
-            {
-                var next = w.NextFree;
-                w.NextFree = null;
-                if (_freeWaiters.Count < MaxPooledWaiters)
-                {
-                    _freeWaiters.Push(w);
-                }
-                else
-                {
-                    w.Timer?.Dispose();
-                }
-
-                w = next;
-            }
-        }
-
-        if (_freeWaiters.Count > 0)
-        {
-            return _freeWaiters.Pop();
-        }
-
-        return new Waiter<TWorker>(this);
+        _waiters.Return(waiter);
     }
 
     /// <summary>Counts a checkout and its wait; <paramref name="startedAt"/> is when the wait began, 0 for none (or unrecorded).</summary>
@@ -335,10 +316,9 @@ internal sealed partial class PoolCore<TWorker>
     {
         slot.State = SlotState.Busy;
         _busy++;
-        _checkouts++;
-        slot.Uses++;
+        slot.Uses++; // the checkout count is the sum of the uses (CheckoutsLocked)
         slot.CheckedOutAt = now;
-        if (!_sizingArmed)
+        if (!_loadWindow.Armed)
         {
             StartMeasuringLocked(); // after a quiet spell only: one predictable test per checkout otherwise
         }
@@ -377,82 +357,13 @@ internal sealed partial class PoolCore<TWorker>
             return null;
         }
 
-        lease.Tracker!.Cancel(lease.Generation);
+        using (_lock.EnterScope())
+        {
+            lease.Tracker!.TryEndLocked(lease.Generation);
+        }
+
         Log.WorkerFailedValidation(_logger, Name, slot.Id, error);
         return ExceptionFactory.WorkerFailedValidation(Name, slot.Id, error);
-    }
-
-    private void EnqueueLocked(Waiter<TWorker> waiter, bool front)
-    {
-        waiter.Queued = true;
-        if (front)
-        {
-            waiter.Previous = null;
-            waiter.Next = _head;
-            if (_head is null)
-            {
-                _tail = waiter;
-            }
-            else
-            {
-                _head.Previous = waiter;
-            }
-
-            _head = waiter;
-        }
-        else
-        {
-            waiter.Next = null;
-            waiter.Previous = _tail;
-            if (_tail is null)
-            {
-                _head = waiter;
-            }
-            else
-            {
-                _tail.Next = waiter;
-            }
-
-            _tail = waiter;
-        }
-
-        _waiterCount++;
-    }
-
-    private Waiter<TWorker>? DequeueLocked()
-    {
-        var waiter = _head;
-        if (waiter is not null)
-        {
-            UnlinkLocked(waiter);
-        }
-
-        return waiter;
-    }
-
-    private void UnlinkLocked(Waiter<TWorker> waiter)
-    {
-        if (waiter.Previous is null)
-        {
-            _head = waiter.Next;
-        }
-        else
-        {
-            waiter.Previous.Next = waiter.Next;
-        }
-
-        if (waiter.Next is null)
-        {
-            _tail = waiter.Previous;
-        }
-        else
-        {
-            waiter.Next.Previous = waiter.Previous;
-        }
-
-        waiter.Next = waiter.Previous = null;
-        waiter.Queued = false;
-        _waiterCount--;
     }
 
     private void ArmWaiter(Waiter<TWorker> waiter, TimeSpan remaining)
@@ -489,8 +400,8 @@ internal sealed partial class PoolCore<TWorker>
                 return;
             }
 
-            UnlinkLocked(waiter);
-            _timeouts++;
+            _waiters.Unlink(waiter);
+            _counters.Timeouts++;
             timeout = ExceptionFactory.CheckoutTimeout(Name, waiter.Timeout, SnapshotLocked(now));
             AssertInvariantsLocked();
         }
@@ -509,7 +420,7 @@ internal sealed partial class PoolCore<TWorker>
                 return;
             }
 
-            UnlinkLocked(waiter);
+            _waiters.Unlink(waiter);
             AssertInvariantsLocked();
         }
 

@@ -13,8 +13,8 @@ internal sealed partial class PoolCore<TWorker>
         public Lease<TWorker> Lease;
         public List<(Waiter<TWorker> Waiter, Lease<TWorker> Lease, Exception? Error)>? MoreWaiters;
         public WorkerSlot<TWorker>? StopSlot;
-        public string? StopReason;
-        public List<(WorkerSlot<TWorker> Slot, string Reason)>? MoreStops;
+        public WorkerStopReason StopReason;
+        public List<(WorkerSlot<TWorker> Slot, WorkerStopReason Reason)>? MoreStops;
         public int Starts;
         public bool BackoffEntered;
         public bool BackoffEnded;
@@ -34,7 +34,7 @@ internal sealed partial class PoolCore<TWorker>
 
         public void Fail(Waiter<TWorker> waiter, Exception error) => (MoreWaiters ??= []).Add((waiter, default, error));
 
-        public void Stop(WorkerSlot<TWorker> slot, string reason)
+        public void Stop(WorkerSlot<TWorker> slot, WorkerStopReason reason)
         {
             if (StopSlot is null)
             {
@@ -95,8 +95,8 @@ internal sealed partial class PoolCore<TWorker>
         // Each departure is announced before its stop is queued, so a worker's WorkerStopped always comes after it.
         if (fx.StopSlot is not null)
         {
-            OnLeft(fx.StopSlot, fx.StopReason!);
-            QueueStop(fx.StopSlot, fx.StopReason!);
+            OnLeft(fx.StopSlot, fx.StopReason);
+            QueueStop(fx.StopSlot, fx.StopReason);
         }
 
         if (fx.MoreStops is { } stops)
@@ -114,7 +114,7 @@ internal sealed partial class PoolCore<TWorker>
         }
     }
 
-    private void QueueStop(WorkerSlot<TWorker> slot, string reason)
+    private void QueueStop(WorkerSlot<TWorker> slot, WorkerStopReason reason)
         => ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Core.StopWorkerAsync(s.Slot, s.Reason), (Core: this, Slot: slot, Reason: reason), preferLocal: false);
 
     private ITimer CreateTimer(TimerCallback callback, TimeSpan dueTime, TimeSpan period) => CreateTimer(callback, this, dueTime, period);

@@ -102,7 +102,7 @@ internal sealed partial class PoolCore<TWorker>
     }
 
     /// <summary>A slot has left the pool (its stop is about to be queued): complete a kill's wait and announce why. After the lock.</summary>
-    private void OnLeft(WorkerSlot<TWorker> slot, string reason)
+    private void OnLeft(WorkerSlot<TWorker> slot, WorkerStopReason stopReason)
     {
         slot.KillDone?.TrySetResult();
         if (!_events.IsActive)
@@ -110,7 +110,6 @@ internal sealed partial class PoolCore<TWorker>
             return;
         }
 
-        var stopReason = ToStopReason(reason);
         var error = slot.ExitError;
         var (kind, detail) = stopReason switch
         {
@@ -148,9 +147,8 @@ internal sealed partial class PoolCore<TWorker>
         _events.Publish(draft);
     }
 
-    private void PublishStopped(WorkerSlot<TWorker> slot, string reason, Exception? failure)
+    private void PublishStopped(WorkerSlot<TWorker> slot, WorkerStopReason stopReason, Exception? failure)
     {
-        var stopReason = ToStopReason(reason);
         var detail = failure is null
             ? $"{WorkerName(slot)} stopped ({Describe(stopReason)})."
             : $"{WorkerName(slot)} was to stop ({Describe(stopReason)}), but its stop failed: {Describe(failure)}";
@@ -236,15 +234,15 @@ internal sealed partial class PoolCore<TWorker>
         _ => reason.ToString().ToLowerInvariant(),
     };
 
-    /// <summary>The internal reason strings, which are also the metrics' exit-reason tags.</summary>
-    private static WorkerStopReason ToStopReason(string reason) => reason switch
+    /// <summary>A stop reason as the metrics' exit-reason tag and the log show it.</summary>
+    private static string ReasonTag(WorkerStopReason reason) => reason switch
     {
-        "died" => WorkerStopReason.Died,
-        "broken" => WorkerStopReason.Broken,
-        "retired" => WorkerStopReason.Retired,
-        "dismissed" => WorkerStopReason.Dismissed,
-        "abandoned" => WorkerStopReason.Abandoned,
-        "killed" => WorkerStopReason.Killed,
-        _ => WorkerStopReason.PoolStopped,
+        WorkerStopReason.Died => "died",
+        WorkerStopReason.Broken => "broken",
+        WorkerStopReason.Retired => "retired",
+        WorkerStopReason.Dismissed => "dismissed",
+        WorkerStopReason.Abandoned => "abandoned",
+        WorkerStopReason.Killed => "killed",
+        _ => "stopped",
     };
 }

@@ -3,6 +3,13 @@ namespace Lifeguard;
 /// <summary>Timed and administrative transitions: overflow cooldown, leak detection, resize, rolling recycle, status.</summary>
 internal sealed partial class PoolCore<TWorker>
 {
+    private static readonly IReadOnlyDictionary<string, object?> EmptyDetails = new Dictionary<string, object?>(StringComparer.Ordinal);
+
+    // Guarded by _lock.
+    private readonly ITimer? _leakTimer;
+    private bool _cooldownScheduled;
+    private ITimer? _cooldownTimer;
+
     private void ScheduleCooldownLocked(long now)
     {
         if (_cooldownScheduled || _options.OverflowIdleTimeout == Timeout.InfiniteTimeSpan || _idle.Count == 0)
@@ -36,7 +43,7 @@ internal sealed partial class PoolCore<TWorker>
                     break;
                 }
 
-                StopLocked(oldest, "dismissed", ref fx);
+                StopLocked(oldest, WorkerStopReason.Dismissed, ref fx);
             }
 
             AssertInvariantsLocked();
@@ -90,7 +97,7 @@ internal sealed partial class PoolCore<TWorker>
             bool cooldown = _options.OverflowIdleTimeout != TimeSpan.Zero;
             while (_idle.Count > 0 && (LiveLocked > CapLocked || (!cooldown && LiveLocked > _size)))
             {
-                StopLocked(_idle[0], "dismissed", ref fx);
+                StopLocked(_idle[0], WorkerStopReason.Dismissed, ref fx);
             }
 
             if (LiveLocked > _size)
@@ -156,7 +163,7 @@ internal sealed partial class PoolCore<TWorker>
     private void RollLocked(ref Effects fx)
     {
         // Not in backoff: a retired worker could not be replaced, so recycling waits until starts work again.
-        while (!_stopping && !_backoff && _bgStarting == 0 && _waiterCount == 0)
+        while (!_stopping && !_backoff && _bgStarting == 0 && _waiters.Count == 0)
         {
             var stale = _idle.Find(s => s.RecycleEpoch != _recycleEpoch);
             if (stale is null)
@@ -164,7 +171,7 @@ internal sealed partial class PoolCore<TWorker>
                 return;
             }
 
-            StopLocked(stale, "retired", ref fx);
+            StopLocked(stale, WorkerStopReason.Retired, ref fx);
             ReconcileLocked(ref fx);
         }
     }
@@ -273,20 +280,18 @@ internal sealed partial class PoolCore<TWorker>
             Idle = _idle.Count,
             Busy = _busy,
             Starting = _starting,
-            Waiters = _waiterCount,
-            TotalCheckouts = _checkouts,
-            TotalTimeouts = _timeouts,
-            TotalRejections = _rejections,
-            TotalRestarts = _restarts,
-            TotalStarts = _starts,
+            Waiters = _waiters.Count,
+            TotalCheckouts = CheckoutsLocked,
+            TotalTimeouts = _counters.Timeouts,
+            TotalRejections = _counters.Rejections,
+            TotalRestarts = _counters.Restarts,
+            TotalStarts = _counters.Starts,
             Stopping = _stopsInFlight,
-            TotalDeaths = _deaths,
-            TotalStartFailures = _startFailures,
+            TotalDeaths = _counters.Deaths,
+            TotalStartFailures = _counters.StartFailures,
             LastFailure = _lastFailure,
             Sizing = ObserveLocked(now),
             Workers = workers,
         };
     }
-
-    private static readonly IReadOnlyDictionary<string, object?> EmptyDetails = new Dictionary<string, object?>(StringComparer.Ordinal);
 }

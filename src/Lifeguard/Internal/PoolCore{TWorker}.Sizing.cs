@@ -9,24 +9,20 @@ namespace Lifeguard;
 /// </summary>
 internal sealed partial class PoolCore<TWorker>
 {
-    private const int QuietSeconds = 5;
-    private const int SamplesPerSecond = 4;
-    private static readonly TimeSpan SamplePeriod = TimeSpan.FromSeconds(1.0 / SamplesPerSecond);
+    private static readonly TimeSpan SamplePeriod = TimeSpan.FromSeconds(1.0 / LoadWindow.SamplesPerSecond);
+
+    // Guarded by _lock.
+    private readonly LoadWindow _loadWindow;
+    private readonly ITimer _sizingTimer;
 
     /// <summary>
     /// Called by the first checkout after a quiet spell (or ever): starts the sampling timer again, so an idle pool
-    /// costs none; if everything measured before has aged out of the window, the window starts afresh.
+    /// costs none.
     /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void StartMeasuringLocked()
     {
-        _sizingArmed = true;
-        if (_loadCount > 0 && Load(_loadCount - 1).At < _time.GetTimestamp() - ToTimestampTicks(_options.SizingWindow))
-        {
-            _loadCount = 0;
-            _loadNext = 0;
-        }
-
+        _loadWindow.Arm(_time.GetTimestamp());
         TimerCalls.ChangeLocked(_sizingTimer, TimeSpan.Zero, SamplePeriod, _lock);
     }
 
@@ -34,80 +30,20 @@ internal sealed partial class PoolCore<TWorker>
     {
         using (_lock.EnterScope())
         {
-            if (!_sizingArmed || _stopping)
+            if (!_loadWindow.Armed || _stopping)
             {
                 return;
             }
 
-            _busySum += _busy;
-            _busySamples++;
-            if (_sizingTicks++ % SamplesPerSecond != 0)
+            if (!_loadWindow.Sample(_time.GetTimestamp(), _busy, CheckoutsLocked))
             {
-                return;
-            }
-
-            _load[_loadNext] = (_time.GetTimestamp(), _checkouts, _busySum, _busySamples);
-            _loadNext = (_loadNext + 1) % _load.Length;
-            _loadCount = Math.Min(_loadCount + 1, _load.Length);
-
-            // Quiet (no checkout for QuietSeconds, whether or not leases are held): stop sampling until the next
-            // checkout. The snapshots already taken stay, and age out of the window on their own.
-            if (_loadCount > QuietSeconds && Load(_loadCount - 1 - QuietSeconds).Checkouts == _checkouts)
-            {
-                _sizingArmed = false;
                 _sizingTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             }
         }
     }
 
-    /// <summary>
-    /// The current observation over the snapshots inside the window, or null when there is none (no load within the
-    /// last <see cref="PoolOptions.SizingWindow"/>), less than a second is covered, or nothing was checked out.
-    /// </summary>
-    private SizingObservation? ObserveLocked(long now)
-    {
-        long windowStart = now - ToTimestampTicks(_options.SizingWindow);
-        int first = 0;
-        while (first < _loadCount && Load(first).At < windowStart)
-        {
-            first++;
-        }
-
-        if (first == _loadCount)
-        {
-            return null;
-        }
-
-        var oldest = Load(first);
-        var elapsed = _time.GetElapsedTime(oldest.At, now);
-        long samples = _busySamples - oldest.BusySamples;
-        long checkouts = _checkouts - oldest.Checkouts;
-        if (elapsed < TimeSpan.FromSeconds(1) || samples == 0 || checkouts == 0)
-        {
-            return null;
-        }
-
-        double rate = checkouts / elapsed.TotalSeconds;
-        double meanBusy = (_busySum - oldest.BusySum) / (double)samples;
-        var leaseTime = TimeSpan.FromSeconds(meanBusy / rate);
-        double peak = rate;
-        for (int i = first + 1; i < _loadCount; i++)
-        {
-            var (earlier, later) = (Load(i - 1), Load(i));
-            double seconds = _time.GetElapsedTime(earlier.At, later.At).TotalSeconds;
-            if (seconds > 0)
-            {
-                peak = Math.Max(peak, (later.Checkouts - earlier.Checkouts) / seconds);
-            }
-        }
-
-        var advice = SizingAdvice.Compute(rate, leaseTime > TimeSpan.Zero ? leaseTime : TimeSpan.FromTicks(1), peak);
-        return new SizingObservation(elapsed, rate, peak, meanBusy, leaseTime, advice);
-    }
-
-    /// <summary>The i-th snapshot, oldest first.</summary>
-    private (long At, long Checkouts, long BusySum, long BusySamples) Load(int i)
-        => _load[(_loadNext - _loadCount + i + (2 * _load.Length)) % _load.Length];
+    /// <summary>The current observation (<see cref="LoadWindow.Observe"/>).</summary>
+    private SizingObservation? ObserveLocked(long now) => _loadWindow.Observe(now, CheckoutsLocked);
 
     /// <summary>For the metrics gauges: the current observation, taken under the lock.</summary>
     public SizingObservation? Sizing

@@ -3,6 +3,13 @@ namespace Lifeguard;
 /// <summary>Supervision: worker deaths, restart intensity, backoff, and starting what the pool is short of.</summary>
 internal sealed partial class PoolCore<TWorker>
 {
+    // Guarded by _lock.
+    private readonly RestartWindow _restartWindow;
+    private bool _backoff;
+    private bool _probeScheduled;
+    private ITimer? _backoffTimer;
+    private Exception? _lastFailure;
+
     private void OnWorkerTerminated(WorkerContext context, Exception? reason)
     {
         if (context.Slot is WorkerSlot<TWorker> slot)
@@ -11,8 +18,23 @@ internal sealed partial class PoolCore<TWorker>
         }
     }
 
-    /// <summary>Called from the lease tracker's finalizer: nobody returned this lease, so its worker is suspect.</summary>
-    public void OnLeaseAbandoned(WorkerSlot<TWorker> slot)
+    /// <summary>Called from a lease tracker's finalizer: if a lease was still out, nobody returned it.</summary>
+    public void OnTrackerFinalized(LeaseTracker<TWorker> tracker)
+    {
+        bool ended;
+        using (_lock.EnterScope())
+        {
+            ended = tracker.TryEndCurrentLocked();
+        }
+
+        if (ended)
+        {
+            OnLeaseAbandoned(tracker.Slot);
+        }
+    }
+
+    /// <summary>A lease was never returned, so its worker is suspect.</summary>
+    private void OnLeaseAbandoned(WorkerSlot<TWorker> slot)
     {
         var stack = slot.CheckoutStack;
         if (RemoveDead(slot, ExceptionFactory.LeaseAbandoned(Name, slot.Id), countAsFailure: false))
@@ -34,12 +56,12 @@ internal sealed partial class PoolCore<TWorker>
         slot.ExitError = reason;
         if (slot.KillRequested)
         {
-            StopLocked(slot, "killed", ref fx);
+            StopLocked(slot, WorkerStopReason.Killed, ref fx);
             return true;
         }
 
-        _deaths++;
-        StopLocked(slot, "died", ref fx);
+        _counters.Deaths++;
+        StopLocked(slot, WorkerStopReason.Died, ref fx);
         RecordFailureLocked(reason, ref fx);
         return true;
     }
@@ -63,10 +85,10 @@ internal sealed partial class PoolCore<TWorker>
             slot.ExitError = reason;
             if (!killed)
             {
-                _deaths++;
+                _counters.Deaths++;
             }
 
-            StopLocked(slot, killed ? "killed" : countAsFailure ? "died" : "abandoned", ref fx);
+            StopLocked(slot, killed ? WorkerStopReason.Killed : countAsFailure ? WorkerStopReason.Died : WorkerStopReason.Abandoned, ref fx);
             if (countAsFailure)
             {
                 RecordFailureLocked(reason, ref fx);
@@ -97,23 +119,16 @@ internal sealed partial class PoolCore<TWorker>
             return;
         }
 
-        long now = _time.GetTimestamp();
-        long window = ToTimestampTicks(_options.RestartWindow);
-        _failureTimes.Enqueue(now);
-        while (_failureTimes.Count > 0 && (now - _failureTimes.Peek() > window || _failureTimes.Count > _options.MaxRestarts + 1))
-        {
-            _failureTimes.Dequeue();
-        }
-
+        bool exceeded = _restartWindow.RecordFailure(_time.GetTimestamp());
         if (_backoff)
         {
-            _backoffDelay = TimeSpan.FromTicks(Math.Min(_backoffDelay.Ticks * 2, _options.BackoffMaxDelay.Ticks));
+            _restartWindow.LengthenDelay();
             ScheduleProbeLocked();
         }
-        else if (_failureTimes.Count > _options.MaxRestarts)
+        else if (exceeded)
         {
             _backoff = true;
-            _backoffDelay = _options.BackoffInitialDelay;
+            _restartWindow.ResetDelay();
             fx.BackoffEntered = true;
 
             // Always probe, even when nothing is short right now: otherwise a pool whose base is healthy but whose
@@ -124,7 +139,7 @@ internal sealed partial class PoolCore<TWorker>
             // what is failing. Fail them fast with the cause rather than let them sit out their timeouts.
             if (_idle.Count + _busy == 0)
             {
-                while (DequeueLocked() is { } waiter)
+                while (_waiters.Dequeue() is { } waiter)
                 {
                     fx.Fail(waiter, BackoffExceptionLocked());
                 }
@@ -144,12 +159,12 @@ internal sealed partial class PoolCore<TWorker>
     private void FailStrandedStartBoundLocked(ref Effects fx)
     {
         int position = 0;
-        for (var waiter = _head; waiter is not null;)
+        for (var waiter = _waiters.Head; waiter is not null;)
         {
             var next = waiter.Next;
             if (waiter.StartBound && position >= _bgStarting)
             {
-                UnlinkLocked(waiter);
+                _waiters.Unlink(waiter);
                 fx.Fail(waiter, BackoffExceptionLocked());
             }
             else
@@ -166,8 +181,7 @@ internal sealed partial class PoolCore<TWorker>
         if (_backoff)
         {
             _backoff = false;
-            _backoffDelay = _options.BackoffInitialDelay;
-            _failureTimes.Clear();
+            _restartWindow.Clear();
             fx.BackoffEnded = true;
         }
     }
@@ -188,7 +202,7 @@ internal sealed partial class PoolCore<TWorker>
         }
 
         int live = LiveLocked;
-        int want = Math.Max(_size - live, Math.Min(CapLocked - live, _waiterCount - _bgStarting));
+        int want = Math.Max(_size - live, Math.Min(CapLocked - live, _waiters.Count - _bgStarting));
         if (want <= 0)
         {
             return;
@@ -215,7 +229,7 @@ internal sealed partial class PoolCore<TWorker>
 
         _probeScheduled = true;
         _backoffTimer ??= CreateTimer(static s => ((PoolCore<TWorker>)s!).OnProbeTimer(), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        ArmLocked(_backoffTimer, _backoffDelay);
+        ArmLocked(_backoffTimer, _restartWindow.BackoffDelay);
     }
 
     private void OnProbeTimer()

@@ -3,6 +3,13 @@ namespace Lifeguard;
 /// <summary>The slow, effectful half of the pool: starting and stopping workers, filling and stopping the pool.</summary>
 internal sealed partial class PoolCore<TWorker>
 {
+    // Guarded by _lock, except _nextWorkerId (interlocked).
+    private int _pending; // starts and stops in flight, awaited by the stop
+    private TaskCompletionSource? _pendingDone;
+    private TaskCompletionSource? _drained;
+    private Task? _stopTask;
+    private int _nextWorkerId;
+
     /// <summary>Starts the base workers in parallel; if any fails, stops the others and the pool, and throws.</summary>
     public async Task FillAsync(CancellationToken cancellationToken)
     {
@@ -45,7 +52,7 @@ internal sealed partial class PoolCore<TWorker>
                     var slot = start.Result;
                     if (failure is null && !slot.Context.IsTerminated)
                     {
-                        _starts++;
+                        _counters.Starts++;
                         AdmitLocked(slot, now);
                         AddAvailableLocked(slot, now, ref fx);
                     }
@@ -53,7 +60,7 @@ internal sealed partial class PoolCore<TWorker>
                     {
                         failure ??= ExceptionFactory.DiedWhileStarting(Name, slot.Id, slot.Context.TerminationReason);
                         slot.ExitError = slot.Context.TerminationReason;
-                        StopLocked(slot, "stopped", ref fx);
+                        StopLocked(slot, WorkerStopReason.PoolStopped, ref fx);
                     }
                 }
                 else
@@ -66,7 +73,7 @@ internal sealed partial class PoolCore<TWorker>
             {
                 foreach (var slot in _workers.ToArray())
                 {
-                    StopLocked(slot, "stopped", ref fx);
+                    StopLocked(slot, WorkerStopReason.PoolStopped, ref fx);
                 }
             }
 
@@ -143,11 +150,11 @@ internal sealed partial class PoolCore<TWorker>
     /// <summary>Counts a successful start; it is a restart when it replaces a worker that left for a reason other than dismissal.</summary>
     private void CountStartLocked()
     {
-        _starts++;
-        if (_replacementsOwed > 0)
+        _counters.Starts++;
+        if (_counters.ReplacementsOwed > 0)
         {
-            _replacementsOwed--;
-            _restarts++;
+            _counters.ReplacementsOwed--;
+            _counters.Restarts++;
         }
     }
 
@@ -157,7 +164,7 @@ internal sealed partial class PoolCore<TWorker>
     /// </summary>
     private void TrimSurplusLocked(long now, ref Effects fx)
     {
-        if (_stopping || _waiterCount > 0 || _starting > 0)
+        if (_stopping || _waiters.Count > 0 || _starting > 0)
         {
             return;
         }
@@ -174,7 +181,7 @@ internal sealed partial class PoolCore<TWorker>
 
         while (_idle.Count > 0 && LiveLocked > _size)
         {
-            StopLocked(_idle[^1], "dismissed", ref fx);
+            StopLocked(_idle[^1], WorkerStopReason.Dismissed, ref fx);
         }
     }
 
@@ -211,13 +218,13 @@ internal sealed partial class PoolCore<TWorker>
             long now = _time.GetTimestamp();
             if (slot is not null && _stopping)
             {
-                StopLocked(slot, "stopped", ref fx);
+                StopLocked(slot, WorkerStopReason.PoolStopped, ref fx);
             }
             else if (slot is not null && slot.Context.IsTerminated)
             {
                 failure = ExceptionFactory.DiedWhileStarting(Name, slot.Id, slot.Context.TerminationReason);
                 slot.ExitError = slot.Context.TerminationReason ?? failure;
-                StopLocked(slot, "died", ref fx);
+                StopLocked(slot, WorkerStopReason.Died, ref fx);
             }
             else if (slot is not null)
             {
@@ -229,8 +236,8 @@ internal sealed partial class PoolCore<TWorker>
 
             if (failure is not null and not PoolStoppedException)
             {
-                _startFailures++;
-                if (_waiterCount > _bgStarting && DequeueLocked() is { } oldest)
+                _counters.StartFailures++;
+                if (_waiters.Count > _bgStarting && _waiters.Dequeue() is { } oldest)
                 {
                     fx.Fail(oldest, failure);
                 }
@@ -248,7 +255,7 @@ internal sealed partial class PoolCore<TWorker>
         Run(ref fx);
     }
 
-    private async Task StopWorkerAsync(WorkerSlot<TWorker> slot, string reason)
+    private async Task StopWorkerAsync(WorkerSlot<TWorker> slot, WorkerStopReason reason)
     {
         bool claimed = false;
         Exception? failure = null;
@@ -258,8 +265,8 @@ internal sealed partial class PoolCore<TWorker>
             {
                 claimed = true;
                 await _factory.StopAsync(slot.Worker!).ConfigureAwait(false);
-                _metrics.WorkerExits.Add(1, _poolTag, new(LifeguardMetrics.ReasonTag, reason));
-                Log.WorkerStopped(_logger, Name, slot.Id, reason);
+                _metrics.WorkerExits.Add(1, _poolTag, new(LifeguardMetrics.ReasonTag, ReasonTag(reason)));
+                Log.WorkerStopped(_logger, Name, slot.Id, ReasonTag(reason));
             }
         }
         catch (Exception e)
@@ -308,14 +315,14 @@ internal sealed partial class PoolCore<TWorker>
                 _stopping = true;
                 done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 _stopTask = done.Task;
-                while (DequeueLocked() is { } waiter)
+                while (_waiters.Dequeue() is { } waiter)
                 {
                     fx.Fail(waiter, ExceptionFactory.Stopped(Name));
                 }
 
                 while (_idle.Count > 0)
                 {
-                    StopLocked(_idle[^1], "stopped", ref fx);
+                    StopLocked(_idle[^1], WorkerStopReason.PoolStopped, ref fx);
                 }
 
                 _drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -369,7 +376,7 @@ internal sealed partial class PoolCore<TWorker>
 
                 foreach (var slot in _workers.ToArray())
                 {
-                    StopLocked(slot, "stopped", ref fx);
+                    StopLocked(slot, WorkerStopReason.PoolStopped, ref fx);
                 }
 
                 _pendingDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

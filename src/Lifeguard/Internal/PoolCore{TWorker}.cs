@@ -26,7 +26,6 @@ namespace Lifeguard;
 internal sealed partial class PoolCore<TWorker> : IPoolGauges
     where TWorker : class
 {
-    private const int MaxPooledWaiters = 256;
     private readonly SpinGate _lock = new();
     private readonly IWorkerFactory<TWorker> _factory;
     private readonly IWorkerValidator<TWorker>? _validator;
@@ -42,54 +41,21 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private readonly Action<WorkerContext, Exception?> _onTerminated;
     private readonly bool _optionsNeedTimestamps;
     private readonly bool _leakDetection;
+    private readonly bool _plainCheckout; // no validator and no leak detection: an idle worker is leased at once
 
-    // Guarded by _lock.
+    // The state every transition shares; guarded by _lock. Each partial file keeps the rest of its state itself.
     private readonly List<WorkerSlot<TWorker>> _idle = [];
     private readonly List<WorkerSlot<TWorker>> _workers = [];
-    private readonly Queue<long> _failureTimes = new();
-    private readonly Stack<Waiter<TWorker>> _freeWaiters = new();
-    private Waiter<TWorker>? _returnedWaiters; // lock-free: pushed by OnWaiterConsumed, taken whole under the lock
-    private Waiter<TWorker>? _head;
-    private Waiter<TWorker>? _tail;
-    private int _waiterCount;
+    private readonly WaiterQueue<TWorker> _waiters;
+    private readonly PoolCounters _counters = new();
     private int _busy;
     private int _starting;
     private int _bgStarting;
     private int _size;
     private int _maxOverflow;
     private bool _stopping;
-    private bool _backoff;
-    private bool _probeScheduled;
-    private bool _cooldownScheduled;
-    private TimeSpan _backoffDelay;
-    private Exception? _lastFailure;
     private int _recycleEpoch;
-    private int _pending;
-    private TaskCompletionSource? _pendingDone;
-    private TaskCompletionSource? _drained;
-    private Task? _stopTask;
-    private long _checkouts;
-    private long _timeouts;
-    private long _rejections;
-    private long _starts;
-    private long _restarts;
-    private int _replacementsOwed; // workers gone for a reason other than dismissal, not yet replaced
     private int _stopsInFlight;
-    private long _deaths;
-    private long _startFailures;
-    private ITimer? _cooldownTimer;
-    private ITimer? _backoffTimer;
-    private readonly ITimer? _leakTimer;
-    private readonly ITimer _sizingTimer;
-    private readonly (long At, long Checkouts, long BusySum, long BusySamples)[] _load;
-    private int _loadCount;
-    private int _loadNext;
-    private long _busySum;
-    private long _busySamples;
-    private int _sizingTicks;
-    private bool _sizingArmed;
-
-    private int _nextWorkerId;
 
     public PoolCore(PoolOptions options, IWorkerFactory<TWorker> factory)
     {
@@ -97,6 +63,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
         _factory = factory;
         _validator = factory as IWorkerValidator<TWorker>;
         _leakDetection = options.LeakDetectionThreshold is not null;
+        _plainCheckout = _validator is null && !_leakDetection;
         _optionsNeedTimestamps = options.MaxWorkerLifetime is not null || options.OverflowIdleTimeout > TimeSpan.Zero || _leakDetection;
         _recycler = factory as IWorkerRecycler<TWorker>;
         _killer = factory as IWorkerKiller<TWorker>;
@@ -105,13 +72,14 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger("Lifeguard.Pool") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _size = options.Size;
         _maxOverflow = options.MaxOverflow;
-        _backoffDelay = options.BackoffInitialDelay;
+        _waiters = new WaiterQueue<TWorker>(this);
+        _restartWindow = new RestartWindow(
+            options.MaxRestarts, ToTimestampTicks(options.RestartWindow), options.BackoffInitialDelay, options.BackoffMaxDelay);
         _poolTag = new(LifeguardMetrics.PoolNameTag, options.Name);
         _onTerminated = OnWorkerTerminated;
         _metrics = LifeguardMetrics.Get(options.MeterFactory);
         _metrics.Register(this);
-        // One snapshot of the load counters a second, for a window of SizingWindow (plus the snapshot that opens it).
-        _load = new (long, long, long, long)[(int)Math.Ceiling(options.SizingWindow.TotalSeconds) + 1];
+        _loadWindow = new LoadWindow(options.SizingWindow, _time.TimestampFrequency);
         _sizingTimer = CreateTimer(static s => ((PoolCore<TWorker>)s!).OnSizingTick(), Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         if (options.LeakDetectionThreshold is { } threshold)
         {
@@ -131,13 +99,31 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
 
     public int StartingCount => Volatile.Read(ref _starting);
 
-    public int WaiterCount => Volatile.Read(ref _waiterCount);
+    public int WaiterCount => _waiters.Count;
 
     public int OverflowCount => Math.Max(0, IdleCount + BusyCount + StartingCount - Volatile.Read(ref _size));
 
     private int LiveLocked => _idle.Count + _busy + _starting;
 
     private int CapLocked => _size + _maxOverflow;
+
+    /// <summary>
+    /// Checkouts so far: every checkout adds one use to its worker, so the count is derived, not kept, and the
+    /// checkout path bumps no counter of its own.
+    /// </summary>
+    private long CheckoutsLocked
+    {
+        get
+        {
+            long checkouts = _counters.DepartedUses;
+            foreach (var slot in _workers)
+            {
+                checkouts += slot.Uses;
+            }
+
+            return checkouts;
+        }
+    }
 
     private bool NeedsTimestamps => _optionsNeedTimestamps || _metrics.LeaseDuration.Enabled;
 
@@ -146,7 +132,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     {
         Debug.Assert(_busy >= 0 && _starting >= 0, "counts are never negative");
         Debug.Assert(_bgStarting >= 0 && _bgStarting <= _starting, "background starts are a subset of starts");
-        Debug.Assert(_waiterCount == 0 || _idle.Count == 0, "no caller waits while a worker is idle");
+        Debug.Assert(_waiters.Count == 0 || _idle.Count == 0, "no caller waits while a worker is idle");
         Debug.Assert(_workers.Count == _idle.Count + _busy, "the workers list holds exactly the idle and busy slots");
         int idle = 0;
         foreach (var slot in _workers)
@@ -157,12 +143,12 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
 
         Debug.Assert(idle == _idle.Count, "a worker is never both idle and leased");
         int waiters = 0;
-        for (var w = _head; w is not null; w = w.Next)
+        for (var w = _waiters.Head; w is not null; w = w.Next)
         {
             Debug.Assert(w.Queued, "a queued waiter is marked queued");
             waiters++;
         }
 
-        Debug.Assert(waiters == _waiterCount, "the waiter count matches the queue");
+        Debug.Assert(waiters == _waiters.Count, "the waiter count matches the queue");
     }
 }

@@ -25,6 +25,13 @@ internal sealed class SpinGate
 
     public Scope EnterScope()
     {
+        Enter();
+        return new Scope(this);
+    }
+
+    /// <summary>Enters the gate; pair with <see cref="Exit"/> (prefer <see cref="EnterScope"/> where a scope fits).</summary>
+    public void Enter()
+    {
         if (Interlocked.CompareExchange(ref _held, 1, 0) != 0)
         {
             EnterContended();
@@ -33,7 +40,6 @@ internal sealed class SpinGate
 #if DEBUG
         _owner = Environment.CurrentManagedThreadId;
 #endif
-        return new Scope(this);
     }
 
     private void EnterContended()
@@ -63,7 +69,8 @@ internal sealed class SpinGate
         (_afterExit ??= []).Add(action);
     }
 
-    private void Exit()
+    /// <summary>Releases the gate, then runs what the holder deferred to its release.</summary>
+    public void Exit()
     {
 #if DEBUG
         _owner = 0;
