@@ -95,18 +95,28 @@ public sealed class FaultInjector(Func<PoolStatus> status, int seed)
     /// <summary>A live (not zombie) child of this process whose command line runs the worker runtime.</summary>
     public static bool IsOurWorker(int pid)
     {
-        if (!ProcFs.IsRunning(pid) || ProcFs.ParentOf(pid) != Environment.ProcessId)
+        // Spawned, it is our child; forked (PythonStartMode.ForkServer), the child of a template that is ours.
+        if (!ProcFs.IsRunning(pid) || ProcFs.ParentOf(pid) is not { } parent
+            || !(parent == Environment.ProcessId ? !IsTemplate(pid) : ProcFs.ParentOf(parent) == Environment.ProcessId && IsTemplate(parent)))
         {
             return false;
         }
 
+        return CommandLine(pid).Contains("lifeguard_worker.py", StringComparison.Ordinal);
+    }
+
+    /// <summary>Whether <paramref name="pid"/> runs a pool's fork server template (its forked workers share its command line).</summary>
+    public static bool IsTemplate(int pid) => ProcFs.ParentOf(pid) == Environment.ProcessId && CommandLine(pid).Contains("--fork-server", StringComparison.Ordinal);
+
+    private static string CommandLine(int pid)
+    {
         try
         {
-            return File.ReadAllText($"/proc/{pid}/cmdline").Contains("lifeguard_worker.py", StringComparison.Ordinal);
+            return File.ReadAllText($"/proc/{pid}/cmdline");
         }
         catch (IOException)
         {
-            return false;
+            return "";
         }
     }
 
