@@ -21,7 +21,7 @@ internal static class QuickRunner
         if (set is null)
         {
             await error.WriteLineAsync(name is null ? "quick: name a benchmark set." : $"quick: no benchmark set named '{name}'.");
-            await error.WriteLineAsync("usage: quick <set>, where <set> is one of:");
+            await error.WriteLineAsync("usage: quick <set> [scenario,...], where <set> is one of:");
             foreach (var s in Sets)
             {
                 await error.WriteLineAsync($"  {s.Name,-10} {s.Description}");
@@ -30,6 +30,8 @@ internal static class QuickRunner
             return 2;
         }
 
-        return await set.RunAsync(output);
+        return args.Length > 1
+            ? await set.RunAsync(output, args[1].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.Ordinal))
+            : await set.RunAsync(output);
     }
 }
