@@ -71,7 +71,7 @@ public class PythonReplaceBenchmarks
         return await PythonPool.StartAsync(options);
     }
 
-    /// <summary>SIGKILLs the pool's one worker and waits until a replacement is in the pool, ready.</summary>
+    /// <summary>SIGKILLs the pool's one worker and waits until its replacement is in the pool, ready.</summary>
     private static async Task ReplaceAsync(PythonPool pool)
     {
         using var events = pool.SubscribeToEvents();
@@ -81,12 +81,26 @@ public class PythonReplaceBenchmarks
             throw new InvalidOperationException($"{Name}: worker {victim.Id} was not killed.");
         }
 
+        int? replacement = null;
         await foreach (var e in events.Reader.ReadAllAsync())
         {
             if (e.Kind == PoolEventKind.WorkerStarted && e.ProcessId != victim.ProcessId)
             {
-                return;
+                replacement = e.ProcessId;
+                break;
             }
+        }
+
+        // The event is published as the start completes, just before the worker joins the pool: ready is listed.
+        var waited = Stopwatch.StartNew();
+        while (!pool.GetStatus().Workers.Any(w => w.ProcessId == replacement))
+        {
+            if (waited.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new InvalidOperationException($"{Name}: the replacement of worker {victim.Id} did not join the pool.");
+            }
+
+            await Task.Yield();
         }
     }
 }
