@@ -67,15 +67,27 @@ public sealed class FaultInjector(Func<PoolStatus> status, int seed)
             return false;
         }
 
+        // A pid the status still lists may have just died (its death not yet seen by the pool: for a forked worker
+        // the exit status comes from its template, a little later than a child's own exit): then another is tried.
+        var candidates = pids.ToList();
         int victim;
-        lock (_gate)
+        while (true)
         {
-            victim = pids[_random.Next(pids.Count)];
-        }
+            lock (_gate)
+            {
+                victim = candidates[_random.Next(candidates.Count)];
+            }
 
-        if (!IsOurWorker(victim))
-        {
-            return false;
+            if (IsOurWorker(victim))
+            {
+                break;
+            }
+
+            candidates.Remove(victim);
+            if (candidates.Count == 0)
+            {
+                return false;
+            }
         }
 
         ReliabilityTestBase.SendSignal(victim, fault == Fault.Kill ? SigKill : SigStop);
