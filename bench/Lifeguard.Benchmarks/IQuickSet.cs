@@ -14,4 +14,10 @@ internal interface IQuickSet
 
     /// <summary>Runs the set, writing the human summary and then the JSON lines to <paramref name="output"/>; returns the exit code.</summary>
     Task<int> RunAsync(TextWriter output);
+
+    /// <summary>
+    /// Runs only the scenarios named in <paramref name="only"/> (<c>quick &lt;set&gt; NAME[,NAME...]</c>); a set that
+    /// cannot pick its scenarios runs them all.
+    /// </summary>
+    Task<int> RunAsync(TextWriter output, IReadOnlySet<string> only) => RunAsync(output);
 }

@@ -32,9 +32,51 @@ internal sealed class PythonQuickSet : IQuickSet
     private static readonly Budget StreamBudget = new(WarmupRounds: 2, MaxRounds: 41, TimeSpan.FromSeconds(12));
     private static readonly Budget BurstBudget = new(WarmupRounds: 1, MaxRounds: 21, TimeSpan.FromSeconds(15));
 
+    // A spawned replacement costs the interpreter and the 300 ms import: few rounds fill the time.
+    private static readonly Budget ReplaceBudget = new(WarmupRounds: 1, MaxRounds: 31, TimeSpan.FromSeconds(15));
+
     public string Name => "python";
 
-    public string Description => "python.roundtrip, .roundtrip.dashboard, .scaling, .bytes1mib, .start4, .burst, .stream and .generated vs pipe, stdlib-pool, pythonnet, no-dashboard, bare-interpreter, no-overflow, calls and by-name baselines";
+    public string Description => "python.roundtrip, .roundtrip.dashboard, .scaling, .bytes1mib, .start4, .start4.fork, .replace, .burst, .stream and .generated vs pipe, stdlib-pool, pythonnet, no-dashboard, bare-interpreter, spawn, no-overflow, calls and by-name baselines";
+
+    /// <summary>Only the start scenarios can be picked (<c>quick python python.replace,python.start4.fork</c>); any other name runs the whole set.</summary>
+    public async Task<int> RunAsync(TextWriter output, IReadOnlySet<string> only)
+    {
+        string[] pickable = [PythonStart4Benchmarks.Name, PythonStart4Benchmarks.ForkName, PythonReplaceBenchmarks.Name];
+        if (!only.All(pickable.Contains))
+        {
+            return await RunAsync(output);
+        }
+
+        var total = Stopwatch.StartNew();
+        string loadBefore = LoadAverage();
+        var scenarios = new List<Scenario>();
+        if (only.Contains(PythonStart4Benchmarks.Name))
+        {
+            scenarios.Add(await RunStart4Async());
+        }
+
+        if (only.Contains(PythonStart4Benchmarks.ForkName))
+        {
+            scenarios.Add(await RunStart4ForkAsync());
+        }
+
+        if (only.Contains(PythonReplaceBenchmarks.Name))
+        {
+            scenarios.Add(await RunReplaceAsync());
+        }
+
+        await output.WriteLineAsync(Invariant(
+            $"quick python {string.Join(',', only)}: {Environment.ProcessorCount} cores, {total.Elapsed.TotalSeconds:F1} s, medians of interleaved rounds; load average {loadBefore} before, {LoadAverage()} after"));
+        await output.WriteLineAsync();
+        await WriteTableAsync(output, scenarios);
+        await output.WriteLineAsync();
+        await WriteStartNotesAsync(output);
+        await output.WriteLineAsync();
+        await WriteJsonAsync(output, scenarios);
+        await output.FlushAsync();
+        return 0;
+    }
 
     public async Task<int> RunAsync(TextWriter output)
     {
@@ -46,12 +88,14 @@ internal sealed class PythonQuickSet : IQuickSet
         var (scaling, iterations) = await RunScalingAsync(embedded);
         var bytes = await RunBytesAsync();
         var start4 = await RunStart4Async();
+        var start4Fork = await RunStart4ForkAsync();
+        var replace = await RunReplaceAsync();
         var (burst, burstStarts) = await RunBurstAsync();
         var stream = await RunStreamAsync();
         var generated = await RunGeneratedAsync();
         total.Stop();
 
-        Scenario[] scenarios = [roundtrip, dashboard, scaling, bytes, start4, burst, stream, generated];
+        Scenario[] scenarios = [roundtrip, dashboard, scaling, bytes, start4, start4Fork, replace, burst, stream, generated];
         await output.WriteLineAsync(Invariant(
             $"quick python: {Environment.ProcessorCount} cores, {total.Elapsed.TotalSeconds:F1} s, medians of interleaved rounds; load average {loadBefore} before, {LoadAverage()} after"));
         await output.WriteLineAsync(Invariant($"interpreter: {await PythonBench.InterpreterAsync()}"));
@@ -75,8 +119,7 @@ internal sealed class PythonQuickSet : IQuickSet
         }
         await output.WriteLineAsync(Invariant(
             $"{PythonBytes1MiBBenchmarks.Name}: per echo of 1 MiB, median of {BytesCallsPerSample} per round."));
-        await output.WriteLineAsync(Invariant(
-            $"{PythonStart4Benchmarks.Name}: StartAsync(Size {PythonStart4Benchmarks.Workers}) until ready vs {PythonStart4Benchmarks.Workers} x `python -c pass` until exited, one start per round."));
+        await WriteStartNotesAsync(output);
         await output.WriteLineAsync(Invariant(
             $"{PythonBurstBenchmarks.Name}: per call, {PythonBurstBenchmarks.Calls} calls of square(7) from {PythonBurstBenchmarks.Callers} callers on a fresh pool, one burst per round; lifeguard = Size 2 + MaxOverflow 1, no-overflow = Size 2."));
         await output.WriteLineAsync(Invariant(
@@ -200,6 +243,53 @@ internal sealed class PythonQuickSet : IQuickSet
                 new Competitor("raw-pipe", () => bench.MedianNsAsync(lifeguard: false, BytesCallsPerSample)));
             await MeasureBytesAsync(scenario, "raw-pipe", lifeguard => bench.BytesPerCallAsync(lifeguard, BytesCallsPerAllocationSample));
             return scenario;
+        }
+        finally
+        {
+            await bench.CleanupAsync();
+        }
+    }
+
+    private static async Task WriteStartNotesAsync(TextWriter output)
+    {
+        await output.WriteLineAsync(Invariant(
+            $"{PythonStart4Benchmarks.Name}: StartAsync(Size {PythonStart4Benchmarks.Workers}) until ready vs {PythonStart4Benchmarks.Workers} x `python -c pass` until exited, one start per round."));
+        await output.WriteLineAsync(Invariant(
+            $"{PythonStart4Benchmarks.ForkName}: the same start with StartMode ForkServer (its template's start included) vs spawn = StartMode Spawn, one start per round."));
+        await output.WriteLineAsync(Invariant(
+            $"{PythonReplaceBenchmarks.Name}: from a worker's SIGKILL until its replacement is ready, pool of 1 preloading {PythonReplaceBenchmarks.SlowModule} (300 ms of CPU at import); lifeguard = ForkServer, spawn = Spawn; one replacement per round."));
+    }
+
+    private static async Task<Scenario> RunStart4ForkAsync()
+    {
+        var bench = new PythonStart4Benchmarks();
+        try
+        {
+            await bench.SetupAsync();
+            await bench.ForkStartNsAsync();
+            return await InterleaveAsync(
+                PythonStart4Benchmarks.ForkName,
+                Start4Budget,
+                new Competitor(Subject, bench.ForkStartNsAsync),
+                new Competitor("spawn", () => bench.StartNsAsync(lifeguard: true)));
+        }
+        finally
+        {
+            await bench.StopStartedAsync();
+        }
+    }
+
+    private static async Task<Scenario> RunReplaceAsync()
+    {
+        var bench = new PythonReplaceBenchmarks();
+        try
+        {
+            await bench.SetupAsync();
+            return await InterleaveAsync(
+                PythonReplaceBenchmarks.Name,
+                ReplaceBudget,
+                new Competitor(Subject, () => bench.ReplaceNsAsync(forkServer: true)),
+                new Competitor("spawn", () => bench.ReplaceNsAsync(forkServer: false)));
         }
         finally
         {

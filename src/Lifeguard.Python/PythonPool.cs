@@ -15,10 +15,12 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
     private readonly Pool<PythonWorker> _pool;
     private readonly int _maxRetries;
     private readonly ILogger _logger;
+    private readonly ForkServer? _forkServer;
 
-    private PythonPool(Pool<PythonWorker> pool, PythonPoolOptions options)
+    private PythonPool(Pool<PythonWorker> pool, PythonPoolOptions options, ForkServer? forkServer)
     {
         _pool = pool;
+        _forkServer = forkServer;
         Options = options;
         _maxRetries = options.MaxRetries;
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger("Lifeguard.Python.Pool") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
@@ -45,8 +47,19 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         var settings = await PythonWorkerSettings.CreateAsync(options).ConfigureAwait(false);
-        var pool = await Pool.StartAsync(options, new PythonWorkerFactory(settings), cancellationToken).ConfigureAwait(false);
-        return new PythonPool(pool, options);
+        var forkServer = options.StartMode == PythonStartMode.ForkServer
+            ? await ForkServer.StartAsync(settings, options.ForkServerRestartTime).ConfigureAwait(false)
+            : null;
+        try
+        {
+            var pool = await Pool.StartAsync(options, new PythonWorkerFactory(settings, forkServer), cancellationToken).ConfigureAwait(false);
+            return new PythonPool(pool, options, forkServer);
+        }
+        catch when (forkServer is not null)
+        {
+            await forkServer.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 
     /// <summary>
@@ -225,6 +238,9 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
     /// <summary>The options the pool started with (a remote pool's host reads its limits and its allowed modules).</summary>
     internal PythonPoolOptions Options { get; }
 
+    /// <summary>The pool's fork server (<see cref="PythonStartMode.ForkServer"/> on Linux), else null.</summary>
+    internal ForkServer? ForkServer => _forkServer;
+
     /// <summary>
     /// Checks out one worker for several calls that must run in the same process (load data, then query it).
     /// Dispose the lease to check it in.
@@ -266,10 +282,25 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
         => _pool.SubscribeToEvents(capacity);
 
     /// <inheritdoc />
-    public Task StopAsync(CancellationToken cancellationToken = default) => _pool.StopAsync(cancellationToken);
+    /// <remarks>The fork server's template, if any, stops after the workers.</remarks>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _pool.StopAsync(cancellationToken).ConfigureAwait(false);
+        if (_forkServer is not null)
+        {
+            await _forkServer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 
-    /// <summary>Stops the pool and every worker process.</summary>
-    public ValueTask DisposeAsync() => _pool.DisposeAsync();
+    /// <summary>Stops the pool and every worker process, then the fork server's template, if any.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _pool.DisposeAsync().ConfigureAwait(false);
+        if (_forkServer is not null)
+        {
+            await _forkServer.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 
     private async Task<T> RunAsync<T>(
         string module, string function, PythonCallOptions? options, Func<PythonWorker, CancellationToken, Task<T>> call, CancellationToken cancellationToken)

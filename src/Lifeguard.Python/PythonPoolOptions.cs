@@ -54,6 +54,15 @@ public sealed class PythonPoolOptions : PoolOptions
     /// <example><c>options.ModuleFiles["scoring_main"] = "/srv/app/score.py";</c> then <c>CallAsync("scoring_main", "score", ...)</c>.</example>
     public IDictionary<string, string> ModuleFiles { get; } = new OrderedDictionary<string, string>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// How workers are started. Default <see cref="PythonStartMode.Spawn"/>: each worker is a fresh interpreter.
+    /// <see cref="PythonStartMode.ForkServer"/> forks each worker from one template process that has imported the
+    /// <see cref="Preload"/> modules once, so a start or a crash replacement costs milliseconds instead of the
+    /// interpreter's start and the imports; see docs/python.md, "Start modes", for the measured difference and why
+    /// Spawn stays the default.
+    /// </summary>
+    public PythonStartMode StartMode { get; set; } = PythonStartMode.Spawn;
+
     /// <summary>Modules imported when each worker starts; an import error fails the start with Python's own message.</summary>
     public IList<string> Preload { get; } = [];
 
@@ -130,7 +139,11 @@ public sealed class PythonPoolOptions : PoolOptions
     /// </summary>
     public int StreamWindow { get; set; } = 16;
 
-    /// <summary>Retire a worker at checkin when its resident memory exceeds this many bytes. Default <see langword="null"/>: no ceiling.</summary>
+    /// <summary>
+    /// Retire a worker at checkin when its resident memory exceeds this many bytes: its RSS, or for a forked worker
+    /// (<see cref="PythonStartMode.ForkServer"/>) its PSS, since its RSS counts the pages it shares copy-on-write with
+    /// its template. Default <see langword="null"/>: no ceiling.
+    /// </summary>
     public long? MaxWorkerMemory { get; set; }
 
     /// <summary>Host functions Python code may call by name with <c>lifeguard.call_host</c>.</summary>
@@ -164,6 +177,9 @@ public sealed class PythonPoolOptions : PoolOptions
     /// </summary>
     internal string? EntryScript { get; set; }
 
+    /// <summary>The clock of the fork server's restart delays. Internal: tests step it; default the pool's <see cref="PoolOptions.TimeProvider"/>.</summary>
+    internal TimeProvider? ForkServerRestartTime { get; set; }
+
     /// <inheritdoc />
     protected override void Validate(ICollection<string> errors)
     {
@@ -188,6 +204,11 @@ public sealed class PythonPoolOptions : PoolOptions
         if (StreamWindow is < 1 or > PythonCallOptions.MaxStreamWindow)
         {
             errors.Add($"StreamWindow must be from 1 to {PythonCallOptions.MaxStreamWindow} (was {StreamWindow}).");
+        }
+
+        if (!Enum.IsDefined(StartMode))
+        {
+            errors.Add($"StartMode must be Spawn or ForkServer (was {(int)StartMode}).");
         }
 
         if (MaxWorkerMemory is <= 0)

@@ -12,7 +12,7 @@ public sealed partial class PythonWorker
     private async Task<bool> InterruptAsync(ulong id, string name, string reason)
     {
         PythonLog.CallInterrupted(_logger, ProcessId, name, reason);
-        if (IsDead || !NativeMethods.TrySignal(ProcessId, NativeMethods.SIGINT))
+        if (IsDead || !_process.TrySignal(NativeMethods.SIGINT))
         {
             await WaitForExitAsync().ConfigureAwait(false);
             return true;
@@ -91,7 +91,7 @@ public sealed partial class PythonWorker
     {
         if (!IsDead)
         {
-            NativeMethods.TrySignal(ProcessId, signal);
+            _process.TrySignal(signal);
         }
     }
 }

@@ -14,18 +14,18 @@ public sealed partial class PythonWorker
     private const int OldestProtocolVersion = 1;
 
     /// <summary>Starts a worker, inside a <c>lifeguard.worker.start</c> span when the <c>Lifeguard</c> source has a listener.</summary>
-    internal static async Task<PythonWorker> StartAsync(PythonWorkerSettings settings, WorkerContext? context, CancellationToken cancellationToken)
+    internal static async Task<PythonWorker> StartAsync(PythonWorkerSettings settings, WorkerContext? context, CancellationToken cancellationToken, ForkServer? forkServer = null)
     {
         if (!PythonTracing.Source.HasListeners())
         {
-            return await StartCoreAsync(settings, context, cancellationToken).ConfigureAwait(false);
+            return await StartCoreAsync(settings, forkServer, context, cancellationToken).ConfigureAwait(false);
         }
 
         using var activity = PythonTracing.Source.StartActivity(PythonTracing.WorkerStartSpan);
         activity?.SetTag(LifeguardTracing.PoolNameTag, settings.PoolName);
         try
         {
-            var worker = await StartCoreAsync(settings, context, cancellationToken).ConfigureAwait(false);
+            var worker = await StartCoreAsync(settings, forkServer, context, cancellationToken).ConfigureAwait(false);
             activity?.SetTag(PythonTracing.ProcessPidTag, worker.ProcessId);
             activity?.SetTag(PythonTracing.RuntimeVersionTag, worker.PythonVersion);
             return worker;
@@ -37,7 +37,43 @@ public sealed partial class PythonWorker
         }
     }
 
-    private static async Task<PythonWorker> StartCoreAsync(PythonWorkerSettings settings, WorkerContext? context, CancellationToken cancellationToken)
+    private static async Task<PythonWorker> StartCoreAsync(PythonWorkerSettings settings, ForkServer? forkServer, WorkerContext? context, CancellationToken cancellationToken)
+    {
+        // Forked by the pool's template when it has one that is up; spawned otherwise (docs/python.md, "Start modes").
+        var process = (forkServer is null ? null : await forkServer.TryForkAsync(cancellationToken).ConfigureAwait(false))
+            ?? await SpawnAsync(settings).ConfigureAwait(false);
+        var worker = new PythonWorker(settings, process, context);
+        try
+        {
+            await worker.HandshakeAsync(cancellationToken).ConfigureAwait(false);
+            return worker;
+        }
+        catch
+        {
+            // Its failure is this start's exception, not a death to report: claim the report, then stop it.
+            _ = worker.TryClaimEnd();
+            worker.Kill();
+            await worker.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Starts the worker as a fresh interpreter process, from the launcher thread.</summary>
+    private static async Task<WorkerProcess> SpawnAsync(PythonWorkerSettings settings)
+    {
+        var info = CreateStartInfo(settings, [settings.EntryScript, Environment.ProcessId.ToString(CultureInfo.InvariantCulture), settings.MaxFrameSize.ToString(CultureInfo.InvariantCulture)]);
+        try
+        {
+            return new SpawnedWorkerProcess(await ProcessLauncher.StartAsync(info).ConfigureAwait(false));
+        }
+        catch (Exception e) when (e is Win32Exception or FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw PythonErrors.InterpreterNotStarted(settings.PoolName, settings.Interpreter, e);
+        }
+    }
+
+    /// <summary>The interpreter with <paramref name="arguments"/> (argv only, never a shell), on pipes, in the workers' environment.</summary>
+    internal static ProcessStartInfo CreateStartInfo(PythonWorkerSettings settings, IEnumerable<string> arguments)
     {
         var info = new ProcessStartInfo(settings.Interpreter)
         {
@@ -48,10 +84,11 @@ public sealed partial class PythonWorker
             WorkingDirectory = settings.WorkingDirectory ?? "",
         };
 
-        // argv only, never a shell.
-        info.ArgumentList.Add(settings.EntryScript);
-        info.ArgumentList.Add(Environment.ProcessId.ToString(CultureInfo.InvariantCulture));
-        info.ArgumentList.Add(settings.MaxFrameSize.ToString(CultureInfo.InvariantCulture));
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
         if (settings.EnvironmentAllowlist is { } allowed)
         {
             foreach (var key in info.Environment.Keys.ToList())
@@ -75,30 +112,7 @@ public sealed partial class PythonWorker
             }
         }
 
-        Process process;
-        try
-        {
-            process = await ProcessLauncher.StartAsync(info).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is Win32Exception or FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw PythonErrors.InterpreterNotStarted(settings.PoolName, settings.Interpreter, e);
-        }
-
-        var worker = new PythonWorker(settings, process, context);
-        try
-        {
-            await worker.HandshakeAsync(cancellationToken).ConfigureAwait(false);
-            return worker;
-        }
-        catch
-        {
-            // Its failure is this start's exception, not a death to report: claim the report, then stop it.
-            _ = worker.TryClaimEnd();
-            worker.Kill();
-            await worker.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+        return info;
     }
 
     private async Task HandshakeAsync(CancellationToken cancellationToken)
@@ -107,7 +121,7 @@ public sealed partial class PythonWorker
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            WriteInit(_writer.Begin());
+            WriteInit(_writer.Begin(), _settings);
             await _writer.SendAsync(FrameKind.Init, 0, linked.Token).ConfigureAwait(false);
             var frame = await _reader.ReadAsync(linked.Token).ConfigureAwait(false);
             switch (frame)
@@ -181,7 +195,19 @@ public sealed partial class PythonWorker
         Streams = streams && protocol >= 2;
     }
 
-    private void WriteInit(Utf8JsonWriter json)
+    /// <summary>The init frame's JSON object, for a fork server's template (which imports what it names).</summary>
+    internal static string InitJson(PythonWorkerSettings settings)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            WriteInit(json, settings);
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteInit(Utf8JsonWriter json, PythonWorkerSettings settings)
     {
         json.WriteStartObject();
         json.WriteNumber("protocol", ProtocolVersion);
@@ -192,19 +218,19 @@ public sealed partial class PythonWorker
         json.WriteStringValue("spans");
         json.WriteStringValue("streams");
         json.WriteEndArray();
-        json.WriteNumber("maxFrame", _settings.MaxFrameSize);
-        json.WriteBoolean("namedFloats", _settings.NamedFloats);
+        json.WriteNumber("maxFrame", settings.MaxFrameSize);
+        json.WriteBoolean("namedFloats", settings.NamedFloats);
         json.WriteStartArray("paths");
-        foreach (var path in _settings.ModulePaths)
+        foreach (var path in settings.ModulePaths)
         {
             json.WriteStringValue(path);
         }
 
         json.WriteEndArray();
-        if (_settings.AppendedModulePaths.Count > 0)
+        if (settings.AppendedModulePaths.Count > 0)
         {
             json.WriteStartArray("appendPaths");
-            foreach (var path in _settings.AppendedModulePaths)
+            foreach (var path in settings.AppendedModulePaths)
             {
                 json.WriteStringValue(path);
             }
@@ -212,11 +238,11 @@ public sealed partial class PythonWorker
             json.WriteEndArray();
         }
 
-        if (_settings.ModuleFiles.Count > 0)
+        if (settings.ModuleFiles.Count > 0)
         {
             // [[name, path], ...]: a list, so the order of loading is the order added.
             json.WriteStartArray("files");
-            foreach (var (name, path) in _settings.ModuleFiles)
+            foreach (var (name, path) in settings.ModuleFiles)
             {
                 json.WriteStartArray();
                 json.WriteStringValue(name);
@@ -228,18 +254,18 @@ public sealed partial class PythonWorker
         }
 
         json.WriteStartArray("preload");
-        foreach (var module in _settings.Preload)
+        foreach (var module in settings.Preload)
         {
             json.WriteStringValue(module);
         }
 
         json.WriteEndArray();
-        if (_settings.InitFunction is { } init)
+        if (settings.InitFunction is { } init)
         {
             json.WriteString("init", init);
         }
 
-        if (_settings.AllowedModules is { } allowed)
+        if (settings.AllowedModules is { } allowed)
         {
             json.WriteStartArray("allowModules");
             foreach (var module in allowed)

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 
 namespace Lifeguard.Python;
@@ -55,7 +54,7 @@ namespace Lifeguard.Python;
 public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposable
 {
     private readonly PythonWorkerSettings _settings;
-    private readonly Process _process;
+    private readonly WorkerProcess _process;
     private readonly FrameWriter _writer;
     private readonly FrameReader _reader;
     private readonly PythonCallCodec _codec;
@@ -72,22 +71,18 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     private CancellationTokenSource? _callTimeout;
     private CancellationTokenSource? _sendAbort;
 
-    private PythonWorker(PythonWorkerSettings settings, Process process, WorkerContext? context)
+    private PythonWorker(PythonWorkerSettings settings, WorkerProcess process, WorkerContext? context)
     {
         _settings = settings;
         _process = process;
         _context = context;
         _logger = settings.LoggerFactory.CreateLogger("Lifeguard.Python.Worker");
         ProcessId = process.Id;
-        _writer = new FrameWriter(process.StandardInput.BaseStream, settings.MaxFrameSize);
-        _reader = new FrameReader(process.StandardOutput.BaseStream, settings.MaxFrameSize);
+        _writer = new FrameWriter(process.Input, settings.MaxFrameSize);
+        _reader = new FrameReader(process.Output, settings.MaxFrameSize);
         _codec = new PythonCallCodec(settings.Json, settings.PoolName);
-        _output = new StderrPump(process.StandardError.BaseStream, process.Id, _logger, settings.StderrTailLines, settings.PoolName, settings.OnOutput);
-        process.Exited += (_, _) => OnExited();
-        if (process.HasExited)
-        {
-            OnExited();
-        }
+        _output = new StderrPump(process.Error, process.Id, _logger, settings.StderrTailLines, settings.PoolName, settings.OnOutput);
+        process.OnExit(OnExited);
     }
 
     /// <summary>The worker's operating-system process id.</summary>
@@ -103,22 +98,10 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     public bool IsDead => Volatile.Read(ref _dead) != 0;
 
     /// <summary>The process's current resident memory in bytes, or <see langword="null"/> if it cannot be read.</summary>
-    public long? ResidentMemoryBytes
-    {
-        get
-        {
-            try
-            {
-                var statm = File.ReadAllText($"/proc/{ProcessId}/statm");
-                var fields = statm.Split(' ');
-                return fields.Length > 1 ? long.Parse(fields[1], CultureInfo.InvariantCulture) * Environment.SystemPageSize : null;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-            {
-                return null;
-            }
-        }
-    }
+    public long? ResidentMemoryBytes => ProcMemory.Resident(ProcessId);
+
+    /// <summary>Whether the pool's fork server forked this worker (<see cref="PythonStartMode.ForkServer"/>) rather than spawned it.</summary>
+    internal bool IsForked => _process is ForkedWorkerProcess;
 
     /// <inheritdoc />
     public void AddStatusDetails(IDictionary<string, object?> details)
@@ -127,6 +110,11 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
         details["pid"] = ProcessId;
         details["python"] = PythonVersion;
         details["rss"] = ResidentMemoryBytes;
+        if (IsForked)
+        {
+            // What MaxWorkerMemory is compared with for a forked worker: its RSS counts the template's shared pages.
+            details["pss"] = _process.CeilingMemoryBytes;
+        }
         if (Volatile.Read(ref _current) is { } call)
         {
             details["call"] = call.Function;
@@ -169,15 +157,8 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
             return;
         }
 
-        try
-        {
-            // Closing stdin is the polite stop: the runtime exits at the end of its input.
-            _process.StandardInput.Close();
-        }
-        catch (IOException)
-        {
-            // Already gone.
-        }
+        // Closing its input is the polite stop: the runtime exits at the end of its input.
+        _process.CloseInput();
 
         if (_state == Lifecycle.StoppedCalling)
         {
@@ -295,21 +276,11 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
         }
 
         Volatile.Write(ref _memoryCheckedAt, now);
-        return ResidentMemoryBytes > ceiling;
+        return _process.CeilingMemoryBytes > ceiling;
     }
 
-    internal void Kill()
-    {
-        try
-        {
-            // By the pid we hold, this process only; never its group or by name.
-            _process.Kill(entireProcessTree: false);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already exited.
-        }
-    }
+    /// <summary>SIGKILL, by the process we hold (a pidfd for a forked worker); never its group or by name.</summary>
+    internal void Kill() => _process.Kill();
 
     private void OnExited()
     {
@@ -346,17 +317,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
 
     private int SafeExitCode() => _exitCode ?? ReadExitCode();
 
-    private int ReadExitCode()
-    {
-        try
-        {
-            return _process.ExitCode;
-        }
-        catch (InvalidOperationException)
-        {
-            return -1;
-        }
-    }
+    private int ReadExitCode() => _process.ExitCode;
 
     private PythonWorkerCrashedException CrashException(string what, int exitCode, Exception? inner)
         => PythonErrors.Crashed(_settings.PoolName, ProcessId, what, exitCode, Volatile.Read(ref _current)?.Function, _output.Tail(), inner);

@@ -3,9 +3,16 @@ using Lifeguard.Python;
 
 // A host process for tests that kill their host: starts a pool, prints its workers' pids, optionally puts every
 // worker into a long call, prints "ready", then waits to be killed.
-// Arguments: FIXTURES_PATH SIZE idle|busy
-var options = new PythonPoolOptions { Name = "orphans", Size = int.Parse(args[1], CultureInfo.InvariantCulture), CallTimeout = Timeout.InfiniteTimeSpan };
+// Arguments: FIXTURES_PATH SIZE idle|busy [Spawn|ForkServer]
+var options = new PythonPoolOptions
+{
+    Name = "orphans",
+    Size = int.Parse(args[1], CultureInfo.InvariantCulture),
+    CallTimeout = Timeout.InfiniteTimeSpan,
+    StartMode = args.Length > 3 ? Enum.Parse<PythonStartMode>(args[3]) : PythonStartMode.Spawn,
+};
 options.ModulePaths.Add(args[0]);
+options.Preload.Add("fixtures");
 var pool = await PythonPool.StartAsync(options);
 var pids = pool.GetStatus().Workers.Select(w => (int)w.Details["pid"]!).ToList();
 Console.WriteLine("pids " + string.Join(' ', pids));

@@ -30,12 +30,14 @@ public sealed class ChaosTests(ITestOutputHelper output) : ReliabilityTestBase
 
     private FormattingLoggerProvider Logging { get; } = new();
 
-    [Fact]
-    public async Task Storm_NoCallLostOrFailedByCrashes_PoolRecoversToFullSize_NoProcessLeft()
+    [Theory]
+    [InlineData(PythonStartMode.Spawn)]
+    [InlineData(PythonStartMode.ForkServer)]
+    public async Task Storm_NoCallLostOrFailedByCrashes_PoolRecoversToFullSize_NoProcessLeft(PythonStartMode mode)
     {
         long calls = EnvInt("LIFEGUARD_CHAOS_CALLS", LongProfile ? 1_000_000 : 20_000);
         var markers = Directory.CreateTempSubdirectory("lifeguard-chaos-");
-        var options = StormOptions("chaos", Size, MaxOverflow, Logging.CreateFactory());
+        var options = StormOptions("chaos", Size, MaxOverflow, Logging.CreateFactory(), mode);
         using var leases = new LeaseDurationProbe(options.Name);
         var clock = Stopwatch.StartNew();
         FaultInjector faults;
@@ -78,7 +80,7 @@ public sealed class ChaosTests(ITestOutputHelper output) : ReliabilityTestBase
             var status = pool.GetStatus();
             faults.Observe();
             var attemptBound = options.CallTimeout + options.CancelGracePeriod + AttemptSlack;
-            Report(calls, workload, faults, leases, status, stormTime, recovered, attemptBound);
+            Report(mode, calls, workload, faults, leases, status, stormTime, recovered, attemptBound);
 
             Assert.Equal(calls, workload.Attempted);
             Assert.Equal(calls, workload.Succeeded + workload.Refused + workload.FailureCount);
@@ -100,11 +102,11 @@ public sealed class ChaosTests(ITestOutputHelper output) : ReliabilityTestBase
         markers.Delete(recursive: true);
     }
 
-    private void Report(long calls, Workload workload, FaultInjector faults, LeaseDurationProbe leases, PoolStatus status, TimeSpan storm, bool recovered, TimeSpan bound)
+    private void Report(PythonStartMode mode, long calls, Workload workload, FaultInjector faults, LeaseDurationProbe leases, PoolStatus status, TimeSpan storm, bool recovered, TimeSpan bound)
     {
         var line = string.Create(
             CultureInfo.InvariantCulture,
-            $"chaos: {calls} calls by {Callers} callers on size {Size} + overflow {MaxOverflow} in {storm.TotalSeconds:0.0} s; "
+            $"chaos ({mode}): {calls} calls by {Callers} callers on size {Size} + overflow {MaxOverflow} in {storm.TotalSeconds:0.0} s; "
             + $"faults: {faults.Kills} SIGKILL, {faults.Freezes} SIGSTOP, {workload.ExitCalls} os._exit; {workload.Summary()}; "
             + $"restarts {status.TotalRestarts}, deaths {status.TotalDeaths}; longest attempt {leases.Longest.TotalSeconds:0.000} s "
             + $"(bound {bound.TotalSeconds:0.0} s) over {leases.Count} leases; longest call {workload.LongestCall.TotalSeconds:0.000} s; "

@@ -67,15 +67,27 @@ public sealed class FaultInjector(Func<PoolStatus> status, int seed)
             return false;
         }
 
+        // A pid the status still lists may have just died (its death not yet seen by the pool: for a forked worker
+        // the exit status comes from its template, a little later than a child's own exit): then another is tried.
+        var candidates = pids.ToList();
         int victim;
-        lock (_gate)
+        while (true)
         {
-            victim = pids[_random.Next(pids.Count)];
-        }
+            lock (_gate)
+            {
+                victim = candidates[_random.Next(candidates.Count)];
+            }
 
-        if (!IsOurWorker(victim))
-        {
-            return false;
+            if (IsOurWorker(victim))
+            {
+                break;
+            }
+
+            candidates.Remove(victim);
+            if (candidates.Count == 0)
+            {
+                return false;
+            }
         }
 
         ReliabilityTestBase.SendSignal(victim, fault == Fault.Kill ? SigKill : SigStop);
@@ -95,18 +107,28 @@ public sealed class FaultInjector(Func<PoolStatus> status, int seed)
     /// <summary>A live (not zombie) child of this process whose command line runs the worker runtime.</summary>
     public static bool IsOurWorker(int pid)
     {
-        if (!ProcFs.IsRunning(pid) || ProcFs.ParentOf(pid) != Environment.ProcessId)
+        // Spawned, it is our child; forked (PythonStartMode.ForkServer), the child of a template that is ours.
+        if (!ProcFs.IsRunning(pid) || ProcFs.ParentOf(pid) is not { } parent
+            || !(parent == Environment.ProcessId ? !IsTemplate(pid) : ProcFs.ParentOf(parent) == Environment.ProcessId && IsTemplate(parent)))
         {
             return false;
         }
 
+        return CommandLine(pid).Contains("lifeguard_worker.py", StringComparison.Ordinal);
+    }
+
+    /// <summary>Whether <paramref name="pid"/> runs a pool's fork server template (its forked workers share its command line).</summary>
+    public static bool IsTemplate(int pid) => ProcFs.ParentOf(pid) == Environment.ProcessId && CommandLine(pid).Contains("--fork-server", StringComparison.Ordinal);
+
+    private static string CommandLine(int pid)
+    {
         try
         {
-            return File.ReadAllText($"/proc/{pid}/cmdline").Contains("lifeguard_worker.py", StringComparison.Ordinal);
+            return File.ReadAllText($"/proc/{pid}/cmdline");
         }
         catch (IOException)
         {
-            return false;
+            return "";
         }
     }
 

@@ -9,9 +9,12 @@ namespace Lifeguard.Reliability.Tests;
 /// call's span, the call still returns its result and the worker is kept; only a spans frame of another call breaks
 /// the protocol. The listeners sample only their own test's trace.
 /// </summary>
-public sealed class HostileWorkerSpanTests : ReliabilityTestBase
+public class HostileWorkerSpanTests : ReliabilityTestBase
 {
     private const string Module = HostileWorkerTests.Module;
+
+    /// <summary>How this class's pools start their workers.</summary>
+    protected virtual PythonStartMode Mode => PythonStartMode.Spawn;
 
     [Theory]
     [InlineData("spans_invalid_json")]
@@ -20,7 +23,7 @@ public sealed class HostileWorkerSpanTests : ReliabilityTestBase
     [InlineData("spans_deep")]
     public async Task MalformedSpanFrame_IgnoredAndCounted_CallAndWorkerKept(string function)
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(HostileWorkerTests.Guard);
             using var recorder = new ActivityRecorder();
@@ -39,7 +42,7 @@ public sealed class HostileWorkerSpanTests : ReliabilityTestBase
     [Fact]
     public async Task BadSpanEntries_EachSkippedAndCounted_TheSoundOnesRecordedWithTheirParents()
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             using var recorder = new ActivityRecorder();
 
@@ -68,7 +71,7 @@ public sealed class HostileWorkerSpanTests : ReliabilityTestBase
     [Fact]
     public async Task SpanFlood_64KeptAndTheRestCountedAsDropped()
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             using var recorder = new ActivityRecorder();
 
@@ -83,7 +86,7 @@ public sealed class HostileWorkerSpanTests : ReliabilityTestBase
     [Fact]
     public async Task ExtremeTimes_ClampedIntoTheCallsSpan()
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             using var recorder = new ActivityRecorder();
 
@@ -104,7 +107,7 @@ public sealed class HostileWorkerSpanTests : ReliabilityTestBase
     public async Task SpanDataNotAskedFor_Ignored_CallAndWorkerKept()
     {
         // No listener: the call does not ask for spans, and the frame the worker sends anyway is dropped.
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(HostileWorkerTests.Guard);
             Assert.Equal("ok", await pool.CallAsync<string>(Module, "spans_flood").WaitAsync(HostileWorkerTests.Guard));
@@ -115,7 +118,7 @@ public sealed class HostileWorkerSpanTests : ReliabilityTestBase
     [Fact]
     public async Task SpanFrameOfAnotherCall_ProtocolViolationAndWorkerReplaced()
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(HostileWorkerTests.Guard);
             using var recorder = new ActivityRecorder();
@@ -129,7 +132,7 @@ public sealed class HostileWorkerSpanTests : ReliabilityTestBase
     [Fact]
     public async Task CallFrame_AsksForSpansOnlyWhenListenedAndTheWorkerCan()
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             var quiet = JsonDocument.Parse(await pool.CallAsync<string>(Module, "call_json").WaitAsync(HostileWorkerTests.Guard) ?? "").RootElement;
             Assert.False(quiet.TryGetProperty("sp", out _));
@@ -145,7 +148,7 @@ public sealed class HostileWorkerSpanTests : ReliabilityTestBase
     [Fact]
     public async Task Protocol1Worker_ServedAndNeverAskedForSpans()
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             using var recorder = new ActivityRecorder();
             var traced = JsonDocument.Parse(await pool.CallAsync<string>(Module, "call_json").WaitAsync(HostileWorkerTests.Guard) ?? "").RootElement;

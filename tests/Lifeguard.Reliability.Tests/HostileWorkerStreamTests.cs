@@ -9,9 +9,12 @@ namespace Lifeguard.Reliability.Tests;
 /// error (or, for an early exit, returns) within a bounded time; the worker is killed and replaced; the host never reads
 /// more than the window.
 /// </summary>
-public sealed class HostileWorkerStreamTests : ReliabilityTestBase
+public class HostileWorkerStreamTests : ReliabilityTestBase
 {
     private const string Module = HostileWorkerTests.Module;
+
+    /// <summary>How this class's pools start their workers.</summary>
+    protected virtual PythonStartMode Mode => PythonStartMode.Spawn;
     private static readonly TimeSpan Guard = HostileWorkerTests.Guard;
 
     private static async Task<List<long>> DrainAsync(IAsyncEnumerable<long> items, List<long> taken)
@@ -27,7 +30,7 @@ public sealed class HostileWorkerStreamTests : ReliabilityTestBase
     [Fact]
     public async Task SoundStream_FromAWorkerThatSpeaksTheProtocolByHand_IsRead()
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var items = await DrainAsync(pool.StreamAsync<long>(Module, "stream_good", [50], options: new PythonCallOptions { StreamWindow = 4 }), []).WaitAsync(Guard);
@@ -46,7 +49,7 @@ public sealed class HostileWorkerStreamTests : ReliabilityTestBase
     [InlineData("stream_host_kind", "expected an item or the end of stream 2, got a Credit frame")]
     public async Task Stream_ProtocolViolation_ProtocolExceptionAfterTheSoundItems_WorkerReplaced(string function, string message)
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var taken = new List<long>();
@@ -65,7 +68,7 @@ public sealed class HostileWorkerStreamTests : ReliabilityTestBase
     [InlineData("stream_end_to_a_call", "expected the reply to call 2, got a StreamEnd frame with id 2")]
     public async Task StreamFramesAnsweringACall_AreAViolation(string function, string message)
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var error = await Assert.ThrowsAsync<PythonProtocolException>(() => pool.CallAsync<long>(Module, function).WaitAsync(Guard));
@@ -79,7 +82,7 @@ public sealed class HostileWorkerStreamTests : ReliabilityTestBase
     {
         // Its items wait in the pipe (the host reads one per item taken); once the credit it never reads fills its
         // input, the host cannot give more, and the wait for the next item times out.
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var taken = new List<long>();
@@ -96,7 +99,7 @@ public sealed class HostileWorkerStreamTests : ReliabilityTestBase
     [Fact]
     public async Task StreamThatStallsAfterItsItems_TimesOutPerItem_WorkerKilledAndReplaced()
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var taken = new List<long>();
@@ -116,6 +119,7 @@ public sealed class HostileWorkerStreamTests : ReliabilityTestBase
     {
         await HostileWorkerTests.WithPoolAsync(
             Logs.CreateFactory(),
+            Mode,
             async pool =>
             {
                 int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);

@@ -12,9 +12,10 @@ namespace Lifeguard.Reliability.Tests;
 /// <summary>
 /// Workers that break the protocol (python/hostile_worker.py), started through the real start path. Every case ends in
 /// a typed error for its caller within a bounded time; a worker that broke the protocol, died or stalled is replaced,
-/// and the pool serves a good call again on a fresh process. No process a test started outlives it.
+/// and the pool serves a good call again on a fresh process. No process a test started outlives it. Runs with spawned
+/// workers; <see cref="HostileWorkerForkServerTests"/> runs every case again with workers forked by a fork server.
 /// </summary>
-public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTestBase
+public class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTestBase
 {
     internal const string Module = "hostile";
     internal const int HostileExitCode = 17;
@@ -26,6 +27,9 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     /// machine (the whole suite starting workers on two cores) must never reach.
     /// </summary>
     internal static readonly TimeSpan CallTimeout = TimeSpan.FromSeconds(3);
+
+    /// <summary>How this class's pools start their workers.</summary>
+    protected virtual PythonStartMode Mode => PythonStartMode.Spawn;
 
     // ------------------------------------------------------------------ the handshake
 
@@ -136,7 +140,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     [InlineData("callback_deep", "json", "callback request")]
     public async Task Call_ProtocolViolation_ProtocolExceptionAndWorkerReplaced(string function, string read, string message)
     {
-        await WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var error = await Assert.ThrowsAsync<PythonProtocolException>(() => CallAsync(pool, function, read));
@@ -151,7 +155,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     [Fact]
     public async Task Call_ManyAttachmentsOneOverrunning_ProtocolExceptionAndWorkerReplaced()
     {
-        await WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var error = await Assert.ThrowsAsync<PythonProtocolException>(() => CallAsync(pool, "many_attachments_overrun", "json", [10_000]));
@@ -163,7 +167,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     [Fact]
     public async Task Call_TwoRepliesToOneCall_TheSecondIsAViolationAtTheNextCall()
     {
-        await WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             Assert.Equal("first", await pool.CallAsync<string>(Module, "two_replies").WaitAsync(Guard));
@@ -178,7 +182,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     [Fact]
     public async Task Call_FrameOfExactlyMaxFrameSize_IsAccepted()
     {
-        await WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var text = await pool.CallAsync<string>(Module, "exact_max").WaitAsync(Guard);
@@ -193,7 +197,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     public async Task Call_HugeNumberOfAttachments_IsAcceptedWithinTheFrameLimit(string read)
     {
         // 16,000 empty attachments (4 bytes each) fill the 64 KiB frame; the result references the last one.
-        await WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             if (read == "bytes")
@@ -217,7 +221,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     [InlineData("nesting_100", "json", "depth")]
     public async Task Call_ValidJsonTheResultTypeCannotHold_SerializationExceptionAndTheWorkerIsKept(string function, string read, string message)
     {
-        await WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var watch = Stopwatch.StartNew();
@@ -233,7 +237,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     [Fact]
     public async Task Call_CallbackToUnregisteredName_HostAnswersWithAnErrorAndKeepsTheWorker()
     {
-        await WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var error = await Assert.ThrowsAsync<PythonException>(() => CallAsync(pool, "callback_unregistered", "json"));
@@ -254,7 +258,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     [InlineData("kill_mid_frame", 137, 9)]
     public async Task Call_WorkerDiesMidFrame_CrashedWithExitCodeAndWorkerReplaced(string function, int exitCode, int? signal)
     {
-        await WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var error = await Assert.ThrowsAsync<PythonWorkerCrashedException>(() => CallAsync(pool, function, "json"));
@@ -276,7 +280,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     [InlineData("callback_flood")]
     public async Task Call_WorkerStalls_CallTimesOutAndWorkerIsKilledAndReplaced(string function)
     {
-        await WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var watch = Stopwatch.StartNew();
@@ -293,7 +297,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     [Fact]
     public async Task Call_GarbageOnStderrThenDeath_CrashReportCarriesABoundedTail()
     {
-        await WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             var error = await Assert.ThrowsAsync<PythonWorkerCrashedException>(() => CallAsync(pool, "stderr_garbage_die", "json"));
@@ -308,7 +312,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     [Fact]
     public async Task Call_GarbageOnStderrThenAReply_ResultAndTheWorkerIsKept()
     {
-        await WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
             Assert.Equal("still here", await pool.CallAsync<string>(Module, "stderr_garbage_reply").WaitAsync(Guard));
@@ -321,7 +325,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     public async Task Stop_WorkerKeepsWritingAfterItsInputIsClosed_StopIsBoundedAndTheProcessEnds()
     {
         var tag = NewTag();
-        var pool = await PythonPool.StartAsync(Options(tag, null, Logs.CreateFactory())).WaitAsync(Guard);
+        var pool = await PythonPool.StartAsync(Options(tag, null, Logs.CreateFactory(), Mode)).WaitAsync(Guard);
         int pid;
         try
         {
@@ -344,11 +348,12 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
 
     internal static string NewTag() => Guid.NewGuid().ToString("N");
 
-    internal static PythonPoolOptions Options(string tag, string? hostileCase, ILoggerFactory? logs)
+    internal static PythonPoolOptions Options(string tag, string? hostileCase, ILoggerFactory? logs, PythonStartMode mode = PythonStartMode.Spawn)
     {
         var options = new PythonPoolOptions
         {
             Name = "hostile-" + (hostileCase ?? "calls"),
+            StartMode = mode,
             Size = 1,
             EntryScript = Path.Combine(PythonPath, "hostile_worker.py"),
             StartTimeout = TimeSpan.FromSeconds(5),
@@ -453,7 +458,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
         where T : Exception
     {
         var tag = NewTag();
-        var options = Options(tag, hostileCase, Logs.CreateFactory());
+        var options = Options(tag, hostileCase, Logs.CreateFactory(), Mode);
         configure?.Invoke(options);
         try
         {
@@ -469,10 +474,13 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
     }
 
     /// <summary>Runs a test on a pool of one hostile worker, stops the pool, and checks that none of its processes is left.</summary>
-    internal static async Task WithPoolAsync(ILoggerFactory? logs, Func<PythonPool, Task> test, Action<PythonPoolOptions>? configure = null, string? hostileCase = null)
+    internal static Task WithPoolAsync(ILoggerFactory? logs, Func<PythonPool, Task> test, Action<PythonPoolOptions>? configure = null, string? hostileCase = null)
+        => WithPoolAsync(logs, PythonStartMode.Spawn, test, configure, hostileCase);
+
+    internal static async Task WithPoolAsync(ILoggerFactory? logs, PythonStartMode mode, Func<PythonPool, Task> test, Action<PythonPoolOptions>? configure = null, string? hostileCase = null)
     {
         var tag = NewTag();
-        var options = Options(tag, hostileCase, logs);
+        var options = Options(tag, hostileCase, logs, mode);
         configure?.Invoke(options);
         try
         {

@@ -1,12 +1,15 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using Lifeguard.Python;
+using Lifeguard.Testing;
 
 namespace Lifeguard.Reliability.Tests;
 
 /// <summary>
 /// A worker never outlives its host. The host runs as a child process of the test; the test makes itself a child
 /// subreaper, so workers orphaned by the host's death become its children and it reaps them itself: a zombie is never
-/// mistaken for a survivor, nor the reverse, and nothing is left behind.
+/// mistaken for a survivor, nor the reverse, and nothing is left behind. With a fork server, its template and the
+/// workers it forked die too.
 /// </summary>
 public sealed partial class OrphanTests : ReliabilityTestBase
 {
@@ -14,9 +17,11 @@ public sealed partial class OrphanTests : ReliabilityTestBase
     private const int WNoHang = 1;
 
     [Theory]
-    [InlineData("idle")]
-    [InlineData("busy")]
-    public async Task HostKilled_EveryWorkerDiesWithinTwoSeconds(string mode)
+    [InlineData("idle", PythonStartMode.Spawn)]
+    [InlineData("busy", PythonStartMode.Spawn)]
+    [InlineData("idle", PythonStartMode.ForkServer)]
+    [InlineData("busy", PythonStartMode.ForkServer)]
+    public async Task HostKilled_EveryWorkerDiesWithinTwoSeconds(string mode, PythonStartMode startMode)
     {
         Assert.Equal(0, Prctl(PrSetChildSubreaper, 1, 0, 0, 0));
         var info = new ProcessStartInfo(Environment.ProcessPath ?? "dotnet")
@@ -30,6 +35,7 @@ public sealed partial class OrphanTests : ReliabilityTestBase
         info.ArgumentList.Add(PythonPath);
         info.ArgumentList.Add("3");
         info.ArgumentList.Add(mode);
+        info.ArgumentList.Add(startMode.ToString());
         using var host = Process.Start(info)!;
         var pids = new List<int>();
         try
@@ -44,6 +50,14 @@ public sealed partial class OrphanTests : ReliabilityTestBase
             }
 
             Assert.Equal(3, pids.Count);
+            if (startMode == PythonStartMode.ForkServer)
+            {
+                // Forked: the workers' parent is the pool's one template, which must die with the host as well.
+                var templates = pids.Select(p => ProcFs.ParentOf(p) ?? 0).Distinct().ToList();
+                Assert.True(templates is [var template] && template != host.Id && template != 0, "forked by one template: " + string.Join(", ", templates));
+                pids.Add(templates[0]);
+            }
+
             Assert.All(pids, pid => Assert.True(ProcessExists(pid), $"worker {pid} runs before the host dies"));
 
             host.Kill(); // SIGKILL, to the host alone

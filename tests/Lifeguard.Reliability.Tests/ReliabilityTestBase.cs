@@ -36,11 +36,12 @@ public abstract partial class ReliabilityTestBase
     /// short call timeout and grace, retries for idempotent calls, and a restart intensity that tolerates hundreds of
     /// deaths a minute (the default would put the pool into backoff, which is what it is for in production).
     /// </summary>
-    protected static PythonPoolOptions StormOptions(string name, int size, int maxOverflow, ILoggerFactory loggerFactory)
+    protected static PythonPoolOptions StormOptions(string name, int size, int maxOverflow, ILoggerFactory loggerFactory, PythonStartMode mode = PythonStartMode.Spawn)
     {
         var options = new PythonPoolOptions
         {
             Name = name,
+            StartMode = mode,
             Size = size,
             MaxOverflow = maxOverflow,
             CallTimeout = TimeSpan.FromSeconds(1),
@@ -86,12 +87,12 @@ public abstract partial class ReliabilityTestBase
         return false;
     }
 
-    /// <summary>Asserts that none of <paramref name="seen"/>, and no child of this process, still runs a worker.</summary>
+    /// <summary>Asserts that none of <paramref name="seen"/>, and no child of this process, still runs a worker or a fork server's template.</summary>
     protected static async Task AssertNoWorkerLeftAsync(IReadOnlyCollection<int> seen)
     {
         var deadline = Stopwatch.StartNew();
         List<int> left;
-        while ((left = [.. seen.Where(FaultInjector.IsOurWorker), .. ChildProcesses().Where(FaultInjector.IsOurWorker)]).Count > 0
+        while ((left = [.. seen.Where(FaultInjector.IsOurWorker), .. ChildProcesses().Where(p => FaultInjector.IsOurWorker(p) || FaultInjector.IsTemplate(p))]).Count > 0
             && deadline.Elapsed < TimeSpan.FromSeconds(10))
         {
             await Task.Delay(20);

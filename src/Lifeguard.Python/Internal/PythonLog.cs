@@ -20,6 +20,24 @@ internal static partial class PythonLog
     [LoggerMessage(2003, LogLevel.Warning, "Python worker {Pid} did not stop {Function} within the grace period and was killed.")]
     public static partial void KilledAfterInterrupt(ILogger logger, int pid, string function);
 
+    [LoggerMessage(2010, LogLevel.Debug, "The fork server of pool '{Pool}' is ready: template {Pid}.")]
+    public static partial void ForkServerReady(ILogger logger, string pool, int pid);
+
+    [LoggerMessage(2011, LogLevel.Warning, "Pool '{Pool}' spawns its workers instead of forking them: {ThreadCount} threads run in the fork server's template after importing {Modules}, and forking a process with threads can deadlock its children. Start the threads in InitFunction instead, which runs in each worker after the fork.")]
+    public static partial void ForkServerThreads(ILogger logger, string pool, int threadCount, string modules);
+
+    [LoggerMessage(2012, LogLevel.Warning, "The fork server of pool '{Pool}' could not start; workers are spawned until it is back (retried in {Delay}): {Reason}")]
+    public static partial void ForkServerFailed(ILogger logger, string pool, TimeSpan delay, string reason);
+
+    [LoggerMessage(2013, LogLevel.Warning, "The fork server of pool '{Pool}' (template {Pid}) exited (exit code {ExitCode}); its workers die with it, and workers are spawned until it is back (restarted in {Delay}).")]
+    public static partial void ForkServerDied(ILogger logger, string pool, int pid, int exitCode, TimeSpan delay);
+
+    [LoggerMessage(2014, LogLevel.Warning, "The fork server of pool '{Pool}' (template {Pid}) did not fork a worker within {Timeout}; it is killed and restarted, and this worker is spawned.")]
+    public static partial void ForkServerHung(ILogger logger, string pool, int pid, TimeSpan timeout);
+
+    [LoggerMessage(2015, LogLevel.Information, "The fork server of pool '{Pool}' did not fork a worker ({Reason}); this worker is spawned.")]
+    public static partial void ForkFailed(ILogger logger, string pool, string reason);
+
     [LoggerMessage(2100, LogLevel.Debug, "Python worker {Pid}: {Function} was interrupted ({Reason}).")]
     public static partial void CallInterrupted(ILogger logger, int pid, string function, string reason);
 

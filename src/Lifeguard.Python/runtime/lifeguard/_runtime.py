@@ -65,12 +65,7 @@ def _configure(channel, config, host_pid):
     channel.named_floats = bool(config.get("namedFloats", False))
     allowed = config.get("allowModules")
     _calls.allowed = frozenset(allowed) if allowed is not None else None
-    for path in reversed(config.get("paths") or []):
-        if path not in sys.path:
-            sys.path.insert(0, path)
-    for path in config.get("appendPaths") or []:
-        if path not in sys.path:
-            sys.path.append(path)
+    _set_paths(config)
     for name, path in config.get("files") or []:
         _load_file(name, path)
     for module in config.get("preload") or []:
@@ -91,8 +86,20 @@ def _configure(channel, config, host_pid):
     }
 
 
+def _set_paths(config):
+    """Puts the init frame's "paths" at the front of sys.path and its "appendPaths" at the end, once each."""
+    for path in reversed(config.get("paths") or []):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    for path in config.get("appendPaths") or []:
+        if path not in sys.path:
+            sys.path.append(path)
+
+
 def _load_file(name, path):
     """Imports the file at path as the module name, whatever the file is called (json.py, my.mod.py)."""
+    if state.preloaded_files.get(name) == path and name in sys.modules:
+        return  # a forked worker: its template loaded this file before the fork
     if name in sys.modules:
         raise ImportError("cannot load %s as module %r: a module of that name is already imported" % (path, name), name=name)
     spec = importlib.util.spec_from_file_location(name, path)

@@ -27,6 +27,7 @@ class _State:
         self.next_callback_id = 1
         self.spans = None  # the call's span collector, when the host asked for spans
         self.host_features = frozenset()
+        self.preloaded_files = {}  # module name -> path, for the files a fork server's template loaded already
 
 
 state = _State()
