@@ -148,6 +148,7 @@ public sealed partial class PythonWorker
         int protocol;
         bool spans = false;
         bool streams = false;
+        bool shared = false;
         try
         {
             using var document = JsonDocument.Parse(hello.Json);
@@ -163,6 +164,7 @@ public sealed partial class PythonWorker
                     string name = feature.GetString() ?? throw new InvalidOperationException("a feature is null.");
                     spans |= name == "spans";
                     streams |= name == "streams";
+                    shared |= name == "shm";
                 }
             }
         }
@@ -179,7 +181,14 @@ public sealed partial class PythonWorker
 
         CollectsSpans = spans && protocol >= 2;
         Streams = streams && protocol >= 2;
+        if (shared && protocol >= 2 && AsksForSharedMemory)
+        {
+            _arena = new SharedMemoryArena(_settings.SharedMemoryThreshold, _settings.MaxFrameSize);
+        }
     }
+
+    /// <summary>Whether this host offers shared memory: a threshold is set, and this system has sealed memfds.</summary>
+    private bool AsksForSharedMemory => _settings.SharedMemoryThreshold > 0 && SharedMemoryArena.IsSupported;
 
     private void WriteInit(Utf8JsonWriter json)
     {
@@ -191,7 +200,18 @@ public sealed partial class PythonWorker
         json.WriteStartArray("features");
         json.WriteStringValue("spans");
         json.WriteStringValue("streams");
-        json.WriteEndArray();
+        if (AsksForSharedMemory)
+        {
+            // Large bytes through segments the host creates (docs/protocol.md, "Shared memory"), from this size up.
+            json.WriteStringValue("shm");
+            json.WriteEndArray();
+            json.WriteNumber("shmThreshold", _settings.SharedMemoryThreshold);
+        }
+        else
+        {
+            json.WriteEndArray();
+        }
+
         json.WriteNumber("maxFrame", _settings.MaxFrameSize);
         json.WriteBoolean("namedFloats", _settings.NamedFloats);
         json.WriteStartArray("paths");
