@@ -427,7 +427,7 @@ public sealed class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTe
         return count;
     }
 
-    private static Task CallAsync(PythonPool pool, string function, string read, IReadOnlyList<object?>? args = null)
+    internal static Task CallAsync(PythonPool pool, string function, string read, IReadOnlyList<object?>? args = null)
         => (read switch
         {
             "string" => pool.CallAsync<string>(Module, function, args),
