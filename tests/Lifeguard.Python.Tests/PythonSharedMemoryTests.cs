@@ -151,6 +151,30 @@ public sealed class PythonSharedMemoryTests : PythonTestBase
         Assert.Equal(fits, await pool.CallAsync<byte[]>(Module, "echo", [fits]));
     }
 
+    [Fact]
+    public async Task RemoteCallersArguments_CannotReferenceSharedMemory_AndTheirLargeRepliesStayWhole()
+    {
+        await using var pool = await StartAsync("shm-remote");
+        await using var lease = await pool.CheckoutAsync();
+        var secret = Filled(Threshold * 2, 6, constant: true);
+        Assert.Equal(secret, await lease.Worker.CallAsync<byte[]>(Module, "echo", [secret]));
+
+        // A remote caller's arguments travel as they came: a reference of its own to slot 0 would read the last
+        // caller's bytes, so the worker refuses it and stays usable.
+        var crafted = FrameReader.Compose(FrameKind.Call, "{\"m\":\"shared\",\"f\":\"echo\",\"a\":[{\"$shm\":[0,0,16]}]}"u8, []);
+        var (module, function, args) = EncodedArguments.Read(FrameReader.ParseWhole(crafted, 64 * 1024 * 1024));
+        var refused = await Assert.ThrowsAsync<PythonException>(() => lease.Worker.PoolCallEncodedAsync(module, function, args, null, default));
+        Assert.Contains("cannot reference it ($shm)", refused.Message, StringComparison.Ordinal);
+
+        // A remote caller's large reply comes back whole, as attachments.
+        var request = FrameReader.Compose(FrameKind.Call, ("{\"m\":\"shared\",\"f\":\"make\",\"a\":[" + Threshold + ",2]}").Select(c => (byte)c).ToArray(), []);
+        (module, function, args) = EncodedArguments.Read(FrameReader.ParseWhole(request, 64 * 1024 * 1024));
+        var reply = FrameReader.ParseWhole(await lease.Worker.PoolCallEncodedAsync(module, function, args, null, default), 64 * 1024 * 1024);
+        Assert.Equal("{\"$bytes\":0}", System.Text.Encoding.UTF8.GetString(reply.Json.Span));
+        Assert.Equal(4 + Threshold, reply.Attachments.Length);
+        Assert.Equal(secret, await lease.Worker.CallAsync<byte[]>(Module, "echo", [secret]));
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(4095)]

@@ -169,6 +169,9 @@ class _Calls:
         try:
             message = channel.decode(payload, attachments)
             module, function = message["m"], message["f"]
+            if channel.handed is not None and message.get("sm") is False:
+                # A remote caller's arguments are passed on as they came: only the host names shared memory.
+                raise ValueError("a call without shared memory cannot reference it ($shm)")
             target, binder, namedtuples, views = self.resolve(module, function)
         except p.ProtocolError:
             raise
