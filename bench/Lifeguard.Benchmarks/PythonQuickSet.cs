@@ -22,12 +22,15 @@ internal sealed class PythonQuickSet : IQuickSet
     private const int BytesCallsPerSample = 15;
     private const int RoundtripCallsPerAllocationSample = 3000;
     private const int BytesCallsPerAllocationSample = 40;
+    private const int Bytes16CallsPerSample = 5;
+    private const int Bytes16CallsPerAllocationSample = 10;
     private static readonly Budget RoundtripBudget = new(WarmupRounds: 3, MaxRounds: 41, TimeSpan.FromSeconds(12));
 
     // Two fast contenders: more rounds than python.roundtrip, so that the rounds span dozens of the sampler's ticks.
     private static readonly Budget DashboardBudget = new(WarmupRounds: 3, MaxRounds: 401, TimeSpan.FromSeconds(10));
     private static readonly Budget ScalingBudget = new(WarmupRounds: 1, MaxRounds: 31, TimeSpan.FromSeconds(18));
     private static readonly Budget BytesBudget = new(WarmupRounds: 3, MaxRounds: 41, TimeSpan.FromSeconds(8));
+    private static readonly Budget Bytes16Budget = new(WarmupRounds: 2, MaxRounds: 41, TimeSpan.FromSeconds(12));
     private static readonly Budget Start4Budget = new(WarmupRounds: 1, MaxRounds: 41, TimeSpan.FromSeconds(12));
     private static readonly Budget StreamBudget = new(WarmupRounds: 2, MaxRounds: 41, TimeSpan.FromSeconds(12));
     private static readonly Budget BurstBudget = new(WarmupRounds: 1, MaxRounds: 21, TimeSpan.FromSeconds(15));
@@ -37,7 +40,7 @@ internal sealed class PythonQuickSet : IQuickSet
 
     public string Name => "python";
 
-    public string Description => "python.roundtrip, .roundtrip.dashboard, .scaling, .bytes1mib, .start4, .start4.fork, .replace, .burst, .stream and .generated vs pipe, stdlib-pool, pythonnet, no-dashboard, bare-interpreter, spawn, no-overflow, calls and by-name baselines";
+    public string Description => "python.roundtrip, .roundtrip.dashboard, .scaling, .bytes1mib, .bytes16mib, .start4, .start4.fork, .replace, .burst, .stream and .generated vs pipe, stdlib-pool, pythonnet, no-dashboard, bare-interpreter, spawn, no-overflow, calls and by-name baselines";
 
     /// <summary>Only the start scenarios can be picked (<c>quick python python.replace,python.start4.fork</c>); any other name runs the whole set.</summary>
     public async Task<int> RunAsync(TextWriter output, IReadOnlySet<string> only)
@@ -86,7 +89,10 @@ internal sealed class PythonQuickSet : IQuickSet
         var roundtrip = await RunRoundtripAsync(embedded);
         var (dashboard, watched) = await RunDashboardAsync();
         var (scaling, iterations) = await RunScalingAsync(embedded);
-        var bytes = await RunBytesAsync();
+        var bytes = await RunBytesAsync(
+            new PythonBytes1MiBBenchmarks(), PythonBytes1MiBBenchmarks.Name, BytesBudget, BytesCallsPerSample, BytesCallsPerAllocationSample, copying: false);
+        var bytes16 = await RunBytesAsync(
+            new PythonBytes16MiBBenchmarks(), PythonBytes16MiBBenchmarks.Name, Bytes16Budget, Bytes16CallsPerSample, Bytes16CallsPerAllocationSample, copying: true);
         var start4 = await RunStart4Async();
         var start4Fork = await RunStart4ForkAsync();
         var replace = await RunReplaceAsync();
@@ -95,7 +101,7 @@ internal sealed class PythonQuickSet : IQuickSet
         var generated = await RunGeneratedAsync();
         total.Stop();
 
-        Scenario[] scenarios = [roundtrip, dashboard, scaling, bytes, start4, start4Fork, replace, burst, stream, generated];
+        Scenario[] scenarios = [roundtrip, dashboard, scaling, bytes, bytes16, start4, start4Fork, replace, burst, stream, generated];
         await output.WriteLineAsync(Invariant(
             $"quick python: {Environment.ProcessorCount} cores, {total.Elapsed.TotalSeconds:F1} s, medians of interleaved rounds; load average {loadBefore} before, {LoadAverage()} after"));
         await output.WriteLineAsync(Invariant($"interpreter: {await PythonBench.InterpreterAsync()}"));
@@ -119,6 +125,8 @@ internal sealed class PythonQuickSet : IQuickSet
         }
         await output.WriteLineAsync(Invariant(
             $"{PythonBytes1MiBBenchmarks.Name}: per echo of 1 MiB, median of {BytesCallsPerSample} per round."));
+        await output.WriteLineAsync(Invariant(
+            $"{PythonBytes16MiBBenchmarks.Name}: per echo of 16 MiB, median of {Bytes16CallsPerSample} per round; lifeguard = echo_view (a memoryview in, the same view out), echo-bytes = echo (bytes in, bytes out)."));
         await WriteStartNotesAsync(output);
         await output.WriteLineAsync(Invariant(
             $"{PythonBurstBenchmarks.Name}: per call, {PythonBurstBenchmarks.Calls} calls of square(7) from {PythonBurstBenchmarks.Callers} callers on a fresh pool, one burst per round; lifeguard = Size 2 + MaxOverflow 1, no-overflow = Size 2."));
@@ -230,18 +238,27 @@ internal sealed class PythonQuickSet : IQuickSet
         }
     }
 
-    private static async Task<Scenario> RunBytesAsync()
+    /// <summary>
+    /// A bytes echo against <c>raw-pipe</c>; with <paramref name="copying"/>, also <c>echo-bytes</c>, the echo through
+    /// a function that takes bytes.
+    /// </summary>
+    private static async Task<Scenario> RunBytesAsync(PythonBytesEcho bench, string name, Budget budget, int calls, int allocationCalls, bool copying)
     {
-        var bench = new PythonBytes1MiBBenchmarks();
         try
         {
             await bench.SetupAsync();
-            var scenario = await InterleaveAsync(
-                PythonBytes1MiBBenchmarks.Name,
-                BytesBudget,
-                new Competitor(Subject, () => bench.MedianNsAsync(lifeguard: true, BytesCallsPerSample)),
-                new Competitor("raw-pipe", () => bench.MedianNsAsync(lifeguard: false, BytesCallsPerSample)));
-            await MeasureBytesAsync(scenario, "raw-pipe", lifeguard => bench.BytesPerCallAsync(lifeguard, BytesCallsPerAllocationSample));
+            List<Competitor> competitors =
+            [
+                new(Subject, () => bench.MedianNsAsync(lifeguard: true, calls)),
+                new("raw-pipe", () => bench.MedianNsAsync(lifeguard: false, calls)),
+            ];
+            if (copying)
+            {
+                competitors.Add(new("echo-bytes", () => bench.MedianCopyingNsAsync(calls)));
+            }
+
+            var scenario = await InterleaveAsync(name, budget, [.. competitors]);
+            await MeasureBytesAsync(scenario, "raw-pipe", lifeguard => bench.BytesPerCallAsync(lifeguard, allocationCalls));
             return scenario;
         }
         finally

@@ -100,6 +100,15 @@ public sealed class PythonPoolOptions : PoolOptions
     public int MaxFrameSize { get; set; } = 64 * 1024 * 1024;
 
     /// <summary>
+    /// The size from which a <c>byte[]</c> or <c>ReadOnlyMemory&lt;byte&gt;</c> argument, and a Python <c>bytes</c>,
+    /// <c>bytearray</c> or <c>memoryview</c> result, travels through shared memory instead of the pipe (Linux; a
+    /// sealed <c>memfd</c> segment the host creates and reuses per worker: docs/python.md, "Large bytes"). A call's
+    /// frame and its shared bytes together stay within <see cref="MaxFrameSize"/>. Default 1 MiB; 0 turns shared
+    /// memory off; otherwise from 4 KiB to 1 GiB.
+    /// </summary>
+    public int SharedMemoryThreshold { get; set; } = 1024 * 1024;
+
+    /// <summary>
     /// How arguments and results are (de)serialised. Default <see langword="null"/>: Python's naming and strict
     /// binding — members as snake_case keys (<see cref="JsonNamingPolicy.SnakeCaseLower"/>, matched exactly) both
     /// ways, dictionary keys and keyword argument names as given, and a result missing a constructor parameter or a
@@ -194,6 +203,11 @@ public sealed class PythonPoolOptions : PoolOptions
         if (MaxFrameSize is < 4096 or > 1024 * 1024 * 1024)
         {
             errors.Add($"MaxFrameSize must be from 4096 to 1073741824 bytes (was {MaxFrameSize}).");
+        }
+
+        if (SharedMemoryThreshold is not 0 and (< 4096 or > 1024 * 1024 * 1024))
+        {
+            errors.Add($"SharedMemoryThreshold must be 0 (off) or from 4096 to 1073741824 bytes (was {SharedMemoryThreshold}).");
         }
 
         if (MaxRetries < 0)

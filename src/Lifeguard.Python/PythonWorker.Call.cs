@@ -211,7 +211,7 @@ public sealed partial class PythonWorker
 
             ulong id = ++_lastCallId;
             _trace = trace;
-            _codec.WriteCall(_writer, module, function, args, kwargs, spans: trace is not null);
+            _codec.WriteCall(_writer, module, function, args, kwargs, spans: trace is not null, shared: _arena);
             Volatile.Write(ref _current, new CurrentCall(name, _settings.Time.GetTimestamp()));
             // One timeout source per worker, re-armed per call and reset after it (a new timer per call measured
             // ~0.3 µs and 350 B); a linked source only when the caller's token can fire at all.
@@ -228,13 +228,25 @@ public sealed partial class PythonWorker
                 // needs no interrupt and stays as it was.
                 token.ThrowIfCancellationRequested();
                 sent = true;
+                bool namesSegment = _writer.Preamble is not null;
                 await SendWholeAsync(FrameKind.Call, id, token).ConfigureAwait(false);
+                if (namesSegment)
+                {
+                    _arena!.MarkSent();
+                }
+
                 while (true)
                 {
                     var frame = await _reader.ReadAsync(token).ConfigureAwait(false) ?? throw await CrashedAsync(null).ConfigureAwait(false);
                     if (frame.Kind == FrameKind.Callback)
                     {
                         await AnswerCallbackAsync(frame, token).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    if (frame.Kind is FrameKind.SegmentRequest or FrameKind.SegmentRetire && frame.Id == id && _arena is not null)
+                    {
+                        await OnSegmentFrameAsync(frame).ConfigureAwait(false);
                         continue;
                     }
 
@@ -298,9 +310,39 @@ public sealed partial class PythonWorker
         finally
         {
             _trace = null;
+            _arena?.EndCall();
             Volatile.Write(ref _current, null);
             EndCall();
         }
+    }
+
+    /// <summary>
+    /// A worker's request for room for its reply's shared bytes (answered at once with slot 1's segment), or its word
+    /// that Python code kept a view of slot 0 (dropped when the call ends). Not cancellable: the answer is a few
+    /// bytes to a worker that waits for them.
+    /// </summary>
+    /// <exception cref="PythonProtocolException">Not such a frame (no pool named: the call loop adds it).</exception>
+    private async ValueTask OnSegmentFrameAsync(Frame frame)
+    {
+        long value;
+        try
+        {
+            using var document = JsonDocument.Parse(frame.Json);
+            value = document.RootElement.GetProperty(frame.Kind == FrameKind.SegmentRequest ? "size" : "slot").GetInt64();
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or KeyNotFoundException or FormatException)
+        {
+            throw new PythonProtocolException(
+                $"The worker sent a {frame.Kind} frame that is not {(frame.Kind == FrameKind.SegmentRequest ? "{\"size\": n}" : "{\"slot\": 0}")} ({e.Message}).", null, e);
+        }
+
+        if (frame.Kind == FrameKind.SegmentRetire)
+        {
+            _arena!.Retire(value is >= int.MinValue and <= int.MaxValue ? (int)value : -1);
+            return;
+        }
+
+        await _writer.WriteWholeAsync(_arena!.Grant(value), CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>With <see cref="PythonPoolOptions.AllowedModules"/>, refuses a module not in it, or a name that is not public.</summary>
@@ -453,7 +495,7 @@ public sealed partial class PythonWorker
     {
         try
         {
-            return _codec.ReadResult(frame, state, readResult, name);
+            return _codec.ReadResult(frame, state, readResult, name, _arena);
         }
         catch (MalformedReplyException e)
         {

@@ -65,6 +65,22 @@ public sealed partial class PythonWorker
                     continue; // an item of the interrupted stream, yielded before the interrupt
                 }
 
+                if (frame.Value.Id == id && frame.Value.Kind is FrameKind.SegmentRequest or FrameKind.SegmentRetire && _arena is not null)
+                {
+                    // The call was writing its reply when the interrupt came: it gets its room, and its reply follows.
+                    try
+                    {
+                        await OnSegmentFrameAsync(frame.Value).ConfigureAwait(false);
+                    }
+                    catch (PythonProtocolException e)
+                    {
+                        _ = Violation(e.Message, e);
+                        return true;
+                    }
+
+                    continue;
+                }
+
                 _ = Violation($"expected the reply to interrupted call {id}, got a {frame.Value.Kind} frame with id {frame.Value.Id}");
                 return true;
             }

@@ -162,6 +162,7 @@ public sealed partial class PythonWorker
         int protocol;
         bool spans = false;
         bool streams = false;
+        bool shared = false;
         try
         {
             using var document = JsonDocument.Parse(hello.Json);
@@ -177,6 +178,7 @@ public sealed partial class PythonWorker
                     string name = feature.GetString() ?? throw new InvalidOperationException("a feature is null.");
                     spans |= name == "spans";
                     streams |= name == "streams";
+                    shared |= name == "shm";
                 }
             }
         }
@@ -193,6 +195,10 @@ public sealed partial class PythonWorker
 
         CollectsSpans = spans && protocol >= 2;
         Streams = streams && protocol >= 2;
+        if (shared && protocol >= 2 && AsksForSharedMemory(_settings))
+        {
+            _arena = new SharedMemoryArena(_settings.SharedMemoryThreshold, _settings.MaxFrameSize);
+        }
     }
 
     /// <summary>The init frame's JSON object, for a fork server's template (which imports what it names).</summary>
@@ -207,6 +213,9 @@ public sealed partial class PythonWorker
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
+    /// <summary>Whether a host with these settings offers shared memory: a threshold is set, and this system has sealed memfds.</summary>
+    private static bool AsksForSharedMemory(PythonWorkerSettings settings) => settings.SharedMemoryThreshold > 0 && SharedMemoryArena.IsSupported;
+
     private static void WriteInit(Utf8JsonWriter json, PythonWorkerSettings settings)
     {
         json.WriteStartObject();
@@ -217,7 +226,22 @@ public sealed partial class PythonWorker
         json.WriteStartArray("features");
         json.WriteStringValue("spans");
         json.WriteStringValue("streams");
-        json.WriteEndArray();
+        if (AsksForSharedMemory(settings))
+        {
+            // Large bytes through segments the host creates (docs/protocol.md, "Shared memory"), from this size up.
+            json.WriteStringValue("shm");
+            json.WriteEndArray();
+            json.WriteNumber("shmThreshold", settings.SharedMemoryThreshold);
+
+            // The process whose descriptors hold the segments: this one, which a forked worker (the fork server's
+            // child) cannot learn from its parent.
+            json.WriteNumber("shmPid", Environment.ProcessId);
+        }
+        else
+        {
+            json.WriteEndArray();
+        }
+
         json.WriteNumber("maxFrame", settings.MaxFrameSize);
         json.WriteBoolean("namedFloats", settings.NamedFloats);
         json.WriteStartArray("paths");

@@ -70,6 +70,7 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     private long _memoryCheckedAt;
     private CancellationTokenSource? _callTimeout;
     private CancellationTokenSource? _sendAbort;
+    private SharedMemoryArena? _arena;
 
     private PythonWorker(PythonWorkerSettings settings, WorkerProcess process, WorkerContext? context)
     {
@@ -190,15 +191,22 @@ public sealed partial class PythonWorker : IWorkerStatusProvider, IAsyncDisposab
     }
 
     /// <summary>
-    /// Releases what calls use (the reader's pooled buffer, the timeout and send-abort sources). Called once: by
+    /// Releases what calls use (the reader's pooled buffer, the shared memory, the timeout and send-abort sources). Called once: by
     /// <see cref="DisposeAsync"/> when it found no call in progress, else by that call as it ends (the lifecycle, top of this file).
     /// </summary>
     private void ReleaseCallResources()
     {
         _reader.Dispose();
+        _arena?.Dispose();
         _callTimeout?.Dispose();
         _sendAbort?.Dispose();
     }
+
+    /// <summary>Whether large bytes go through shared memory with this worker (both sides offered it).</summary>
+    internal bool UsesSharedMemory => _arena is not null;
+
+    /// <summary>The shared-memory segments this worker has mapped now (0 to 2), for tests.</summary>
+    internal int SharedSegments => _arena?.Segments ?? 0;
 
     /// <summary>Whether the pool stopped this worker (Stopped or StoppedCalling): an intended stop, not a death.</summary>
     private bool StoppedByPool => _state is Lifecycle.Stopped or Lifecycle.StoppedCalling;

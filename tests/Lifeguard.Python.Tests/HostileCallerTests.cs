@@ -360,7 +360,8 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Pytho
     [Fact]
     public async Task Cancel_WhileSending_FrameFinishedThenInterrupted_WorkerKept()
     {
-        await using var pool = await StartAsync("cancel-sending");
+        // Through the pipe, not shared memory: the test needs a write that blocks.
+        await using var pool = await StartAsync("cancel-sending", o => o.SharedMemoryThreshold = 0);
         int pid = await PidAsync(pool);
         using var cts = new CancellationTokenSource();
         Task<int> call;
@@ -386,7 +387,11 @@ public sealed partial class HostileCallerTests(ITestOutputHelper output) : Pytho
     [Fact]
     public async Task Cancel_WhileSendingToAWorkerThatTakesNothing_KilledAfterTheGracePeriodAndReplaced()
     {
-        await using var pool = await StartAsync("cancel-sending-stuck", o => o.CancelGracePeriod = TimeSpan.FromMilliseconds(300));
+        await using var pool = await StartAsync("cancel-sending-stuck", o =>
+        {
+            o.CancelGracePeriod = TimeSpan.FromMilliseconds(300);
+            o.SharedMemoryThreshold = 0; // through the pipe: the test needs a write that blocks
+        });
         int pid = await PidAsync(pool);
         using var cts = new CancellationTokenSource();
 

@@ -432,7 +432,7 @@ public class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTestBase
         return count;
     }
 
-    private static Task CallAsync(PythonPool pool, string function, string read, IReadOnlyList<object?>? args = null)
+    internal static Task CallAsync(PythonPool pool, string function, string read, IReadOnlyList<object?>? args = null)
         => (read switch
         {
             "string" => pool.CallAsync<string>(Module, function, args),

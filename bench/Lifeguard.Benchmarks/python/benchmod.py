@@ -13,6 +13,11 @@ def echo(data):
     return data
 
 
+def echo_view(data: memoryview) -> memoryview:
+    """python.bytes16mib: returns its argument, a view of the call's shared memory, unchanged and uncopied."""
+    return data
+
+
 def burn(n):
     """python.scaling: pure-Python CPU work, about 2 ms for the n that calibrate() returns. Returns a small int."""
     total = 0

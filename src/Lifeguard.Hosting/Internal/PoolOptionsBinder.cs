@@ -79,6 +79,7 @@ internal static class PoolOptionsBinder
             case "CALLTIMEOUT": o.CallTimeout = Time(s); break;
             case "CANCELGRACEPERIOD": o.CancelGracePeriod = Time(s); break;
             case "MAXFRAMESIZE": o.MaxFrameSize = Int(s); break;
+            case "SHAREDMEMORYTHRESHOLD": o.SharedMemoryThreshold = Int(s); break;
             case "ALLOWNAMEDFLOATINGPOINTLITERALS": o.AllowNamedFloatingPointLiterals = Parse(s, bool.Parse); break;
             case "ALLOWEDMODULES": AddAll(s, o.AllowedModules ??= new HashSet<string>(StringComparer.Ordinal)); break;
             case "MAXRETRIES": o.MaxRetries = Int(s); break;

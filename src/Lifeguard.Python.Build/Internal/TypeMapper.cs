@@ -92,7 +92,7 @@ internal sealed class TypeMapper(RecordPlanner records, List<BindingDiagnostic> 
                 return CsType.Double;
             case "builtins.bool":
                 return CsType.Bool;
-            case "builtins.bytes" or "builtins.bytearray":
+            case "builtins.bytes" or "builtins.bytearray" or "builtins.memoryview":
                 return CsType.Bytes;
             case "datetime.datetime":
                 return CsType.DateTime;

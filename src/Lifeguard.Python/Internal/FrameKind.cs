@@ -31,6 +31,18 @@ internal enum FrameKind : byte
     /// <summary>Span data from Python, sent before the reply to a call that asked for it (kinds 32–47: spans).</summary>
     Spans = 32,
 
+    /// <summary>
+    /// The host names a shared-memory segment for a slot: <c>{"slot": s, "size": n, "fd": d?}</c>, before the call that
+    /// uses it or in answer to a request (kinds 48–63: shared-memory payloads).
+    /// </summary>
+    Segment = 48,
+
+    /// <summary>The worker asks for room for a reply's shared bytes: <c>{"size": n}</c>, with the call's id.</summary>
+    SegmentRequest = 49,
+
+    /// <summary>The worker says Python code kept a view of a segment past its call: <c>{"slot": 0}</c>, with the call's id.</summary>
+    SegmentRetire = 50,
+
     /// <summary>The first kind of the remote-pool envelopes (80–95), which travel between a remote pool's callers and hosts only, never on a worker's pipe.</summary>
     RemoteFirst = 80,
 

@@ -36,6 +36,7 @@ internal sealed class FrameWriter(Stream stream, int maxFrameSize)
         }
 
         _attachments.Clear();
+        Preamble = null;
         _buffer.Advance(HeaderSize);
         if (_json is null)
         {
@@ -51,6 +52,34 @@ internal sealed class FrameWriter(Stream stream, int maxFrameSize)
 
     /// <summary>The maximum frame size, length prefix included.</summary>
     public int MaxFrameSize => maxFrameSize;
+
+    /// <summary>The size of the frame begun, as far as it was written: header, JSON and attachments.</summary>
+    public long PendingBytes
+    {
+        get
+        {
+            long total = _buffer.WrittenCount;
+            foreach (var attachment in _attachments)
+            {
+                total += 4 + attachment.Length;
+            }
+
+            return total;
+        }
+    }
+
+    /// <summary>
+    /// A whole frame written just before the next frame sent, in the same write (a shared-memory segment the worker
+    /// must read about before the call that uses it); cleared by <see cref="Begin"/> and once written.
+    /// </summary>
+    public byte[]? Preamble { get; set; }
+
+    /// <summary>Writes a whole frame given as bytes (a shared-memory segment frame), outside the frame being built.</summary>
+    public async ValueTask WriteWholeAsync(byte[] frame, CancellationToken cancellationToken)
+    {
+        await stream.WriteAsync(frame, cancellationToken).ConfigureAwait(false);
+        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Finishes the frame begun with <see cref="Begin"/> and writes it.</summary>
     /// <exception cref="FrameTooLargeException">The frame would exceed the maximum frame size; nothing is written.</exception>
@@ -86,6 +115,12 @@ internal sealed class FrameWriter(Stream stream, int maxFrameSize)
         BinaryPrimitives.WriteUInt32BigEndian(header[13..], (uint)jsonLength);
         try
         {
+            if (Preamble is { } preamble)
+            {
+                Preamble = null;
+                await stream.WriteAsync(preamble, cancellationToken).ConfigureAwait(false);
+            }
+
             await stream.WriteAsync(head, cancellationToken).ConfigureAwait(false);
             for (int i = 0; i < _attachments.Count; i++)
             {

@@ -44,15 +44,21 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
         IReadOnlyList<object?>? args,
         IReadOnlyDictionary<string, object?>? kwargs,
         bool spans,
-        int streamWindow = 0)
+        int streamWindow = 0,
+        SharedMemoryArena? shared = null)
     {
         var frame = writer.Begin();
         int position = -1;
         string? keyword = null;
         object? value = null;
+
+        // A call's large bytes go through shared memory; a stream's and a remote caller's stay attachments (the
+        // remote caller's reply too: it travels on as one frame, so the worker is told to keep it whole).
+        bool remote = args is EncodedArguments;
+        var viaShared = remote || streamWindow > 0 ? null : shared;
         try
         {
-            using (PythonJson.BeginWrite(writer.Attachments))
+            using (PythonJson.BeginWrite(writer.Attachments, viaShared))
             {
                 frame.WriteStartObject();
                 frame.WriteString("m"u8, module);
@@ -119,9 +125,16 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
                     frame.WriteNumber("st"u8, streamWindow);
                 }
 
+                if (remote && shared is not null)
+                {
+                    frame.WriteBoolean("sm"u8, false);
+                }
+
                 frame.WriteEndObject();
                 frame.Flush();
             }
+
+            writer.Preamble = viaShared?.Commit(writer.PendingBytes);
         }
         catch (FrameTooLargeException)
         {
@@ -168,11 +181,12 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
     /// Well-formed JSON that does not bind to <typeparamref name="T"/>, or a result type that refused the value; the
     /// reply was read whole, so the worker is fine.
     /// </exception>
-    public T ReadResult<T, TState>(Frame frame, TState state, Func<Frame, TState, T> readResult, string name)
+    public T ReadResult<T, TState>(Frame frame, TState state, Func<Frame, TState, T> readResult, string name, SharedMemoryArena? shared = null)
     {
         try
         {
-            using (PythonJson.BeginRead(frame.Attachments))
+            shared?.BeginRead(FrameBytes(frame));
+            using (PythonJson.BeginRead(frame.Attachments, shared))
             {
                 return readResult(frame, state);
             }
@@ -212,8 +226,13 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
         _ = reader.Read();
 
         // A reference with no attachment at all is as much a violation as one past the last: both are resolved.
-        return frame.Attachments.IsEmpty && frame.Json.Span.IndexOf("\"$bytes\""u8) < 0 ? element : InlineBytes(element);
+        return frame.Attachments.IsEmpty && frame.Json.Span.IndexOf("\"$bytes\""u8) < 0 && frame.Json.Span.IndexOf("\"$shm\""u8) < 0
+            ? element
+            : InlineBytes(element);
     }
+
+    /// <summary>The size of a frame as read, its length prefix included.</summary>
+    public static long FrameBytes(Frame frame) => 17 + frame.Json.Length + frame.Attachments.Length;
 
     /// <summary>Reads an error frame: <c>{"type": string, "message": string, "kind"?: string, "traceback"?: string}</c>.</summary>
     /// <exception cref="PythonProtocolException">Not that object (no pool named: the caller adds it).</exception>
@@ -355,6 +374,11 @@ internal sealed class PythonCallCodec(JsonSerializerOptions json, string poolNam
             {
                 case JsonObject obj when obj.Count == 1 && obj["$bytes"] is JsonValue index && index.TryGetValue<int>(out int i):
                     return JsonValue.Create(Convert.ToBase64String(PythonJson.Attachment(i)));
+                case JsonObject obj when obj.Count == 1 && obj["$shm"] is JsonArray { Count: 3 } reference
+                    && reference[0] is JsonValue slot && slot.TryGetValue<long>(out long s)
+                    && reference[1] is JsonValue offset && offset.TryGetValue<long>(out long o)
+                    && reference[2] is JsonValue length && length.TryGetValue<long>(out long l):
+                    return JsonValue.Create(Convert.ToBase64String(PythonJson.Shared(s, o, l)));
                 case JsonObject obj:
                     foreach (var key in obj.Select(p => p.Key).ToList())
                     {

@@ -24,6 +24,12 @@ internal static class PythonJson
     [ThreadStatic]
     private static List<(int Offset, int Length)>? _threadReadIndex;
 
+    [ThreadStatic]
+    private static SharedMemoryArena? _threadWritingShared;
+
+    [ThreadStatic]
+    private static SharedMemoryArena? _threadReadingShared;
+
     /// <summary>
     /// The options of a pool: a copy of the user's, taken as given (their naming, their strictness), or else the
     /// defaults: Python's snake_case keys for .NET's PascalCase members, matched exactly, and strict binding (a
@@ -47,6 +53,7 @@ internal static class PythonJson
         options.Converters.Insert(0, new BytesConverter());
         options.Converters.Insert(1, new BigIntegerConverter());
         options.Converters.Insert(2, new TaskRefusingConverterFactory());
+        options.Converters.Insert(3, new ReadOnlyMemoryConverter());
 
         // Last: a converter of the app's own for tuples comes first and wins.
         options.Converters.Add(new ValueTupleConverterFactory());
@@ -63,18 +70,35 @@ internal static class PythonJson
         return options;
     }
 
-    public static WriteScope BeginWrite(List<ReadOnlyMemory<byte>> attachments)
+    /// <summary>
+    /// Bytes written inside the scope become attachments, or, from <paramref name="shared"/>'s threshold up, references
+    /// to what it stages for slot 0 (<c>{"$shm": [0, offset, length]}</c>).
+    /// </summary>
+    public static WriteScope BeginWrite(List<ReadOnlyMemory<byte>> attachments, SharedMemoryArena? shared = null)
     {
         _threadWriting = attachments;
+        _threadWritingShared = shared;
         return default;
     }
 
-    public static ReadScope BeginRead(ReadOnlyMemory<byte> attachments)
+    /// <summary>Bytes read inside the scope come from the frame's attachments, or from <paramref name="shared"/> for <c>$shm</c> references.</summary>
+    public static ReadScope BeginRead(ReadOnlyMemory<byte> attachments, SharedMemoryArena? shared = null)
     {
         _threadReading = attachments;
         _threadReadIndex = null;
+        _threadReadingShared = shared;
         return default;
     }
+
+    /// <summary>
+    /// The bytes a <c>{"$shm": [slot, offset, length]}</c> reference of the frame being read names, copied out of this
+    /// worker's segment (inside <see cref="BeginRead"/>).
+    /// </summary>
+    /// <exception cref="PythonProtocolException">No shared memory for this frame, or a reference outside it.</exception>
+    public static byte[] Shared(long slot, long offset, long length)
+        => _threadReadingShared is { } shared
+            ? shared.Copy(slot, offset, length)
+            : throw new PythonProtocolException("A {\"$shm\": ...} reference arrived in a frame that has no shared memory.");
 
     /// <summary>
     /// Attachment <paramref name="index"/> of the frame being read (inside <see cref="BeginRead"/>). Each is read once:
@@ -125,7 +149,11 @@ internal static class PythonJson
 
     internal readonly struct WriteScope : IDisposable
     {
-        public void Dispose() => _threadWriting = null;
+        public void Dispose()
+        {
+            _threadWriting = null;
+            _threadWritingShared = null;
+        }
     }
 
     internal readonly struct ReadScope : IDisposable
@@ -134,54 +162,113 @@ internal static class PythonJson
         {
             _threadReading = default;
             _threadReadIndex = null;
+            _threadReadingShared = null;
         }
+    }
+
+    /// <summary>Reads a bytes value: JSON null, a base64 string, <c>{"$bytes": i}</c> or <c>{"$shm": [slot, offset, length]}</c>.</summary>
+    private static byte[]? ReadBytes(ref Utf8JsonReader reader)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.Null:
+                return null;
+            case JsonTokenType.String:
+                return reader.GetBytesFromBase64();
+            case JsonTokenType.StartObject:
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("$shm"u8))
+                {
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.StartArray)
+                    {
+                        throw new JsonException("Expected {\"$shm\": [slot, offset, length]} for a bytes value.");
+                    }
+
+                    reader.Read();
+                    long slot = reader.GetInt64();
+                    reader.Read();
+                    long offset = reader.GetInt64();
+                    reader.Read();
+                    long length = reader.GetInt64();
+                    reader.Read();
+                    if (reader.TokenType != JsonTokenType.EndArray || !reader.Read() || reader.TokenType != JsonTokenType.EndObject)
+                    {
+                        throw new JsonException("Expected {\"$shm\": [slot, offset, length]} for a bytes value.");
+                    }
+
+                    return Shared(slot, offset, length);
+                }
+
+                if (reader.TokenType != JsonTokenType.PropertyName || !reader.ValueTextEquals("$bytes"u8))
+                {
+                    throw new JsonException("Expected {\"$bytes\": index} for a bytes value.");
+                }
+
+                reader.Read();
+                int index = reader.GetInt32();
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.EndObject)
+                {
+                    throw new JsonException("Expected {\"$bytes\": index} for a bytes value.");
+                }
+
+                return Attachment(index);
+            default:
+                throw new JsonException($"Expected bytes, found {reader.TokenType}.");
+        }
+    }
+
+    /// <summary>
+    /// Writes a bytes value: through shared memory from the threshold up when the scope has it, else as an
+    /// attachment, else (outside a frame) as base64.
+    /// </summary>
+    private static void WriteBytes(Utf8JsonWriter writer, ReadOnlyMemory<byte> value)
+    {
+        if (_threadWritingShared is { } shared && value.Length >= shared.Threshold)
+        {
+            long offset = shared.Stage(value);
+            writer.WriteStartObject();
+            writer.WritePropertyName("$shm"u8);
+            writer.WriteStartArray();
+            writer.WriteNumberValue(SharedMemoryArena.CallSlot);
+            writer.WriteNumberValue(offset);
+            writer.WriteNumberValue(value.Length);
+            writer.WriteEndArray();
+            writer.WriteEndObject();
+        }
+        else if (_threadWriting is { } attachments)
+        {
+            attachments.Add(value);
+            writer.WriteStartObject();
+            writer.WriteNumber("$bytes"u8, attachments.Count - 1);
+            writer.WriteEndObject();
+        }
+        else
+        {
+            writer.WriteBase64StringValue(value.Span);
+        }
+    }
+
+    /// <summary><c>ReadOnlyMemory&lt;byte&gt;</c> travels as <c>byte[]</c> does (System.Text.Json's own would write base64).</summary>
+    private sealed class ReadOnlyMemoryConverter : JsonConverter<ReadOnlyMemory<byte>>
+    {
+        public override bool HandleNull => true;
+
+        public override ReadOnlyMemory<byte> Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+            => ReadBytes(ref reader);
+
+        public override void Write(Utf8JsonWriter writer, ReadOnlyMemory<byte> value, JsonSerializerOptions options)
+            => WriteBytes(writer, value);
     }
 
     private sealed class BytesConverter : JsonConverter<byte[]>
     {
         public override byte[]? Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
-        {
-            switch (reader.TokenType)
-            {
-                case JsonTokenType.Null:
-                    return null;
-                case JsonTokenType.String:
-                    return reader.GetBytesFromBase64();
-                case JsonTokenType.StartObject:
-                    reader.Read();
-                    if (reader.TokenType != JsonTokenType.PropertyName || !reader.ValueTextEquals("$bytes"u8))
-                    {
-                        throw new JsonException("Expected {\"$bytes\": index} for a bytes value.");
-                    }
-
-                    reader.Read();
-                    int index = reader.GetInt32();
-                    reader.Read();
-                    if (reader.TokenType != JsonTokenType.EndObject)
-                    {
-                        throw new JsonException("Expected {\"$bytes\": index} for a bytes value.");
-                    }
-
-                    return Attachment(index);
-                default:
-                    throw new JsonException($"Expected bytes, found {reader.TokenType}.");
-            }
-        }
+            => ReadBytes(ref reader);
 
         public override void Write(Utf8JsonWriter writer, byte[] value, JsonSerializerOptions options)
-        {
-            if (_threadWriting is { } attachments)
-            {
-                attachments.Add(value);
-                writer.WriteStartObject();
-                writer.WriteNumber("$bytes"u8, attachments.Count - 1);
-                writer.WriteEndObject();
-            }
-            else
-            {
-                writer.WriteBase64StringValue(value);
-            }
-        }
+            => WriteBytes(writer, value);
     }
 
     /// <summary>

@@ -42,6 +42,9 @@ internal sealed class PythonWorkerSettings
 
     public int MaxFrameSize { get; init; }
 
+    /// <summary>The size from which bytes travel through shared memory; 0 for never.</summary>
+    public int SharedMemoryThreshold { get; init; }
+
     public required JsonSerializerOptions Json { get; init; }
 
     public bool NamedFloats { get; init; }
@@ -85,6 +88,7 @@ internal sealed class PythonWorkerSettings
             CallTimeout = options.CallTimeout,
             CancelGracePeriod = options.CancelGracePeriod,
             MaxFrameSize = options.MaxFrameSize,
+            SharedMemoryThreshold = options.SharedMemoryThreshold,
             Json = PythonJson.CreateOptions(options.JsonSerializerOptions, options.AllowNamedFloatingPointLiterals),
             NamedFloats = options.AllowNamedFloatingPointLiterals,
             AllowedModules = options.AllowedModules?.ToFrozenSet(StringComparer.Ordinal),

@@ -189,6 +189,62 @@ class DecodeTests(unittest.TestCase):
             self.channel.decode(b"{", ())
 
 
+class SharedMemoryTests(unittest.TestCase):
+    """The worker's side of shared memory, on an anonymous map standing in for the host's segment."""
+
+    def setUp(self):
+        import mmap
+
+        self.channel = Channel.__new__(Channel)
+        self.channel.max_frame = 1 << 20
+        self.channel.named_floats = False
+        self.channel.shm_threshold = 16
+        self.channel.segments = [None, None]
+        self.map = mmap.mmap(-1, 4096)
+        self.map[:64] = bytes(range(64))
+        segment = _protocol._Segment(self.map, 4096)
+        segment.settle()
+        self.channel.segments[_protocol.CALL_SLOT] = segment
+        self.sent = []
+        self.channel.write_frame = lambda kind, frame_id, payload, attachments=(): self.sent.append((kind, frame_id, payload))
+
+    def test_a_reference_becomes_a_read_only_view_of_the_segment(self):
+        value = self.channel.decode(b'{"a":[{"$shm":[0,8,16]}]}', ())
+        view = value["a"][0]
+        self.assertIsInstance(view, memoryview)
+        self.assertTrue(view.readonly)
+        self.assertEqual(bytes(view), bytes(range(8, 24)))
+
+    def test_references_outside_the_segment_or_to_another_slot_are_refused(self):
+        for reference in (b"[0,4090,16]", b"[0,-1,4]", b"[1,0,4]", b"[2,0,4]", b"[0,0]", b'[0,0,"4"]', b"7"):
+            with self.subTest(reference=reference), self.assertRaises(ProtocolError):
+                self.channel.decode(b'{"$shm":' + reference + b"}", ())
+
+    def test_released_views_leave_the_segment_in_place_and_say_nothing(self):
+        self.channel.decode(b'{"$shm":[0,0,32]}', ())
+        self.channel.release_views(5)
+        self.assertEqual(self.sent, [])
+        self.assertIsNotNone(self.channel.segments[_protocol.CALL_SLOT])
+
+    def test_a_kept_slice_retires_the_segment_and_keeps_its_bytes(self):
+        kept = self.channel.decode(b'{"$shm":[0,0,32]}', ())[4:]
+        self.channel.release_views(5)
+        self.assertEqual(self.sent, [(_protocol.SEGMENT_RETIRE, 5, b'{"slot":0}')])
+        self.assertIsNone(self.channel.segments[_protocol.CALL_SLOT])
+        self.assertEqual(bytes(kept[:4]), bytes(range(4, 8)))
+
+    def test_a_returned_view_is_named_where_it_is_and_small_bytes_stay_attachments(self):
+        view = self.channel.decode(b'{"$shm":[0,8,16]}', ())
+        data, attachments = self.channel.encode([view, b"small"], call_id=3)
+        self.assertEqual(json.loads(data), [{"$shm": [0, 8, 16]}, {"$bytes": 0}])
+        self.assertEqual(attachments, [b"small"])
+
+    def test_a_reply_past_the_maximum_with_its_shared_bytes_is_refused(self):
+        self.channel.max_frame = 64
+        with self.assertRaisesRegex(EncodeError, "with its shared bytes"):
+            self.channel.encode(b"x" * 64, call_id=3)
+
+
 class EncodeTests(unittest.TestCase):
     def setUp(self):
         self.channel = Channel.__new__(Channel)

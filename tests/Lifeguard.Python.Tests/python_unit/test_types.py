@@ -446,7 +446,7 @@ class RuntimeTests(unittest.TestCase):
     def test_a_typed_async_call_converts_its_arguments_and_its_namedtuple_result(self):
         kind, value = self.call("later", [{"x": 1, "y": 2}], {"tree": {"name": "t"}})
         self.assertEqual((kind, value), (RESULT, {"start": "2024-01-01T00:00:00", "end": "2024-01-02T00:00:00"}))
-        function, binder, namedtuples = self.calls.cache[("typed_future", "later")]
+        function, binder, namedtuples, _ = self.calls.cache[("typed_future", "later")]
         self.assertIs(function, typed_future.later)
         self.assertIsNotNone(binder)
         self.assertTrue(namedtuples)
@@ -460,7 +460,7 @@ class RuntimeTests(unittest.TestCase):
 
     def test_a_function_without_hints_is_cached_with_nothing_to_do(self):
         self.calls.resolve("asyncio", "sleep")
-        self.assertEqual(self.calls.cache[("asyncio", "sleep")][1:], (None, False))
+        self.assertEqual(self.calls.cache[("asyncio", "sleep")][1:], (None, False, False))
 
 
 if __name__ == "__main__":

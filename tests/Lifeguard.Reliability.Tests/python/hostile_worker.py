@@ -18,6 +18,7 @@ import time
 INIT, HELLO, CALL, RESULT, ERROR, CALLBACK, CALLBACK_RESULT, CALLBACK_ERROR = range(1, 9)
 ITEM, CREDIT, STREAM_END, CLOSE = 16, 17, 18, 19
 SPANS = 32
+SEGMENT, SEGMENT_REQUEST, SEGMENT_RETIRE = 48, 49, 50
 HEAD = struct.Struct(">IBQI")  # length, kind, id, json length
 U32 = struct.Struct(">I")
 EXIT_CODE = 17  # distinctive: the tests check that a crash report carries it
@@ -110,7 +111,7 @@ HELLO_JSON = {
     "runtime": "hostile",
     "python": "%d.%d.%d" % sys.version_info[:3],
     "pid": os.getpid(),
-    "features": ["spans", "streams"],
+    "features": ["spans", "streams", "shm"],
 }
 HELLO_V1_JSON = {"protocol": 1, "runtime": "hostile-v1", "python": "%d.%d.%d" % sys.version_info[:3], "pid": os.getpid()}
 
@@ -358,6 +359,47 @@ def stream_window_then_hang(call_id, args):
     hang()
 
 
+# ---------------------------------------------------------------------- shared memory
+
+
+def request_segment(call_id, size):
+    """Asks the host for room for a reply of size shared bytes; returns its segment frame's JSON."""
+    write(frame(SEGMENT_REQUEST, call_id, json.dumps({"size": size}).encode()))
+    while True:
+        kind, _, payload = read_frame()
+        if kind == SEGMENT:
+            return json.loads(payload)
+
+
+def shm_then(make):
+    """A case that asks for a segment, then writes make(call_id, segment)."""
+    return lambda call_id, args: write(make(call_id, request_segment(call_id, 1000)))
+
+
+def shm_truncate(call_id, args):
+    """Opens the segment the host granted through /proc, tries to shrink and grow it, writes into it, and replies with
+    what the kernel said and a reference to what it wrote."""
+    segment = request_segment(call_id, 1000)
+    fd = os.open("/proc/%d/fd/%d" % (os.getppid(), segment["fd"]), os.O_RDWR)
+    outcome = []
+    for size in (0, segment["size"] * 2):
+        try:
+            os.ftruncate(fd, size)
+            outcome.append("resized")
+        except OSError as error:
+            outcome.append(errno_name(error.errno))
+    os.pwrite(fd, b"abc", 0)
+    os.close(fd)
+    outcome.append({"$shm": [1, 0, 3]})
+    write(result(call_id, outcome))
+
+
+def errno_name(number):
+    import errno
+
+    return errno.errorcode.get(number, str(number))
+
+
 def call_json(call_id, args):
     """Returns the JSON of the call frame as the host sent it."""
     write(result(call_id, last_call_json))
@@ -441,6 +483,19 @@ CALLS = {
     "spans_extreme_times": spans_then_ok(spans_extreme_times),
     "spans_wrong_id": reply_bytes(lambda call_id: frame(SPANS, call_id + 1000, b'{"spans":[]}') + result(call_id, "ok")),
     "call_json": call_json,
+    # Shared memory: the host maps only segments it made, sealed, at most MaxFrameSize, and reads only inside them.
+    "shm_request_huge": reply_bytes(lambda call_id: frame(SEGMENT_REQUEST, call_id, json.dumps({"size": MAX_FRAME + 1}).encode())),
+    "shm_request_zero": reply_bytes(lambda call_id: frame(SEGMENT_REQUEST, call_id, b'{"size": 0}')),
+    "shm_request_malformed": reply_bytes(lambda call_id: frame(SEGMENT_REQUEST, call_id, b'{"size": "all"}')),
+    "shm_request_twice": shm_then(lambda call_id, segment: frame(SEGMENT_REQUEST, call_id, b'{"size": 1000}')),
+    "shm_unowned": reply_bytes(lambda call_id: result(call_id, {"$shm": [1, 0, 10]})),
+    "shm_other_slot": shm_then(lambda call_id, segment: result(call_id, {"$shm": [7, 0, 10]})),
+    "shm_overrun": shm_then(lambda call_id, segment: result(call_id, {"$shm": [1, 1, segment["size"]]})),
+    "shm_negative": shm_then(lambda call_id, segment: result(call_id, {"$shm": [1, -1, 10]})),
+    "shm_repeated": shm_then(lambda call_id, segment: result(call_id, [{"$shm": [1, 0, segment["size"]]}] * 3)),
+    "shm_retire_reply_slot": reply_bytes(lambda call_id: frame(SEGMENT_RETIRE, call_id, b'{"slot": 1}') + result(call_id, 1)),
+    "shm_host_kind": reply_bytes(lambda call_id: frame(SEGMENT, call_id, b'{"slot": 1, "size": 4096, "fd": 0}')),
+    "shm_truncate": shm_truncate,
     # Streams: credit, counts, kinds and ids are the host's to check.
     "stream_good": stream_good,
     "stream_flood": stream_flood,

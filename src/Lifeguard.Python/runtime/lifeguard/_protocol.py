@@ -2,13 +2,15 @@
 
 A frame is:  u32 length (big-endian, of everything after it) | u8 kind | u64 id | u32 json length | json (UTF-8)
              | attachments: any number of (u32 length | bytes), up to the end of the frame.
-A JSON object {"$bytes": i} stands for attachment i, so bytes travel without base64.
+A JSON object {"$bytes": i} stands for attachment i, so bytes travel without base64; {"$shm": [slot, offset, length]}
+for bytes in a shared-memory segment the host created (docs/protocol.md, "Shared memory").
 """
 
 import json
 import math
 import os
 import struct
+import sys
 
 PROTOCOL_VERSION = 2
 FEATURES = ("spans", "streams")  # the kinds beyond version 1's this runtime sends, when the host names them too
@@ -29,6 +31,12 @@ CREDIT = 17  # the host lets a stream send this many more items
 STREAM_END = 18  # the stream's generator finished (or was closed), after this many items
 CLOSE = 19  # the host stops consuming: close the generator
 SPANS = 32
+SEGMENT = 48  # the host names a shared-memory segment for a slot: {"slot": s, "size": n, "fd": d?}
+SEGMENT_REQUEST = 49  # room for a reply's shared bytes: {"size": n}
+SEGMENT_RETIRE = 50  # Python code kept a view of slot 0 past its call: {"slot": 0}
+CALL_SLOT = 0  # a call's large arguments, host to worker
+REPLY_SLOT = 1  # a reply's large values, worker to host
+_SHM_ALIGN = 64
 MAX_STREAM_WINDOW = 65536
 
 _HEAD = struct.Struct(">IBQI")  # length, kind, id, json length
@@ -52,12 +60,18 @@ class EncodeError(Exception):
 class Channel:
     """Reads and writes frames on the two private protocol descriptors. Single-threaded."""
 
+    shm_threshold = 0  # from this size up, bytes go through shared memory; 0: never
+    handed = None  # id -> (view, offset, length): the views of slot 0 this call's arguments hold
+    _root = None
+
     def __init__(self, fd_in, fd_out, max_frame):
         self._fd_in = fd_in
         self._reader = open(fd_in, "rb", buffering=1 << 16, closefd=False)
         self._fd_out = fd_out
         self.max_frame = max_frame
         self.named_floats = False
+        self.host_pid = 0
+        self.segments = [None, None]  # slot -> _Segment
 
     # ------------------------------------------------------------------ frames
 
@@ -159,20 +173,101 @@ class Channel:
     # ------------------------------------------------------------------ values
 
     def decode(self, payload, attachments):
-        if not attachments:
+        if not attachments and not (self.shm_threshold and b'"$shm"' in payload):
             return json.loads(payload)
 
         def hook(obj):
-            if len(obj) == 1 and "$bytes" in obj:
-                index = obj["$bytes"]
-                if not isinstance(index, int) or not 0 <= index < len(attachments):
-                    raise ProtocolError("a $bytes reference points at no attachment")
-                return attachments[index]
+            if len(obj) == 1:
+                if "$bytes" in obj:
+                    index = obj["$bytes"]
+                    if not isinstance(index, int) or not 0 <= index < len(attachments):
+                        raise ProtocolError("a $bytes reference points at no attachment")
+                    return attachments[index]
+                if "$shm" in obj:
+                    return self._shared_view(obj["$shm"])
             return obj
 
         return json.loads(payload, object_hook=hook)
 
-    def encode(self, value, namedtuples=False):
+    # ------------------------------------------------------------------ shared memory
+
+    def open_segment(self, payload):
+        """Maps the segment a segment frame names (through /proc/HOST_PID/fd: the host holds it open), or checks the
+        one already mapped. Slot 0 is mapped read-only: the views Python code gets of it cannot write."""
+        info = json.loads(payload)
+        slot, size, fd = info.get("slot"), info.get("size"), info.get("fd")
+        if slot not in (CALL_SLOT, REPLY_SLOT) or type(size) is not int or size <= 0 or not (fd is None or type(fd) is int):
+            raise ProtocolError("a segment frame that is not {\"slot\": 0|1, \"size\": n, \"fd\": d?}")
+        if fd is None:
+            segment = self.segments[slot]
+            if segment is None or segment.size != size:
+                raise ProtocolError("the host named a segment for slot %d this worker has not mapped" % slot)
+            return segment
+        import mmap  # only for workers that get large bytes
+
+        writable = slot == REPLY_SLOT
+        try:
+            descriptor = os.open("/proc/%d/fd/%d" % (self.host_pid, fd), os.O_RDWR if writable else os.O_RDONLY)
+        except OSError as error:
+            raise ProtocolError("the host's shared memory segment cannot be opened: %s" % error) from None
+        try:
+            if os.fstat(descriptor).st_size != size:
+                raise ProtocolError("the host's segment for slot %d is not of %d bytes" % (slot, size))
+            prot = mmap.PROT_READ | mmap.PROT_WRITE if writable else mmap.PROT_READ
+            segment = _Segment(mmap.mmap(descriptor, size, mmap.MAP_SHARED, prot), size)
+        finally:
+            os.close(descriptor)
+        segment.settle()
+        # The one it replaces is unmapped once nothing views it (a view kept past its call keeps it).
+        self.segments[slot] = segment
+        return segment
+
+    def _shared_view(self, reference):
+        if not (type(reference) is list and len(reference) == 3 and all(type(n) is int for n in reference)):
+            raise ProtocolError("a $shm reference that is not [slot, offset, length]")
+        slot, offset, length = reference
+        segment = self.segments[CALL_SLOT] if slot == CALL_SLOT else None
+        if segment is None or offset < 0 or length < 0 or offset + length > segment.size:
+            raise ProtocolError("a $shm reference outside the call's segment")
+        if self._root is None:
+            # One view of the map per call: every slice of it shares its buffer, which holds the map while it lives.
+            self._root = memoryview(segment.map).toreadonly()
+            self.handed = {}
+        view = self._root[offset : offset + length]
+        self.handed[id(view)] = (view, offset, length)
+        return view
+
+    def release_views(self, call_id):
+        """Ends the call's hold on slot 0. When Python code kept a view of it (or of a slice of one), the segment is
+        left to that view, which keeps the call's bytes, and the host is told to make a new one for the next call:
+        the next call's data never shows through a kept view, and cleanup never waits for it."""
+        if self._root is None:
+            return
+        root, self._root, self.handed = self._root, None, None
+        root.release()
+        del root
+        segment = self.segments[CALL_SLOT]
+        if segment is not None and segment.viewed():
+            self.segments[CALL_SLOT] = None
+            self.write_frame(SEGMENT_RETIRE, call_id, b'{"slot":0}')
+
+    def _reserve(self, size, call_id):
+        """Slot 1 with room for size bytes: the one mapped, or a larger one the host makes on request."""
+        segment = self.segments[REPLY_SLOT]
+        if segment is not None and segment.size >= size:
+            return segment
+        self.write_frame(SEGMENT_REQUEST, call_id, ('{"size":%d}' % size).encode("ascii"))
+        while True:
+            kind, _, payload, _ = self.read_frame()
+            if kind == SEGMENT:
+                segment = self.open_segment(payload)
+                if segment is self.segments[REPLY_SLOT] and segment.size >= size:
+                    return segment
+                raise ProtocolError("the host answered a request for %d shared bytes with another segment" % size)
+            if kind not in (CALLBACK_RESULT, CALLBACK_ERROR):  # late answers to an interrupted callback
+                raise ProtocolError("expected a segment frame, got kind %d" % kind)
+
+    def encode(self, value, namedtuples=False, call_id=None):
         """Returns (json bytes, attachments) for a value, or raises EncodeError naming what cannot be sent.
 
         Dataclasses and datetimes fail the fast encoder and are converted by the full path's default hook. NamedTuples
@@ -192,9 +287,15 @@ class Channel:
             except (TypeError, ValueError, RecursionError, UnicodeEncodeError):
                 pass  # bytes, or something to report: the full path below explains it
         attachments = []
+        # A reply (call_id given) puts bytes from the threshold up in shared memory.
+        placed = _Placement(self) if call_id is not None and self.shm_threshold else None
 
         def default(obj):
             if isinstance(obj, (bytes, bytearray, memoryview)):
+                if placed is not None:
+                    reference = placed.place(obj)
+                    if reference is not None:
+                        return {"$shm": reference}
                 attachments.append(bytes(obj))
                 return {"$bytes": len(attachments) - 1}
             typed = _typed()
@@ -222,9 +323,76 @@ class Channel:
         except TypeError as error:
             raise EncodeError(str(error)) from None
         try:
-            return text.encode("utf-8"), attachments
+            data = text.encode("utf-8")
         except UnicodeEncodeError as error:
             raise EncodeError("a string cannot be sent: it is not valid Unicode (%s)" % error.reason) from None
+        if placed is not None and placed.total:
+            placed.write(4 + _MIN_BODY + len(data) + sum(4 + len(a) for a in attachments), call_id)
+        return data, attachments
+
+
+class _Segment:
+    """One shared-memory segment mapped here. viewed(): whether a view of it is alive (CPython counts the buffer's
+    hold on the map as a reference; elsewhere every use counts as kept)."""
+
+    __slots__ = ("map", "size", "base")
+
+    def __init__(self, mapped, size):
+        self.map = mapped
+        self.size = size
+        self.base = None
+
+    def settle(self):
+        """Counts the references of the map while nothing views it (the caller holds no other)."""
+        self.base = sys.getrefcount(self.map) if hasattr(sys, "getrefcount") else None
+
+    def viewed(self):
+        return self.base is None or sys.getrefcount(self.map) > self.base
+
+
+class _Placement:
+    """A reply's bytes from the threshold up: where each goes in slot 1, copied there once the reply's JSON is known;
+    a view of the call's own segment that Python code returned as it was is referenced where it is, not copied."""
+
+    __slots__ = ("channel", "end", "total", "copies")
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.end = 0
+        self.total = 0
+        self.copies = []
+
+    def place(self, obj):
+        view = obj if type(obj) is memoryview else memoryview(obj)
+        size = view.nbytes
+        if size < self.channel.shm_threshold:
+            return None
+        handed = self.channel.handed.get(id(obj)) if self.channel.handed else None
+        self.total += size
+        if handed is not None and handed[0] is obj:
+            return [CALL_SLOT, handed[1], handed[2]]
+        if not view.c_contiguous:
+            view = memoryview(bytes(view))
+        if view.ndim != 1 or view.format != "B":
+            view = view.cast("B")
+        offset = (self.end + _SHM_ALIGN - 1) & ~(_SHM_ALIGN - 1)
+        self.copies.append((offset, view))
+        self.end = offset + size
+        return [REPLY_SLOT, offset, size]
+
+    def write(self, frame_size, call_id):
+        channel = self.channel
+        if frame_size + self.total > channel.max_frame:
+            raise EncodeError(
+                "the reply is %d bytes with its shared bytes, more than the maximum frame size of %d bytes"
+                % (frame_size + self.total, channel.max_frame)
+            )
+        if not self.copies:
+            return
+        mapped = channel._reserve(self.end, call_id).map
+        for offset, view in self.copies:
+            mapped[offset : offset + view.nbytes] = view
+        self.copies = []
 
 
 def _type_name(obj):

@@ -63,6 +63,14 @@ def _configure(channel, config, host_pid):
     state.host_features = frozenset(f for f in features if isinstance(f, str)) if isinstance(features, list) else frozenset()
     channel.max_frame = int(config.get("maxFrame", channel.max_frame))
     channel.named_floats = bool(config.get("namedFloats", False))
+    features = list(p.FEATURES)
+    # The segments are the host's descriptors; a forked worker's parent is the fork server's template, not the host.
+    shm_pid = config.get("shmPid", host_pid)
+    shm_pid = shm_pid if type(shm_pid) is int else 0
+    if "shm" in state.host_features and _can_open_host_descriptors(shm_pid):
+        channel.shm_threshold = max(1, int(config.get("shmThreshold") or 0))
+        channel.host_pid = shm_pid
+        features.append("shm")
     allowed = config.get("allowModules")
     _calls.allowed = frozenset(allowed) if allowed is not None else None
     _set_paths(config)
@@ -82,7 +90,7 @@ def _configure(channel, config, host_pid):
         "pid": os.getpid(),
         "hostPid": host_pid,
         "executable": sys.executable,
-        "features": list(p.FEATURES),
+        "features": features,
     }
 
 
@@ -94,6 +102,11 @@ def _set_paths(config):
     for path in config.get("appendPaths") or []:
         if path not in sys.path:
             sys.path.append(path)
+
+
+def _can_open_host_descriptors(host_pid):
+    """Shared memory segments are opened through /proc/HOST_PID/fd: Linux, and a /proc that lets us see them."""
+    return sys.platform.startswith("linux") and host_pid > 0 and os.access("/proc/%d/fd" % host_pid, os.R_OK | os.X_OK)
 
 
 def _load_file(name, path):
@@ -124,6 +137,8 @@ def _serve(channel):
             return 0  # the host closed our input: it is done with us, or gone
         if kind == p.CALL:
             _calls.run(channel, frame_id, payload, attachments)
+        elif kind == p.SEGMENT:
+            channel.open_segment(payload)  # before the call that uses it
         elif kind in (p.CALLBACK_RESULT, p.CALLBACK_ERROR, p.CREDIT, p.CLOSE):
             # The answer to a callback whose call was interrupted, or credit or a close for a stream that ended
             # before it arrived: nobody waits for it any more.
@@ -157,19 +172,27 @@ class _Calls:
             target = getattr(importlib.import_module(module), function)
             if not callable(target):
                 raise TypeError("%s.%s is not callable" % (module, function))
-            target = self.cache[key] = (target,) + _plan(target, module + "." + function)
+            target = self.cache[key] = (target,) + _plan(target, module + "." + function) + (_accepts_views(target),)
         return target
 
     def run(self, channel, call_id, payload, attachments):
         try:
             message = channel.decode(payload, attachments)
             module, function = message["m"], message["f"]
-            target, binder, namedtuples = self.resolve(module, function)
+            if channel.handed is not None and message.get("sm") is False:
+                # A remote caller's arguments are passed on as they came: only the host names shared memory.
+                raise ValueError("a call without shared memory cannot reference it ($shm)")
+            target, binder, namedtuples, views = self.resolve(module, function)
         except p.ProtocolError:
             raise
         except BaseException as error:  # noqa: B036 - reported to the caller; the worker stays usable
+            message = None
+            channel.release_views(call_id)
             _reply_error(channel, call_id, error, "resolve")
             return
+        if channel.handed is not None and not views:
+            # Large bytes arrive as views of the call's segment; a function that does not take memoryview gets bytes.
+            message["a"], message["k"] = _own_bytes(message.get("a"), channel.handed), _own_bytes(message.get("k"), channel.handed)
         st = state
         st.call_id = call_id
         st.call = (module, function)
@@ -219,14 +242,23 @@ class _Calls:
                 return
             if st.spans is not None:
                 _send_spans(channel, call_id)
-            if failure is not None:
-                _reply_error(channel, call_id, *failure)
-            else:
+            kind, out = p.RESULT, ()
+            if failure is None:
                 try:
-                    data, out = channel.encode(result, namedtuples)
-                    channel.write_frame(p.RESULT, call_id, data, out)
+                    # Bytes from the threshold up go through shared memory, except in a reply a remote caller gets whole.
+                    data, out = channel.encode(result, namedtuples, call_id if get("sm") is not False else None)
                 except p.EncodeError as error:
-                    _reply_error(channel, call_id, error, "encode")
+                    failure = (error, "encode")
+            if failure is not None:
+                kind, data, out = p.ERROR, _error_payload(channel, *failure), ()
+            if channel.handed is not None:
+                # Nothing of the call may hold a view of its segment now but what Python code kept.
+                failure = result = message = get = args = kwargs = items = None
+                channel.release_views(call_id)
+            try:
+                channel.write_frame(kind, call_id, data, out)
+            except p.EncodeError as error:  # the result does not fit in a frame
+                _reply_error(channel, call_id, error, "encode")
         finally:
             st.call_id = None
             st.call = None
@@ -239,6 +271,34 @@ _calls = _Calls()
 
 # Results that are plain values: never awaited, never streamed as items unless a stream asked for a list's.
 _PLAIN_RESULTS = frozenset((int, float, str, bool, type(None), list, dict, tuple, bytes))
+
+
+def _accepts_views(target):
+    """Whether a parameter of target is hinted memoryview: then its large bytes arguments arrive as views of the
+    call's shared memory, not copied (read without evaluating the hints)."""
+    hinted = target if isinstance(target, (types.FunctionType, types.MethodType)) else getattr(type(target), "__call__", None)
+    try:
+        annotations = getattr(hinted, "__annotations__", None) or {}
+        for name, hint in annotations.items():
+            if name != "return" and (
+                hint is memoryview or (isinstance(hint, str) and "memoryview" in hint) or memoryview in getattr(hint, "__args__", ())
+            ):
+                return True
+    except Exception:  # noqa: BLE001 - hints that cannot be read ask for nothing
+        pass
+    return False
+
+
+def _own_bytes(value, handed):
+    """The value with the views of the call's segment replaced by bytes copies, through lists and dicts."""
+    kind = type(value)
+    if kind is memoryview and id(value) in handed:
+        return bytes(value)
+    if kind is list:
+        return [_own_bytes(item, handed) for item in value]
+    if kind is dict:
+        return {key: _own_bytes(item, handed) for key, item in value.items()}
+    return value
 
 
 def _plan(target, name):
@@ -502,6 +562,11 @@ p.Channel.call_host = lambda self, name, args: _call_host(self, name, args)
 
 
 def _reply_error(channel, call_id, error, kind):
+    channel.write_frame(p.ERROR, call_id, _error_payload(channel, error, kind))
+
+
+def _error_payload(channel, error, kind):
+    """The error frame's JSON for error, of this kind (docs/protocol.md, "Kinds")."""
     import traceback  # only on the error path
 
     error_type = type(error)
@@ -516,7 +581,7 @@ def _reply_error(channel, call_id, error, kind):
             tb = tb.tb_next
         trace = "".join(traceback.format_exception(error_type, error, tb))
     body = {"kind": kind, "type": name, "message": str(error), "traceback": trace}
-    channel.write_frame(p.ERROR, call_id, _fit_error(body, channel.max_frame))
+    return _fit_error(body, channel.max_frame)
 
 
 def _fit_error(body, max_frame):
