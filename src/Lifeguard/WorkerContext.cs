@@ -25,7 +25,16 @@ public sealed class WorkerContext
     /// <summary>Whether <see cref="ReportTerminated"/> has been called.</summary>
     public bool IsTerminated => Volatile.Read(ref _terminated) != 0;
 
-    internal object? Slot { get; set; }
+    /// <summary>
+    /// The worker's slot: a number from 0 up to <see cref="PoolOptions.Size"/> + <see cref="PoolOptions.MaxOverflow"/> − 1
+    /// that stays with the position the worker fills. A replacement takes the slot of the worker it replaces, so a
+    /// per-slot resource (a GPU, a port) stays pinned to one slot for good. During a warm overlap (a replacement
+    /// started before its worker leaves) two workers briefly share a slot.
+    /// </summary>
+    public int Slot { get; internal set; }
+
+    /// <summary>The pool's bookkeeping for this worker.</summary>
+    internal object? Owner { get; set; }
 
     /// <summary>The reason given to the first <see cref="ReportTerminated"/>; set before the pool is told.</summary>
     internal Exception? TerminationReason { get; private set; }

@@ -12,7 +12,7 @@ internal sealed partial class PoolCore<TWorker>
 
     private void OnWorkerTerminated(WorkerContext context, Exception? reason)
     {
-        if (context.Slot is WorkerSlot<TWorker> slot)
+        if (context.Owner is WorkerSlot<TWorker> slot)
         {
             RemoveDead(slot, reason ?? ExceptionFactory.WorkerTerminated(Name, slot.Id), countAsFailure: true);
         }

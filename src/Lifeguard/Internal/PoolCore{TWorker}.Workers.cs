@@ -102,7 +102,7 @@ internal sealed partial class PoolCore<TWorker>
         int id = Interlocked.Increment(ref _nextWorkerId);
         var context = new WorkerContext(Name, id, _onTerminated);
         var slot = new WorkerSlot<TWorker>(id, context);
-        context.Slot = slot;
+        context.Owner = slot;
         long started = _time.GetTimestamp();
         try
         {
