@@ -13,8 +13,11 @@ namespace Lifeguard.Reliability.Tests;
 /// the whole process's allocations, so they run alone (<see cref="HostileWorkerMemoryCollection"/>).
 /// </summary>
 [Collection(HostileWorkerMemoryCollection.Name)]
-public sealed class HostileWorkerMemoryTests(ITestOutputHelper output) : ReliabilityTestBase
+public class HostileWorkerMemoryTests(ITestOutputHelper output) : ReliabilityTestBase
 {
+    /// <summary>How the pool starts its workers; the fork-server variant overrides it.</summary>
+    protected virtual PythonStartMode Mode => PythonStartMode.Spawn;
+
     private const int OneMiB = 1024 * 1024;
 
     [Theory]
@@ -22,7 +25,7 @@ public sealed class HostileWorkerMemoryTests(ITestOutputHelper output) : Reliabi
     [InlineData("length_2p32m1", 4294967295L)]
     public async Task Call_HugeLengthPrefix_AllocatesLessThanTheMaximumFrameSize(string function, long announced)
     {
-        await HostileWorkerTests.WithPoolAsync(null, async pool =>
+        await HostileWorkerTests.WithPoolAsync(null, Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(HostileWorkerTests.Module, "pid").WaitAsync(HostileWorkerTests.Guard);
             PythonProtocolException? error = null;
@@ -43,7 +46,7 @@ public sealed class HostileWorkerMemoryTests(ITestOutputHelper output) : Reliabi
         // A frame of 252 KB: 4,000 references to one attachment of 200,000 bytes, which would be 800 MB of copies.
         const int references = 4000;
         const int size = 200_000;
-        await HostileWorkerTests.WithPoolAsync(null, async pool =>
+        await HostileWorkerTests.WithPoolAsync(null, Mode, async pool =>
         {
             // One reference is a valid result: read once first, so loading the code of this path is not counted.
             await (read == "json"
@@ -67,7 +70,7 @@ public sealed class HostileWorkerMemoryTests(ITestOutputHelper output) : Reliabi
     public async Task Call_IntegerWithAHugeExponent_RejectedWithoutBuildingIt()
     {
         // "1e999999999": eleven bytes that would be a BigInteger of 415 MB, computed for minutes.
-        await HostileWorkerTests.WithPoolAsync(null, async pool =>
+        await HostileWorkerTests.WithPoolAsync(null, Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(HostileWorkerTests.Module, "pid").WaitAsync(HostileWorkerTests.Guard);
             PythonSerializationException? error = null;
@@ -87,7 +90,7 @@ public sealed class HostileWorkerMemoryTests(ITestOutputHelper output) : Reliabi
         // stalls without sending anything takes the same path first, so what the first timeout costs (loading its
         // code) is not counted, and is measured as the baseline.
         const int sent = 100_000;
-        await HostileWorkerTests.WithPoolAsync(null, async pool =>
+        await HostileWorkerTests.WithPoolAsync(null, Mode, async pool =>
         {
             long baseline = 0;
             for (int i = 0; i < 2; i++)

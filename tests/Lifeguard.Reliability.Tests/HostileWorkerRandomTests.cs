@@ -13,8 +13,11 @@ namespace Lifeguard.Reliability.Tests;
 /// its replies: every call ends in a result or a typed exception within a bounded time, valid frames are never
 /// rejected, and the pool stays healthy throughout.
 /// </summary>
-public sealed class HostileWorkerRandomTests(ITestOutputHelper output) : ReliabilityTestBase
+public class HostileWorkerRandomTests(ITestOutputHelper output) : ReliabilityTestBase
 {
+    /// <summary>How the pool starts its workers; the fork-server variant overrides it.</summary>
+    protected virtual PythonStartMode Mode => PythonStartMode.Spawn;
+
     [Fact]
     public async Task RandomFrames_FixedSeed_EveryCallEndsInAResultOrATypedErrorAndThePoolStaysHealthy()
     {
@@ -24,7 +27,7 @@ public sealed class HostileWorkerRandomTests(ITestOutputHelper output) : Reliabi
         var outcomes = new SortedDictionary<string, int>(StringComparer.Ordinal);
         long memoryBefore = GC.GetTotalMemory(forceFullCollection: true);
         var watch = Stopwatch.StartNew();
-        await HostileWorkerTests.WithPoolAsync(null, async pool =>
+        await HostileWorkerTests.WithPoolAsync(null, Mode, async pool =>
         {
             bool previousClean = true;
             foreach (var input in inputs)

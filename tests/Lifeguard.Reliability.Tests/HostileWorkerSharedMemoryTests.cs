@@ -8,8 +8,11 @@ namespace Lifeguard.Reliability.Tests;
 /// that worker's own segments, within what its frame may still hold. Whatever a worker names instead is a protocol
 /// violation: the worker is killed and replaced, the caller gets a typed error, and nothing was mapped for it.
 /// </summary>
-public sealed class HostileWorkerSharedMemoryTests : ReliabilityTestBase
+public class HostileWorkerSharedMemoryTests : ReliabilityTestBase
 {
+    /// <summary>How the pool starts its workers; the fork-server variant overrides it.</summary>
+    protected virtual PythonStartMode Mode => PythonStartMode.Spawn;
+
     private const string Module = HostileWorkerTests.Module;
 
     [Theory]
@@ -28,7 +31,7 @@ public sealed class HostileWorkerSharedMemoryTests : ReliabilityTestBase
     [InlineData("shm_host_kind", "json", "unknown kind 48")]
     public async Task SharedMemoryViolation_ProtocolExceptionAndWorkerReplaced(string function, string read, string message)
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(HostileWorkerTests.Guard);
             var error = await Assert.ThrowsAsync<PythonProtocolException>(() => HostileWorkerTests.CallAsync(pool, function, read));
@@ -41,7 +44,7 @@ public sealed class HostileWorkerSharedMemoryTests : ReliabilityTestBase
     [Fact]
     public async Task SegmentTheHostGranted_CannotBeShrunkOrGrownByTheWorker_AndWhatItWroteIsRead()
     {
-        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), async pool =>
+        await HostileWorkerTests.WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
         {
             int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(HostileWorkerTests.Guard);
 

@@ -380,7 +380,7 @@ def shm_truncate(call_id, args):
     """Opens the segment the host granted through /proc, tries to shrink and grow it, writes into it, and replies with
     what the kernel said and a reference to what it wrote."""
     segment = request_segment(call_id, 1000)
-    fd = os.open("/proc/%d/fd/%d" % (os.getppid(), segment["fd"]), os.O_RDWR)
+    fd = os.open("/proc/%d/fd/%d" % (host_pid, segment["fd"]), os.O_RDWR)
     outcome = []
     for size in (0, segment["size"] * 2):
         try:
@@ -518,6 +518,9 @@ CALLS = {
 }
 
 
+host_pid = 0
+
+
 def serve():
     while True:
         request = read_frame()
@@ -544,8 +547,12 @@ def main():
     die_with_parent()
     # The host interrupts calls with SIGINT; a hostile worker ignores it, so it must be killed after the grace period.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if read_frame() is None:
+    init = read_frame()
+    if init is None:
         return 0
+    global host_pid
+    # The segments are the host's descriptors: a forked worker's parent is the fork server's template, not the host.
+    host_pid = json.loads(init[2]).get("shmPid", os.getppid())
     start = START_CASES.get(os.environ.get("HOSTILE_CASE", ""))
     if start is not None:
         start()
