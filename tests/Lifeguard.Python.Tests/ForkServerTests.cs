@@ -151,7 +151,7 @@ public sealed class ForkServerTests : PythonTestBase
         options.MaxRestarts = 100;
         await using var pool = await PythonPool.StartAsync(options);
         using var forged = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await forged.ConnectAsync(new UnixDomainSocketEndPoint(pool.ForkServer!.SocketPath));
+        await forged.ConnectAsync(pool.ForkServer!.EndPoint);
 
         await forged.SendAsync(RandomNumberGenerator.GetBytes(16).Append(tag).ToArray());
 
@@ -163,6 +163,23 @@ public sealed class ForkServerTests : PythonTestBase
         await using var lease = await pool.CheckoutAsync();
         Assert.NotEqual(pid, lease.Worker.ProcessId);
         Assert.True(lease.Worker.IsForked);
+    }
+
+    [Fact]
+    public async Task Socket_IsAnAbstractName_SoNothingIsLeftOnDisk()
+    {
+        var before = Directory.GetFileSystemEntries(Path.GetTempPath(), "lifeguard-fork-*");
+        await using var pool = await PythonPool.StartAsync(ForkOptions("fork-abstract"));
+        await using (var lease = await pool.CheckoutAsync())
+        {
+            Assert.True(lease.Worker.IsForked);
+        }
+
+        string name = pool.ForkServer!.SocketPath;
+        Assert.Matches("^@lifeguard-fork-[0-9a-f]{32}$", name);
+        // The kernel lists it among the abstract names, "@" for its leading NUL byte; no file has it.
+        Assert.Contains(name, await File.ReadAllTextAsync("/proc/net/unix"), StringComparison.Ordinal);
+        Assert.Equal(before, Directory.GetFileSystemEntries(Path.GetTempPath(), "lifeguard-fork-*"));
     }
 
     [Fact]

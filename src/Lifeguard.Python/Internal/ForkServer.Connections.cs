@@ -52,8 +52,10 @@ internal sealed partial class ForkServer
                 read += n;
             }
 
+            // struct ucred: pid, uid, gid. Another user's process is never a worker of this host.
             var credentials = new byte[12];
             int peer = connection.GetRawSocketOption(SolSocket, SoPeerCred, credentials) == 12
+                && BinaryPrimitives.ReadUInt32LittleEndian(credentials.AsSpan(4)) == NativeMethods.UserId
                 ? BinaryPrimitives.ReadInt32LittleEndian(credentials)
                 : 0;
             string token = Convert.ToHexStringLower(hello.AsSpan(0, TokenBytes));

@@ -28,7 +28,6 @@ internal sealed partial class ForkServer : IAsyncDisposable
     private readonly PythonWorkerSettings _settings;
     private readonly TimeProvider _restartTime;
     private readonly ILogger _logger;
-    private readonly DirectoryInfo _directory;
     private readonly string _socketPath;
     private readonly Socket _listener;
     private readonly string _envJson;
@@ -46,19 +45,23 @@ internal sealed partial class ForkServer : IAsyncDisposable
         _restartTime = restartTime;
         _logger = settings.LoggerFactory.CreateLogger("Lifeguard.Python.ForkServer");
 
-        // mkdtemp: mode 0700 and an unpredictable name, so only this user reaches the socket; a short path, for
-        // sun_path's 108 bytes.
-        _directory = Directory.CreateTempSubdirectory("lifeguard-fork-");
-        _socketPath = Path.Combine(_directory.FullName, "s");
+        // An abstract socket (Linux): a name with no file behind it, gone with the listener, so a host killed with
+        // SIGKILL leaves nothing on disk. Unpredictable; a connection counts only from this user's processes, with a
+        // token issued for it and from the pid the template reported for that token (IdentifyAsync).
+        _socketPath = "@lifeguard-fork-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        _listener.Bind(new UnixDomainSocketEndPoint(_socketPath));
+        EndPoint = new UnixDomainSocketEndPoint("\0" + _socketPath[1..]);
+        _listener.Bind(EndPoint);
         _listener.Listen(128);
         _envJson = EnvironmentJson(settings);
         _ = AcceptLoopAsync();
     }
 
-    /// <summary>The Unix socket forked workers connect back to.</summary>
+    /// <summary>The abstract Unix socket forked workers connect back to, written with <c>@</c> for its leading NUL byte.</summary>
     public string SocketPath => _socketPath;
+
+    /// <summary>The listener's address.</summary>
+    public UnixDomainSocketEndPoint EndPoint { get; }
 
     /// <summary>The template's pid while one is ready, else null.</summary>
     public int? TemplateProcessId
@@ -184,15 +187,6 @@ internal sealed partial class ForkServer : IAsyncDisposable
             // Its read loop sees it exit, kills it if it does not within a bound, and disposes it.
             template.CloseInput();
             await template.ReadLoop.ConfigureAwait(false);
-        }
-
-        try
-        {
-            _directory.Delete(recursive: true);
-        }
-        catch (IOException)
-        {
-            // Removed already.
         }
 
         _stopping.Dispose();

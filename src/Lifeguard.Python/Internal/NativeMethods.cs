@@ -40,6 +40,12 @@ internal static partial class NativeMethods
     [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);
 
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEffectiveUserId();
+
+    /// <summary>This process's effective user id (Unix).</summary>
+    public static uint UserId { get; } = OperatingSystem.IsWindows() ? 0 : GetEffectiveUserId();
+
     /// <summary>Sends <paramref name="signal"/> to the process we hold by <paramref name="pid"/>; false if it is gone.</summary>
     public static bool TrySignal(int pid, int signal) => OperatingSystem.IsLinux() || OperatingSystem.IsMacOS() ? Kill(pid, signal) == 0 : false;
 

@@ -175,7 +175,8 @@ def _child(token, env, template, max_frame, socket_path, entry_script):
 
 def _connect(path, hello):
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(path)
+    # "@name" is the host's abstract socket: the name after a NUL byte, with no file behind it.
+    sock.connect("\0" + path[1:] if path.startswith("@") else path)
     sock.sendall(hello)
     return sock.detach()
 
