@@ -16,6 +16,8 @@ internal sealed class PythonQuickSet : IQuickSet
     private const string DashboardSubject = "dashboard";
     private const string PipeFloor = "pipe-floor";
     private const string FrameFloorName = "frame-floor";
+    private const string BareOne = "bare-1";
+    private const string BareTwo = "bare-2";
     private const string EmbeddedPythonBaseline = "pythonnet";
     private const string EmbeddedPython2Threads = "pythonnet-2threads";
     private const int RoundtripCallsPerSample = 300;
@@ -42,10 +44,13 @@ internal sealed class PythonQuickSet : IQuickSet
 
     public string Description => "python.roundtrip, .roundtrip.dashboard, .scaling, .bytes1mib, .bytes16mib, .start4, .start4.fork, .replace, .burst, .stream and .generated vs pipe, stdlib-pool, pythonnet, no-dashboard, bare-interpreter, spawn, no-overflow, calls and by-name baselines";
 
-    /// <summary>Only the start scenarios can be picked (<c>quick python python.replace,python.start4.fork</c>); any other name runs the whole set.</summary>
+    /// <summary>
+    /// Only the round trip, the scaling and the start scenarios can be picked
+    /// (<c>quick python python.roundtrip,python.scaling</c>); any other name runs the whole set.
+    /// </summary>
     public async Task<int> RunAsync(TextWriter output, IReadOnlySet<string> only)
     {
-        string[] pickable = [PythonStart4Benchmarks.Name, PythonStart4Benchmarks.ForkName, PythonReplaceBenchmarks.Name];
+        string[] pickable = [PythonRoundtripBenchmarks.Name, PythonScalingBenchmarks.Name, PythonStart4Benchmarks.Name, PythonStart4Benchmarks.ForkName, PythonReplaceBenchmarks.Name];
         if (!only.All(pickable.Contains))
         {
             return await RunAsync(output);
@@ -54,6 +59,30 @@ internal sealed class PythonQuickSet : IQuickSet
         var total = Stopwatch.StartNew();
         string loadBefore = LoadAverage();
         var scenarios = new List<Scenario>();
+        var notes = new List<string>();
+        if (only.Contains(PythonRoundtripBenchmarks.Name) || only.Contains(PythonScalingBenchmarks.Name))
+        {
+            var (embedded, skipped) = await EmbeddedPython.StartAsync();
+            if (skipped is not null)
+            {
+                notes.Add(Invariant($"{EmbeddedPythonBaseline} and {EmbeddedPython2Threads}: skipped: {skipped}."));
+            }
+
+            if (only.Contains(PythonRoundtripBenchmarks.Name))
+            {
+                var roundtrip = await RunRoundtripAsync(embedded);
+                scenarios.Add(roundtrip);
+                notes.Add(RoundtripSplit(roundtrip));
+            }
+
+            if (only.Contains(PythonScalingBenchmarks.Name))
+            {
+                var (scaling, _) = await RunScalingAsync(embedded);
+                scenarios.Add(scaling);
+                notes.Add(ScalingFloor(scaling));
+            }
+        }
+
         if (only.Contains(PythonStart4Benchmarks.Name))
         {
             scenarios.Add(await RunStart4Async());
@@ -74,12 +103,31 @@ internal sealed class PythonQuickSet : IQuickSet
         await output.WriteLineAsync();
         await WriteTableAsync(output, scenarios);
         await output.WriteLineAsync();
-        await WriteStartNotesAsync(output);
+        foreach (var note in notes)
+        {
+            await output.WriteLineAsync(note);
+        }
+
+        if (only.Contains(PythonStart4Benchmarks.Name) || only.Contains(PythonStart4Benchmarks.ForkName) || only.Contains(PythonReplaceBenchmarks.Name))
+        {
+            await WriteStartNotesAsync(output);
+        }
+
         await output.WriteLineAsync();
         await WriteJsonAsync(output, scenarios);
         await output.FlushAsync();
         return 0;
     }
+
+    /// <summary>The round trip's time split: the worker runtime's part and the host's.</summary>
+    private static string RoundtripSplit(Scenario roundtrip)
+        => Invariant(
+            $"{PythonRoundtripBenchmarks.Name}: {FrameFloorName} (a reference: Lifeguard's worker runtime driven by a minimal host, one fixed call frame) - {PipeFloor} = {roundtrip.PairedDifference(FrameFloorName, PipeFloor) / 1000:F1} µs, the worker runtime and frame layout's part; lifeguard - {FrameFloorName} = {roundtrip.PairedDifference(Subject, FrameFloorName) / 1000:F1} µs, the host's part (medians of the per-round differences).");
+
+    /// <summary>The machine's own floor for two processes against one, beside the subject.</summary>
+    private static string ScalingFloor(Scenario scaling)
+        => Invariant(
+            $"{PythonScalingBenchmarks.Name}: {BareTwo} / {BareOne} = {scaling.PairedRatio(BareTwo, BareOne):F3} (references: the same calls burned in a loop by two bare processes against one, no call crossing a process boundary: the least any pool of 2 can reach on this machine); lifeguard / {BareTwo} = {scaling.PairedRatio(BareTwo):F3} (paired ratios).");
 
     public async Task<int> RunAsync(TextWriter output)
     {
@@ -117,8 +165,8 @@ internal sealed class PythonQuickSet : IQuickSet
             $"{PythonDashboardBenchmarks.Name}: as {PythonRoundtripBenchmarks.Name}, dashboard = pool of 1 shown by MapLifeguardDashboard to one client reading {PythonDashboardBenchmarks.Prefix}/events, no-dashboard = pool of 1 on an unwatched meter; the client read {watched.Snapshots} snapshot events ({Size(watched.Bytes)}) during the rounds."));
         await output.WriteLineAsync(Invariant(
             $"{PythonScalingBenchmarks.Name}: per call, {PythonScalingBenchmarks.CallsPerInvoke} calls of burn({iterations}) (~2 ms) per round from {PythonScalingBenchmarks.Callers} callers; lifeguard = pool of 2; pythonnet-2threads = two threads of this process calling the embedded burn, each taking the GIL per call."));
-        await output.WriteLineAsync(Invariant(
-            $"{PythonRoundtripBenchmarks.Name}: {FrameFloorName} (a reference: Lifeguard's worker runtime driven by a minimal host, one fixed call frame) - {PipeFloor} = {roundtrip.PairedDifference(FrameFloorName, PipeFloor) / 1000:F1} µs, the worker runtime and frame layout's part; lifeguard - {FrameFloorName} = {roundtrip.PairedDifference(Subject, FrameFloorName) / 1000:F1} µs, the host's part (medians of the per-round differences)."));
+        await output.WriteLineAsync(ScalingFloor(scaling));
+        await output.WriteLineAsync(RoundtripSplit(roundtrip));
         if (skipped is not null)
         {
             await output.WriteLineAsync(Invariant($"{EmbeddedPythonBaseline} and {EmbeddedPython2Threads}: skipped: {skipped}."));
@@ -215,6 +263,8 @@ internal sealed class PythonQuickSet : IQuickSet
     {
         var bench = new PythonScalingBenchmarks();
         await using var pool2 = await StdlibDriver.StartAsync("pool2");
+        await using var bare1 = await StdlibDriver.StartAsync("bare1");
+        await using var bare2 = await StdlibDriver.StartAsync("bare2");
         try
         {
             await bench.SetupAsync(calibrate: true);
@@ -223,6 +273,8 @@ internal sealed class PythonQuickSet : IQuickSet
                 new(Subject, () => bench.PerCallNsAsync(twoWorkers: true)),
                 new("one-worker", () => bench.PerCallNsAsync(twoWorkers: false)),
                 new("processpool-2", () => pool2.PerCallNsAsync(PythonScalingBenchmarks.CallsPerInvoke, bench.Iterations)),
+                new(BareTwo, () => bare2.PerCallNsAsync(PythonScalingBenchmarks.CallsPerInvoke, bench.Iterations)),
+                new(BareOne, () => bare1.PerCallNsAsync(PythonScalingBenchmarks.CallsPerInvoke, bench.Iterations)),
             ];
             if (embedded is not null)
             {
@@ -230,6 +282,8 @@ internal sealed class PythonQuickSet : IQuickSet
             }
 
             var scenario = await InterleaveAsync(PythonScalingBenchmarks.Name, ScalingBudget, [.. contenders]);
+            scenario.References.Add(BareTwo);
+            scenario.References.Add(BareOne);
             return (scenario, bench.Iterations);
         }
         finally

@@ -165,8 +165,11 @@ internal static class QuickRounds
 
         public double Ratio(string baseline) => Statistics.Median(Samples[Subject]) / Statistics.Median(Samples[baseline]);
 
-        public double PairedRatio(string baseline)
-            => Statistics.Median([.. Samples[Subject].Zip(Samples[baseline], (s, b) => s / b)]);
+        public double PairedRatio(string baseline) => PairedRatio(Subject, baseline);
+
+        /// <summary>The median over the rounds of <paramref name="contender"/>'s sample over <paramref name="baseline"/>'s.</summary>
+        public double PairedRatio(string contender, string baseline)
+            => Statistics.Median([.. Samples[contender].Zip(Samples[baseline], (s, b) => s / b)]);
 
         /// <summary>The median over the rounds of <paramref name="contender"/>'s sample less <paramref name="other"/>'s, in ns.</summary>
         public double PairedDifference(string contender, string other)
