@@ -40,9 +40,9 @@ public class PythonBurstBenchmarks
     public Task NoOverflow() => BurstAsync(_pool!);
 
     /// <summary>One burst on a fresh pool (started and stopped untimed); returns nanoseconds per call.</summary>
-    internal async Task<double> PerCallNsAsync(bool overflow)
+    internal async Task<double> PerCallNsAsync(bool overflow, PythonStartMode mode = PythonStartMode.Spawn)
     {
-        _pool = await StartAsync(overflow ? 1 : 0);
+        _pool = await StartAsync(overflow ? 1 : 0, mode);
         try
         {
             long start = Stopwatch.GetTimestamp();
@@ -55,10 +55,11 @@ public class PythonBurstBenchmarks
         }
     }
 
-    private static Task<PythonPool> StartAsync(int maxOverflow)
+    private static Task<PythonPool> StartAsync(int maxOverflow, PythonStartMode mode = PythonStartMode.Spawn)
     {
         var options = PythonBench.Options(maxOverflow == 0 ? "bench-burst-base" : "bench-burst", size: 2);
         options.MaxOverflow = maxOverflow; // OverflowIdleTimeout stays the Python default, as users get it
+        options.StartMode = mode;
         return PythonPool.StartAsync(options);
     }
 

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
-using Lifeguard.Benchmarks.Generated;
 using Lifeguard.Python;
 
 namespace Lifeguard.Benchmarks;

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lifeguard.Python;
 using static Lifeguard.Benchmarks.QuickRounds;
 
 namespace Lifeguard.Benchmarks;
@@ -16,6 +17,7 @@ internal sealed class PythonQuickSet : IQuickSet
     private const string DashboardSubject = "dashboard";
     private const string PipeFloor = "pipe-floor";
     private const string FrameFloorName = "frame-floor";
+    private const string BurstForkServer = "fork-server";
     private const string BareOne = "bare-1";
     private const string BareTwo = "bare-2";
     private const string EmbeddedPythonBaseline = "pythonnet";
@@ -177,7 +179,7 @@ internal sealed class PythonQuickSet : IQuickSet
             $"{PythonBytes16MiBBenchmarks.Name}: per echo of 16 MiB, median of {Bytes16CallsPerSample} per round; lifeguard = echo_view (a memoryview in, the same view out), echo-bytes = echo (bytes in, bytes out)."));
         await WriteStartNotesAsync(output);
         await output.WriteLineAsync(Invariant(
-            $"{PythonBurstBenchmarks.Name}: per call, {PythonBurstBenchmarks.Calls} calls of square(7) from {PythonBurstBenchmarks.Callers} callers on a fresh pool, one burst per round; lifeguard = Size 2 + MaxOverflow 1, no-overflow = Size 2."));
+            $"{PythonBurstBenchmarks.Name}: per call, {PythonBurstBenchmarks.Calls} calls of square(7) from {PythonBurstBenchmarks.Callers} callers on a fresh pool, one burst per round; lifeguard = Size 2 + MaxOverflow 1, no-overflow = Size 2, {BurstForkServer} (a reference) = Size 2 + MaxOverflow 1 with StartMode ForkServer, whose overflow worker is a fork: {BurstForkServer} / no-overflow = {burst.PairedRatio(BurstForkServer, "no-overflow"):F2} (paired)."));
         await output.WriteLineAsync(Invariant(
             $"{PythonBurstBenchmarks.Name} starts per pool (the fill's included), median [min, max]: {string.Join("; ", burstStarts.Select(s => $"{s.Key} {Statistics.Median(s.Value):F0} [{s.Value.Min():F0}, {s.Value.Max():F0}]"))}."));
         await output.WriteLineAsync(Invariant(
@@ -389,10 +391,10 @@ internal sealed class PythonQuickSet : IQuickSet
     private static async Task<(Scenario Scenario, Dictionary<string, List<double>> Starts)> RunBurstAsync()
     {
         var bench = new PythonBurstBenchmarks();
-        var starts = new Dictionary<string, List<double>>(StringComparer.Ordinal) { [Subject] = [], ["no-overflow"] = [] };
-        async Task<double> Burst(string name, bool overflow)
+        var starts = new Dictionary<string, List<double>>(StringComparer.Ordinal) { [Subject] = [], ["no-overflow"] = [], [BurstForkServer] = [] };
+        async Task<double> Burst(string name, bool overflow, PythonStartMode mode = PythonStartMode.Spawn)
         {
-            double ns = await bench.PerCallNsAsync(overflow);
+            double ns = await bench.PerCallNsAsync(overflow, mode);
             starts[name].Add(bench.LastStarts);
             return ns;
         }
@@ -401,7 +403,9 @@ internal sealed class PythonQuickSet : IQuickSet
             PythonBurstBenchmarks.Name,
             BurstBudget,
             new Competitor(Subject, () => Burst(Subject, overflow: true)),
-            new Competitor("no-overflow", () => Burst("no-overflow", overflow: false)));
+            new Competitor("no-overflow", () => Burst("no-overflow", overflow: false)),
+            new Competitor(BurstForkServer, () => Burst(BurstForkServer, overflow: true, PythonStartMode.ForkServer)));
+        scenario.References.Add(BurstForkServer);
         return (scenario, starts);
     }
 
