@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
+using Lifeguard.Benchmarks.Generated;
 using Lifeguard.Python;
 
 namespace Lifeguard.Benchmarks;
