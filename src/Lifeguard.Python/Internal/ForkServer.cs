@@ -35,6 +35,10 @@ internal sealed partial class ForkServer : IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly Dictionary<string, PendingFork> _pending = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _rebuildGate = new(1, 1);
+
+    /// <summary>Templates a rebuild replaced that still have children: they fork no more, and stop when drained.</summary>
+    private readonly List<Template> _retired = [];
     private Template? _template;
     private TimeSpan _restartDelay = FirstRestartDelay;
     private bool _disabled;
@@ -68,6 +72,18 @@ internal sealed partial class ForkServer : IAsyncDisposable
             lock (_gate)
             {
                 return _template?.Process.Id;
+            }
+        }
+    }
+
+    /// <summary>The pids of the templates a rebuild replaced that still run, because workers they forked still run.</summary>
+    public IReadOnlyList<int> RetiredTemplateIds
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _retired.Select(t => t.Process.Id)];
             }
         }
     }
@@ -164,7 +180,7 @@ internal sealed partial class ForkServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Template? template;
+        List<Template> templates;
         lock (_gate)
         {
             if (_disposed)
@@ -173,16 +189,26 @@ internal sealed partial class ForkServer : IAsyncDisposable
             }
 
             _disposed = true;
-            template = _template;
+            templates = [.. _retired];
+            if (_template is { } current)
+            {
+                templates.Add(current);
+            }
+
             _template = null;
+            _retired.Clear();
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
-        if (template is not null)
+        foreach (var template in templates)
         {
             // Its read loop sees it exit, kills it if it does not within a bound, and disposes it.
             template.CloseInput();
+        }
+
+        foreach (var template in templates)
+        {
             await template.ReadLoop.ConfigureAwait(false);
         }
 
@@ -223,31 +249,35 @@ internal sealed partial class ForkServer : IAsyncDisposable
     /// <summary>Removes a request that is over; a child it forked that never became a worker is killed.</summary>
     private void Abandon(string token, PendingFork pending)
     {
-        Socket? protocol, error;
-        int pid;
-        bool kill;
+        Socket? protocol = null, error = null;
+        int pid = 0;
+        bool kill = false, finished;
         lock (_gate)
         {
             _pending.Remove(token);
-            if (pending.Finished)
+            finished = pending.Finished;
+            if (!finished)
             {
-                return;
+                pending.Finished = true;
+                (protocol, error, pid) = (pending.Protocol, pending.Error, pending.Pid);
+                // Still the template's unreaped child (no exit reported): its pid is still its own.
+                kill = pid > 0 && pending.Owner.Children.Remove(pid);
+            }
+        }
+
+        if (!finished)
+        {
+            protocol?.Dispose();
+            error?.Dispose();
+            if (kill)
+            {
+                NativeMethods.TrySignal(pid, NativeMethods.SIGKILL);
             }
 
-            pending.Finished = true;
-            (protocol, error, pid) = (pending.Protocol, pending.Error, pending.Pid);
-            // Still the template's unreaped child (no exit reported): its pid is still its own.
-            kill = pid > 0 && pending.Owner.Children.Remove(pid);
+            pending.Done.TrySetResult(null);
         }
 
-        protocol?.Dispose();
-        error?.Dispose();
-        if (kill)
-        {
-            NativeMethods.TrySignal(pid, NativeMethods.SIGKILL);
-        }
-
-        pending.Done.TrySetResult(null);
+        StopIfDrained(pending.Owner);
     }
 
     /// <summary>Completes a request once its pid and both connections are there, from the same process.</summary>

@@ -27,6 +27,17 @@ internal static class PythonErrors
             error.Message,
             error.Traceback);
 
+    /// <summary>A fork server's new template failed; its old one still forks.</summary>
+    public static PythonStartException RebuildFailed(string pool, string reason, string? pythonType, string? pythonMessage, string? pythonTraceback)
+        => pythonType is not null
+            ? new(
+                $"The fork server of pool '{pool}' could not rebuild its template, and still forks from the one it had: {pythonType}: {pythonMessage}\n{pythonTraceback}".TrimEnd(),
+                pool,
+                pythonType,
+                pythonMessage ?? "",
+                pythonTraceback ?? "")
+            : new($"The fork server of pool '{pool}' could not rebuild its template, and still forks from the one it had: {reason}", pool);
+
     public static PythonStartException InterpreterNotStarted(string pool, string interpreter, Exception cause)
         => new($"Could not start the Python interpreter '{interpreter}': {cause.Message}", pool, cause);
 
