@@ -195,6 +195,7 @@ internal sealed partial class ForkServer
     {
         // The template runs the bundled runtime; the pool's entry script (its own, or a test's) is what each forked
         // worker runs after the fork.
+        // No slot: the template is no worker.
         var info = PythonWorker.CreateStartInfo(_settings, [
             RuntimeDeployer.EntryScript,
             "--fork-server",
@@ -202,7 +203,7 @@ internal sealed partial class ForkServer
             _settings.MaxFrameSize.ToString(CultureInfo.InvariantCulture),
             _socketPath,
             _settings.EntryScript,
-        ]);
+        ], slot: null);
         var process = await ProcessLauncher.StartAsync(info).ConfigureAwait(false);
         return new Template(process, new StderrPump(process.StandardError.BaseStream, process.Id, _logger, _settings.StderrTailLines, _settings.PoolName, _settings.OnOutput), _settings.Time.GetTimestamp());
     }

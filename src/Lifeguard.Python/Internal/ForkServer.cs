@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -31,7 +32,11 @@ internal sealed partial class ForkServer : IAsyncDisposable
     private readonly DirectoryInfo _directory;
     private readonly string _socketPath;
     private readonly Socket _listener;
-    private readonly string _envJson;
+    /// <summary>The forked workers' environment as JSON, where it is the same for every slot; else null.</summary>
+    private readonly string? _envJson;
+
+    /// <summary>Each slot's environment as JSON, where a variable names the slot; at most one entry per slot.</summary>
+    private readonly ConcurrentDictionary<int, string> _slotEnvJson = new();
     private readonly Lock _gate = new();
     private readonly Dictionary<string, PendingFork> _pending = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
@@ -57,7 +62,7 @@ internal sealed partial class ForkServer : IAsyncDisposable
         _listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         _listener.Bind(new UnixDomainSocketEndPoint(_socketPath));
         _listener.Listen(128);
-        _envJson = EnvironmentJson(settings);
+        _envJson = settings.EnvironmentUsesSlot ? null : EnvironmentJson(settings, slot: 0);
         _ = AcceptLoopAsync();
     }
 
@@ -117,12 +122,14 @@ internal sealed partial class ForkServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Forks a worker: its process, connected and watched, before its handshake. Null when the template is not there
-    /// or could not fork (the caller spawns the worker instead).
+    /// Forks the worker of <paramref name="slot"/>, in that slot's environment: its process, connected and watched,
+    /// before its handshake. Null when the template is not there or could not fork (the caller spawns the worker
+    /// instead).
     /// </summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; nothing is left running.</exception>
-    public async Task<WorkerProcess?> TryForkAsync(CancellationToken cancellationToken)
+    public async Task<WorkerProcess?> TryForkAsync(int slot, CancellationToken cancellationToken)
     {
+        var env = _envJson ?? _slotEnvJson.GetOrAdd(slot, s => EnvironmentJson(_settings, s));
         var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(TokenBytes));
         PendingFork pending;
         lock (_gate)
@@ -138,7 +145,7 @@ internal sealed partial class ForkServer : IAsyncDisposable
 
         try
         {
-            await pending.Owner.SendAsync($"{{\"fork\":\"{token}\",\"env\":{_envJson}}}\n", cancellationToken).ConfigureAwait(false);
+            await pending.Owner.SendAsync($"{{\"fork\":\"{token}\",\"env\":{env}}}\n", cancellationToken).ConfigureAwait(false);
             var forked = await pending.Done.Task.WaitAsync(_settings.StartTimeout, _settings.Time, cancellationToken).ConfigureAwait(false);
             if (forked is null)
             {
@@ -224,10 +231,10 @@ internal sealed partial class ForkServer : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    /// <summary>The environment a worker gets, as a JSON object: the host's, filtered and overridden as for a spawn.</summary>
-    private static string EnvironmentJson(PythonWorkerSettings settings)
+    /// <summary>The environment the worker of a slot gets, as a JSON object: the host's, filtered, overridden and activated as for a spawn.</summary>
+    private static string EnvironmentJson(PythonWorkerSettings settings, int slot)
     {
-        var info = PythonWorker.CreateStartInfo(settings, []);
+        var info = PythonWorker.CreateStartInfo(settings, [], slot);
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {

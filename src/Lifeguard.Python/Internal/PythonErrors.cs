@@ -38,6 +38,16 @@ internal static class PythonErrors
                 pythonTraceback ?? "")
             : new($"The fork server of pool '{pool}' could not rebuild its template, and still forks from the one it had: {reason}", pool);
 
+    public static PythonStartException VirtualEnvironmentMissing(string pool, string venv)
+        => new(
+            $"The virtual environment '{venv}' of pool '{pool}' (PythonPoolOptions.VirtualEnvironment) does not exist. Create it (python3 -m venv {venv}, or uv venv {venv}), or correct the path.",
+            pool);
+
+    public static PythonStartException VirtualEnvironmentWithoutInterpreter(string pool, string venv, IEnumerable<string> candidates)
+        => new(
+            $"The virtual environment '{venv}' of pool '{pool}' (PythonPoolOptions.VirtualEnvironment) holds no Python interpreter: there is no {string.Join(" nor ", candidates)}. Is the folder a virtual environment (made by python3 -m venv or uv venv)?",
+            pool);
+
     public static PythonStartException InterpreterNotStarted(string pool, string interpreter, Exception cause)
         => new($"Could not start the Python interpreter '{interpreter}': {cause.Message}", pool, cause);
 
