@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lifeguard.Testing;
 
 namespace Lifeguard.Python.Tests;
 

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 
-namespace Lifeguard.Python.Tests;
+namespace Lifeguard.Testing;
 
 /// <summary>Runs a helper program the tests need (argv only, never a shell) to its end, within a generous bound.</summary>
-internal static class TestProcess
+public static class TestProcess
 {
     /// <summary>Starts <paramref name="info"/> with its streams redirected, and waits up to 120 s for its end; killed by its own handle past that.</summary>
     public static async Task<(int ExitCode, string Output, string Error)> RunAsync(ProcessStartInfo info)
