@@ -132,6 +132,29 @@ public sealed class VirtualEnvironmentTests(VenvFixture venv) : PythonTestBase, 
     }
 
     [Fact]
+    public async Task AVenvWhosePythonWasRemoved_FailsTheStart_NamingTheBrokenLink()
+    {
+        var broken = Directory.CreateTempSubdirectory("lifeguard-broken-venv-");
+        try
+        {
+            var bin = Directory.CreateDirectory(Path.Combine(broken.FullName, "bin"));
+            File.CreateSymbolicLink(Path.Combine(bin.FullName, "python3"), "/nonexistent/lifeguard/python3");
+            var options = Options("venv-broken");
+            options.VirtualEnvironment = broken.FullName;
+
+            var error = await Assert.ThrowsAsync<PythonStartException>(() => PythonPool.StartAsync(options));
+
+            Assert.Contains("is broken", error.Message, StringComparison.Ordinal);
+            Assert.Contains(Path.Combine(bin.FullName, "python3"), error.Message, StringComparison.Ordinal);
+            Assert.Contains("/nonexistent/lifeguard/python3", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            broken.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void VenvAndPythonPathTogether_AreAnOptionsErrorNamingBoth()
     {
         var options = new PythonPoolOptions { Name = "both", VirtualEnvironment = venv.Path, PythonPath = "/usr/bin/python3" };

@@ -392,6 +392,15 @@ internal sealed partial class ForkServer
             return;
         }
 
+        lock (_gate)
+        {
+            if (_template is not null)
+            {
+                // A rebuild brought one up meanwhile.
+                return;
+            }
+        }
+
         await StartTemplateAsync().ConfigureAwait(false);
     }
 }

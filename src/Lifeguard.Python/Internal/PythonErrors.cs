@@ -43,6 +43,11 @@ internal static class PythonErrors
             $"The virtual environment '{venv}' of pool '{pool}' (PythonPoolOptions.VirtualEnvironment) does not exist. Create it (python3 -m venv {venv}, or uv venv {venv}), or correct the path.",
             pool);
 
+    public static PythonStartException VirtualEnvironmentBroken(string pool, string venv, string link, string target)
+        => new(
+            $"The virtual environment '{venv}' of pool '{pool}' (PythonPoolOptions.VirtualEnvironment) is broken: its interpreter {link} links to {target}, which does not exist (the Python it was made from was moved or removed). Recreate the virtual environment.",
+            pool);
+
     public static PythonStartException VirtualEnvironmentWithoutInterpreter(string pool, string venv, IEnumerable<string> candidates)
         => new(
             $"The virtual environment '{venv}' of pool '{pool}' (PythonPoolOptions.VirtualEnvironment) holds no Python interpreter: there is no {string.Join(" nor ", candidates)}. Is the folder a virtual environment (made by python3 -m venv or uv venv)?",

@@ -22,7 +22,45 @@ internal static class VenvActivation
         string[] candidates = OperatingSystem.IsWindows()
             ? [Path.Combine(bin, "python.exe")]
             : [Path.Combine(bin, "python3"), Path.Combine(bin, "python")];
-        return candidates.FirstOrDefault(File.Exists) ?? throw PythonErrors.VirtualEnvironmentWithoutInterpreter(pool, venv, candidates);
+        (string Link, string Target)? broken = null;
+        foreach (var candidate in candidates)
+        {
+            var file = new FileInfo(candidate);
+            if (file.LinkTarget is not { } target)
+            {
+                if (file.Exists)
+                {
+                    return candidate;
+                }
+
+                continue;
+            }
+
+            // A venv's interpreter is a link to the Python it was made from, which may since have been removed.
+            if (Resolves(file))
+            {
+                return candidate;
+            }
+
+            broken ??= (candidate, target);
+        }
+
+        throw broken is { } link
+            ? PythonErrors.VirtualEnvironmentBroken(pool, venv, link.Link, link.Target)
+            : PythonErrors.VirtualEnvironmentWithoutInterpreter(pool, venv, candidates);
+    }
+
+    private static bool Resolves(FileInfo link)
+    {
+        try
+        {
+            return link.ResolveLinkTarget(returnFinalTarget: true) is { Exists: true };
+        }
+        catch (IOException)
+        {
+            // A loop of links, or one too long.
+            return false;
+        }
     }
 
     /// <summary>
