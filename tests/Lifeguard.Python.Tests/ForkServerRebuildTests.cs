@@ -43,10 +43,7 @@ public sealed class ForkServerRebuildTests : PythonTestBase, IDisposable
         // The old template still reaps its worker and reports how it ended; then, drained, it stops.
         var crash = await Assert.ThrowsAsync<PythonWorkerCrashedException>(() => old.Worker.CallAsync<int>("fixtures", "exit_hard", [5]));
         Assert.Equal(5, crash.ExitCode);
-        await FakeWorkerFactory.WaitUntilAsync(
-            () => pool.ForkServer.RetiredTemplateIds.Count == 0 && !ProcessExists(first),
-            "the old template stops once its last worker has exited",
-            timeoutMs: 30_000);
+        await OldTemplateStoppedAsync(pool, first);
         Assert.Equal(second, TemplatePid(pool));
         Assert.Equal("second, longer", await pool.CallAsync<string>(Module, "generation"));
     }
@@ -81,6 +78,32 @@ public sealed class ForkServerRebuildTests : PythonTestBase, IDisposable
         await using var later = await CrashAndCheckOutTheReplacementAsync(pool);
         Assert.Equal(third, await later.Worker.CallAsync<int>("forking", "parent"));
         Assert.Equal("third, fixed", await later.Worker.CallAsync<string>(Module, "generation"));
+    }
+
+    [Fact]
+    public async Task Rebuild_OfAModuleThatNowStartsAThread_GivesUpForking_AndLaterWorkersAreSpawnedOnTheNewCode()
+    {
+        WriteModule("\"first\"");
+        await using var pool = await PythonPool.StartAsync(RebuildOptions("rebuild-threads"));
+        int first = TemplatePid(pool);
+        await using var old = await pool.CheckoutAsync();
+
+        WriteModule("\"threaded\"\nimport threading\nimport time\nthreading.Thread(target=time.sleep, args=(3600,), daemon=True).start()");
+        await pool.ForkServer!.RebuildAsync(CancellationToken.None);
+
+        Assert.True(pool.ForkServer.Disabled);
+        Assert.Null(pool.ForkServer.TemplateProcessId);
+        Assert.Contains(Logs.Entries, e => e.EventId.Id == 2011);
+        Assert.Equal([first], pool.ForkServer.RetiredTemplateIds);
+        Assert.Equal(first, await old.Worker.CallAsync<int>("forking", "parent"));
+        await using (var spawned = await pool.CheckoutAsync())
+        {
+            Assert.False(spawned.Worker.IsForked);
+            Assert.Equal("threaded", await spawned.Worker.CallAsync<string>(Module, "generation"));
+        }
+
+        await Assert.ThrowsAsync<PythonWorkerCrashedException>(() => old.Worker.CallAsync<int>("fixtures", "exit_hard", [5]));
+        await OldTemplateStoppedAsync(pool, first);
     }
 
     [Fact]
@@ -121,6 +144,12 @@ public sealed class ForkServerRebuildTests : PythonTestBase, IDisposable
         Assert.NotEqual(crashed, replacement.Worker.ProcessId);
         return replacement;
     }
+
+    private static Task OldTemplateStoppedAsync(PythonPool pool, int old)
+        => FakeWorkerFactory.WaitUntilAsync(
+            () => pool.ForkServer!.RetiredTemplateIds.Count == 0 && !ProcessExists(old),
+            "the old template stops once its last worker has exited",
+            timeoutMs: 30_000);
 
     private string ModulePath => Path.Combine(_folder.FullName, Module + ".py");
 
