@@ -26,6 +26,7 @@ internal static class RunCommand
         };
         var retries = new Option<int>("--retries") { Description = "Extra attempts for an input whose worker crashed or timed out (never for one whose Python code raised). Default 0." };
         var python = new Option<string?>("--python") { Description = "The Python interpreter. Default: LIFEGUARD_PYTHON, else python3 on PATH." };
+        var venv = new Option<string?>("--venv") { Description = "A virtual environment's folder (python3 -m venv, uv venv): its interpreter runs the workers, activated (VIRTUAL_ENV, its bin first on PATH). Not with --python." };
         var grace = new Option<TimeSpan?>("--grace")
         {
             Description = $"After SIGINT or SIGTERM, how long calls in flight may run on before they are cancelled ({Durations.Accepted}); a second signal cancels them at once. Default 5s.",
@@ -66,7 +67,7 @@ internal static class RunCommand
                 + "  lifeguard run model.py:score --input rows.jsonl --output scores.jsonl --dashboard\n"
                 + "  LIFEGUARD_BROKER=amqp://app:secret@mq.internal/ lifeguard run model:score --pool scoring --input rows.jsonl --output scores.jsonl")
         {
-            target, input, outputFile, size, maxOverflow, timeout, retries, python, grace, resume, maxFrameSize, quiet,
+            target, input, outputFile, size, maxOverflow, timeout, retries, python, venv, grace, resume, maxFrameSize, quiet,
             pool, broker, stream, inFlight, maxQueueLength,
         };
         dashboard.AddTo(command);
@@ -74,7 +75,7 @@ internal static class RunCommand
         command.SetAction(async (parse, cancellationToken) =>
         {
             var remote = parse.GetValue(pool) is { } poolName
-                ? RemoteTarget(parse, poolName, broker, stream, inFlight, maxQueueLength, [size, maxOverflow, python, quiet, .. dashboard.Options])
+                ? RemoteTarget(parse, poolName, broker, stream, inFlight, maxQueueLength, [size, maxOverflow, python, venv, quiet, .. dashboard.Options])
                 : LocalOnly(parse, [broker, stream, inFlight, maxQueueLength]);
             var settings = new RunSettings(
                 remote is null ? ParseTarget(parse.GetValue(target)!) : ParseModuleTarget(parse.GetValue(target)!),
@@ -92,6 +93,7 @@ internal static class RunCommand
                 dashboard.Get(parse))
             {
                 Remote = remote,
+                Venv = parse.GetValue(venv),
             };
             settings.Validate();
             return await new RunJob(settings, error).RunAsync(cancellationToken).ConfigureAwait(false);
@@ -120,7 +122,7 @@ internal static class RunCommand
             throw new UsageException(given.Name switch
             {
                 "--size" or "--max-overflow" => $"{given.Name} does not apply with --pool: the hosts' capacity is theirs (lifeguard serve --size, --max-overflow).",
-                "--python" => "--python does not apply with --pool: each host runs its own interpreter (lifeguard serve --python).",
+                "--python" or "--venv" => $"{given.Name} does not apply with --pool: each host runs its own interpreter (lifeguard serve {given.Name}).",
                 "--quiet" => "--quiet does not apply with --pool: the function's own output stays on its hosts.",
                 _ => $"{given.Name} does not apply with --pool: there is no local pool to show; each host's pool is its own.",
             });
@@ -227,6 +229,9 @@ internal sealed record RunSettings(
     /// <summary>With <c>--pool</c>: the remote pool to run on; else <see langword="null"/>, a local pool.</summary>
     public RemoteRun? Remote { get; init; }
 
+    /// <summary><c>--venv</c>: the virtual environment whose interpreter runs the workers; else <see langword="null"/>.</summary>
+    public string? Venv { get; init; }
+
     /// <summary>The frame size in force: <c>--max-frame-size</c>, or the pool's default.</summary>
     public int FrameLimit => MaxFrameSize is { } size ? (int)size
         : Remote is null ? new PythonPoolOptions().MaxFrameSize : new RemotePythonPoolOptions().MaxFrameSize;
@@ -252,6 +257,11 @@ internal sealed record RunSettings(
         if (Timeout <= TimeSpan.Zero)
         {
             throw new UsageException("--timeout must be positive.");
+        }
+
+        if (Python is not null && Venv is not null)
+        {
+            throw new UsageException(VenvUsage.BothGiven);
         }
 
         if (Resume && Output is null)
@@ -284,6 +294,7 @@ internal sealed record RunSettings(
             CallTimeout = Timeout,
             MaxRetries = Retries,
             PythonPath = Python,
+            VirtualEnvironment = Venv,
             CheckoutTimeout = System.Threading.Timeout.InfiniteTimeSpan,
 
             // Many inputs fail or crash in a bad batch; the run reports them per input rather than stopping.

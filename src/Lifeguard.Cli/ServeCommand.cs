@@ -31,6 +31,7 @@ internal static class ServeCommand
         var size = new Option<int?>("--size") { Description = "Workers kept ready. Default: the number of processors." };
         var maxOverflow = new Option<int>("--max-overflow") { Description = "Extra workers for bursts. Default 0. The host takes at most size + max-overflow calls at once." };
         var python = new Option<string?>("--python") { Description = "The Python interpreter. Default: LIFEGUARD_PYTHON, else python3 on PATH." };
+        var venv = new Option<string?>("--venv") { Description = "A virtual environment's folder (python3 -m venv, uv venv): its interpreter runs the workers, activated (VIRTUAL_ENV, its bin first on PATH). Not with --python." };
         var timeout = new Option<TimeSpan?>("--timeout")
         {
             Description = $"The longest any call may run here, whatever its caller allows ({Durations.Accepted}). Default 100s.",
@@ -57,7 +58,7 @@ internal static class ServeCommand
                 + "  LIFEGUARD_BROKER=amqp://app:secret@mq.internal/ lifeguard serve optimizer.py --pool stacking --size 4\n"
                 + "  lifeguard serve model.py --pool scoring --broker amqps://app:secret@mq.internal/ --max-overflow 2")
         {
-            file, pool, broker, size, maxOverflow, python, timeout, maxQueueLength, poisonThreshold, hostName, drain, quiet,
+            file, pool, broker, size, maxOverflow, python, venv, timeout, maxQueueLength, poisonThreshold, hostName, drain, quiet,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -71,12 +72,18 @@ internal static class ServeCommand
                 throw new UsageException("--broker is not a URI: use amqp://user:password@host:port/vhost or amqps://....");
             }
 
+            if (parse.GetValue(python) is not null && parse.GetValue(venv) is not null)
+            {
+                throw new UsageException(VenvUsage.BothGiven);
+            }
+
             var options = new PythonPoolOptions
             {
                 Name = parse.GetValue(pool)!,
                 Size = parse.GetValue(size) ?? Environment.ProcessorCount,
                 MaxOverflow = parse.GetValue(maxOverflow),
                 PythonPath = parse.GetValue(python),
+                VirtualEnvironment = parse.GetValue(venv),
                 CallTimeout = parse.GetValue(timeout) ?? TimeSpan.FromSeconds(100),
                 MaxRetries = 0,
                 MaxRestarts = int.MaxValue,

@@ -101,6 +101,11 @@ public sealed class LifeguardBuilder
                 {
                     o.WorkingDirectory = Path.GetFullPath(directory, root);
                 }
+
+                if (o.VirtualEnvironment is { Length: > 0 } venv)
+                {
+                    o.VirtualEnvironment = Path.GetFullPath(venv, root);
+                }
             }
         });
         PoolServices.AddPoolService<PythonPool>(Services, name);

@@ -22,8 +22,21 @@ public sealed class PythonPoolOptions : PoolOptions
     /// <summary>
     /// The interpreter. Default <see langword="null"/>: the <c>LIFEGUARD_PYTHON</c> environment variable, else
     /// <c>python3</c> on PATH. Resolved once to the real binary (<c>sys.executable</c>), so shims cost nothing per start.
+    /// Not with <see cref="VirtualEnvironment"/>, which brings its own.
     /// </summary>
     public string? PythonPath { get; set; }
+
+    /// <summary>
+    /// A virtual environment's folder (made by <c>python3 -m venv</c>, <c>uv venv</c>, or virtualenv): the workers run
+    /// its interpreter (<c>bin/python3</c>, else <c>bin/python</c>; <c>Scripts\python.exe</c> on Windows), and so import
+    /// its packages, in an environment activated as its <c>activate</c> script would: <c>VIRTUAL_ENV</c> names the
+    /// folder, its <c>bin</c> goes at the front of <c>PATH</c>, <c>PYTHONHOME</c> is removed. The activation is applied
+    /// last, after <see cref="EnvironmentAllowlist"/> and <see cref="Environment"/>. Default <see langword="null"/>:
+    /// the interpreter is <see cref="PythonPath"/>'s; setting both is an error. A relative path is resolved against
+    /// the current directory (in a host, the content root). A folder that does not exist, or holds no interpreter,
+    /// fails the pool's start with a <see cref="PythonStartException"/> naming it.
+    /// </summary>
+    public string? VirtualEnvironment { get; set; }
 
     /// <summary>
     /// Folders put at the front of <c>sys.path</c>, in order; relative ones are resolved against the current directory.
@@ -78,7 +91,14 @@ public sealed class PythonPoolOptions : PoolOptions
     /// </summary>
     public ISet<string>? EnvironmentAllowlist { get; set; }
 
-    /// <summary>Variables set (or, with a <see langword="null"/> value, removed) in every worker's environment.</summary>
+    /// <summary>
+    /// Variables set (or, with a <see langword="null"/> value, removed) in every worker's environment. In a value,
+    /// <c>{worker}</c> is the worker's slot (<see cref="WorkerContext.Slot"/>, from 0 up to
+    /// <see cref="PoolOptions.Size"/> + <see cref="PoolOptions.MaxOverflow"/> − 1, kept by a worker's replacement), so
+    /// <c>CUDA_VISIBLE_DEVICES={worker}</c> gives each slot its own GPU; <c>{{worker}}</c> is the literal text
+    /// <c>{worker}</c>. The fork server's template (<see cref="PythonStartMode.ForkServer"/>), which is no worker, gets
+    /// a variable that names the slot unset.
+    /// </summary>
     public IDictionary<string, string?> Environment { get; } = new Dictionary<string, string?>(StringComparer.Ordinal);
 
     /// <summary>How long a worker may take to start and complete its handshake. Default 30 s; positive.</summary>
@@ -243,6 +263,16 @@ public sealed class PythonPoolOptions : PoolOptions
         if (PythonPath is { Length: 0 })
         {
             errors.Add("PythonPath must be null or a path, not empty.");
+        }
+
+        if (VirtualEnvironment is { Length: 0 })
+        {
+            errors.Add("VirtualEnvironment must be null or a folder, not empty.");
+        }
+
+        if (VirtualEnvironment is { Length: > 0 } && PythonPath is { Length: > 0 })
+        {
+            errors.Add($"VirtualEnvironment and PythonPath are both set (\"{VirtualEnvironment}\", \"{PythonPath}\"): a virtual environment brings its own interpreter. Set one of them.");
         }
 
         foreach (var path in ModulePaths.Concat(AppendedModulePaths))

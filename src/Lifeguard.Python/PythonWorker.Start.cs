@@ -40,8 +40,9 @@ public sealed partial class PythonWorker
     private static async Task<PythonWorker> StartCoreAsync(PythonWorkerSettings settings, ForkServer? forkServer, WorkerContext? context, CancellationToken cancellationToken)
     {
         // Forked by the pool's template when it has one that is up; spawned otherwise (docs/python.md, "Start modes").
-        var process = (forkServer is null ? null : await forkServer.TryForkAsync(cancellationToken).ConfigureAwait(false))
-            ?? await SpawnAsync(settings).ConfigureAwait(false);
+        int slot = context?.Slot ?? 0;
+        var process = (forkServer is null ? null : await forkServer.TryForkAsync(slot, cancellationToken).ConfigureAwait(false))
+            ?? await SpawnAsync(settings, slot).ConfigureAwait(false);
         var worker = new PythonWorker(settings, process, context);
         try
         {
@@ -59,9 +60,9 @@ public sealed partial class PythonWorker
     }
 
     /// <summary>Starts the worker as a fresh interpreter process, from the launcher thread.</summary>
-    private static async Task<WorkerProcess> SpawnAsync(PythonWorkerSettings settings)
+    private static async Task<WorkerProcess> SpawnAsync(PythonWorkerSettings settings, int slot)
     {
-        var info = CreateStartInfo(settings, [settings.EntryScript, Environment.ProcessId.ToString(CultureInfo.InvariantCulture), settings.MaxFrameSize.ToString(CultureInfo.InvariantCulture)]);
+        var info = CreateStartInfo(settings, [settings.EntryScript, Environment.ProcessId.ToString(CultureInfo.InvariantCulture), settings.MaxFrameSize.ToString(CultureInfo.InvariantCulture)], slot);
         try
         {
             return new SpawnedWorkerProcess(await ProcessLauncher.StartAsync(info).ConfigureAwait(false));
@@ -72,8 +73,13 @@ public sealed partial class PythonWorker
         }
     }
 
-    /// <summary>The interpreter with <paramref name="arguments"/> (argv only, never a shell), on pipes, in the workers' environment.</summary>
-    internal static ProcessStartInfo CreateStartInfo(PythonWorkerSettings settings, IEnumerable<string> arguments)
+    /// <summary>
+    /// The interpreter with <paramref name="arguments"/> (argv only, never a shell), on pipes, in the environment of
+    /// the worker in <paramref name="slot"/>: the host's, filtered by the allowlist, with the pool's variables
+    /// (<c>{worker}</c> expanded), then activated in the virtual environment. With no slot (the fork server's
+    /// template), variables that name the slot are unset.
+    /// </summary>
+    internal static ProcessStartInfo CreateStartInfo(PythonWorkerSettings settings, IEnumerable<string> arguments, int? slot)
     {
         var info = new ProcessStartInfo(settings.Interpreter)
         {
@@ -102,14 +108,19 @@ public sealed partial class PythonWorker
 
         foreach (var (key, value) in settings.Environment)
         {
-            if (value is null)
+            if (value is not null && WorkerEnvironment.Expand(value, slot) is { } expanded)
             {
-                info.Environment.Remove(key);
+                info.Environment[key] = expanded;
             }
             else
             {
-                info.Environment[key] = value;
+                info.Environment.Remove(key);
             }
+        }
+
+        if (settings.VirtualEnvironment is { } venv)
+        {
+            VenvActivation.Activate(info.Environment, venv);
         }
 
         return info;

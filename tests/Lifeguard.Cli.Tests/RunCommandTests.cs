@@ -222,6 +222,43 @@ public sealed class RunCommandTests : IDisposable
         Assert.Equal(Lines, expected);
     }
 
+    [Fact]
+    public async Task Run_WithVenv_WorkersRunItsInterpreter_Activated()
+    {
+        var venv = Path.Combine(_dir, "venv");
+        var python = Environment.GetEnvironmentVariable("LIFEGUARD_PYTHON") is { Length: > 0 } configured ? configured : "python3";
+        var make = await Lifeguard.Testing.TestProcess.RunAsync(new ProcessStartInfo(python) { ArgumentList = { "-m", "venv", "--without-pip", venv } });
+        Assert.True(make.ExitCode == 0, make.Error);
+
+        var (code, output, error) = await CliProcess.RunAsync("run", Fixture("interpreter"), "--input", Write("in.jsonl", "1"), "--size", "1", "--venv", venv);
+
+        Assert.True(code == 0, error);
+        var result = JsonDocument.Parse(output.TrimEnd()).RootElement.GetProperty("result");
+        Assert.Equal(venv, result.GetProperty("prefix").GetString());
+        Assert.Equal(venv, result.GetProperty("virtual_env").GetString());
+    }
+
+    [Fact]
+    public async Task Run_WithPythonAndVenv_Exit2()
+    {
+        var (code, output, error) = await CliProcess.RunAsync("run", Fixture("double"), "--input", Write("in.jsonl", "1"), "--python", "python3", "--venv", _dir);
+
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains("--python and --venv cannot both be given", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_WithAMissingVenv_Exit2NamingIt()
+    {
+        var missing = Path.Combine(_dir, "no-such-venv");
+        var (code, output, error) = await CliProcess.RunAsync("run", Fixture("double"), "--input", Write("in.jsonl", "1"), "--venv", missing);
+
+        Assert.Equal(2, code);
+        Assert.Equal("", output);
+        Assert.Contains(missing, error, StringComparison.Ordinal);
+    }
+
     private string Write(string name, params string[] lines)
     {
         var path = Path.Combine(_dir, name);

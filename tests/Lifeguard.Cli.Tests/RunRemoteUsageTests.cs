@@ -27,6 +27,7 @@ public sealed class RunRemoteUsageTests : IDisposable
     [InlineData("--size", "2")]
     [InlineData("--max-overflow", "1")]
     [InlineData("--python", "python3")]
+    [InlineData("--venv", ".venv")]
     [InlineData("--quiet")]
     [InlineData("--dashboard")]
     [InlineData("--dashboard-address", "127.0.0.1:0")]

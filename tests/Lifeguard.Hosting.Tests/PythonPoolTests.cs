@@ -80,4 +80,37 @@ public sealed class PythonPoolTests : HostingTestBase
         Assert.Equal(Path.GetFullPath(root), options.AppendedModulePaths.Single());
         await host.StopAsync(timeout.Token);
     }
+
+    [Fact]
+    public void A_virtual_environment_binds_from_configuration_relative_to_the_content_root()
+    {
+        var root = Path.Combine(AppContext.BaseDirectory, "python");
+        var host = Build(
+            new Dictionary<string, string?> { ["Lifeguard:Pools:py:Size"] = "1", ["Lifeguard:Pools:py:VirtualEnvironment"] = "venvs/app" },
+            lifeguard => lifeguard.AddPythonPool("py"),
+            builder => builder.Environment.ContentRootPath = root);
+
+        var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<PythonPoolOptions>>().Get("py");
+
+        Assert.Equal(Path.Combine(Path.GetFullPath(root), "venvs", "app"), options.VirtualEnvironment);
+        Assert.Null(options.PythonPath);
+    }
+
+    [Fact]
+    public async Task A_virtual_environment_and_a_python_path_together_fail_the_host_start_naming_both()
+    {
+        var host = Build(
+            new Dictionary<string, string?>
+            {
+                ["Lifeguard:Pools:py:Size"] = "1",
+                ["Lifeguard:Pools:py:VirtualEnvironment"] = "/srv/venv",
+                ["Lifeguard:Pools:py:PythonPath"] = "/usr/bin/python3",
+            },
+            lifeguard => lifeguard.AddPythonPool("py"));
+
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() => host.StartAsync());
+
+        Assert.Contains("'py'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("VirtualEnvironment and PythonPath are both set", error.Message, StringComparison.Ordinal);
+    }
 }

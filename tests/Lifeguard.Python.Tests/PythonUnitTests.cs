@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Lifeguard.Testing;
 
 namespace Lifeguard.Python.Tests;
 
@@ -11,14 +12,7 @@ public sealed class PythonUnitTests
     [Fact]
     public async Task RuntimeUnitTests_Pass()
     {
-        var info = new ProcessStartInfo(InterpreterResolver.Requested(null))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = AppContext.BaseDirectory,
-        };
+        var info = new ProcessStartInfo(InterpreterResolver.Requested(null)) { WorkingDirectory = AppContext.BaseDirectory };
 
         // argv only, never a shell.
         foreach (var arg in new[] { "-m", "unittest", "discover", "-v", "-s", Path.Combine(AppContext.BaseDirectory, "python_unit"), "-p", "test_*.py" })
@@ -28,24 +22,11 @@ public sealed class PythonUnitTests
 
         info.Environment["LIFEGUARD_RUNTIME_DIR"] = RuntimeDeployer.RuntimeDirectory;
         info.Environment["PYTHONDONTWRITEBYTECODE"] = "1";
-        using var process = Process.Start(info)!;
-        process.StandardInput.Close();
-        var output = process.StandardOutput.ReadToEndAsync();
-        var error = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: false); // the process this test started, by its own handle
-            throw;
-        }
+        var (exitCode, output, error) = await TestProcess.RunAsync(info);
 
         // unittest reports on stderr; "Ran 0 tests" would mean the discovery found nothing, not that all passed.
-        string report = (await output) + (await error);
-        Assert.True(process.ExitCode == 0, $"python -m unittest exited with {process.ExitCode}:\n{report}");
+        string report = output + error;
+        Assert.True(exitCode == 0, $"python -m unittest exited with {exitCode}:\n{report}");
         Assert.Matches(@"Ran [1-9]\d* tests?", report);
     }
 }

@@ -55,6 +55,7 @@ internal static class PoolOptionsBinder
         switch (s.Key.ToUpperInvariant())
         {
             case "PYTHONPATH": o.PythonPath = s.Value; break;
+            case "VIRTUALENVIRONMENT": o.VirtualEnvironment = s.Value; break;
             case "MODULEPATHS": AddAll(s, o.ModulePaths); break;
             case "APPENDEDMODULEPATHS": AddAll(s, o.AppendedModulePaths); break;
             case "MODULEFILES":

@@ -14,77 +14,157 @@ internal sealed partial class ForkServer
     /// <summary>Starts a template and waits for its answer; on any failure, schedules the next try.</summary>
     private async Task StartTemplateAsync()
     {
+        var (template, failure) = await LaunchReadyAsync(CancellationToken.None).ConfigureAwait(false);
+        if (template is not null)
+        {
+            if (!Install(template, replace: false))
+            {
+                // Stopped, or a rebuild installed a template while this one started: it is not needed.
+                await DiscardAsync(template).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        if (failure is { Stopped: false, Threads: false } && NextRestartDelay(died: null) is { } delay)
+        {
+            PythonLog.ForkServerFailed(_logger, _settings.PoolName, delay, failure.Reason);
+            _ = RestartAfterAsync(delay);
+        }
+    }
+
+    /// <summary>
+    /// Launches a template from the current files and waits for its first answer: the template, ready but not yet
+    /// forking (see <see cref="Install"/>), or why not, the template then stopped.
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; the template is stopped.</exception>
+    private async Task<(Template? Ready, TemplateFailure? Failure)> LaunchReadyAsync(CancellationToken cancellationToken)
+    {
         Template? template = null;
-        string? failure;
+        TemplateFailure? failure;
         try
         {
             template = await LaunchAsync().ConfigureAwait(false);
             using var timeout = new CancellationTokenSource(_settings.StartTimeout, _settings.Time);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _stopping.Token);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _stopping.Token, cancellationToken);
             await template.SendAsync("{\"config\":" + PythonWorker.InitJson(_settings) + "}\n", linked.Token).ConfigureAwait(false);
             var answer = await template.ReadLineAsync(linked.Token).ConfigureAwait(false);
             failure = Accept(template, answer);
+            if (failure is null)
+            {
+                return (template, null);
+            }
         }
-        catch (OperationCanceledException) when (!_stopping.IsCancellationRequested)
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
-            failure = $"its template did not answer within {_settings.StartTimeout} (StartTimeout)";
+            failure = new TemplateFailure("the pool stopped") { Stopped = true };
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            if (template is not null)
+            {
+                await DiscardAsync(template).ConfigureAwait(false);
+            }
+
+            throw;
         }
         catch (OperationCanceledException)
         {
-            failure = null;
+            failure = new TemplateFailure($"its template did not answer within {_settings.StartTimeout} (StartTimeout)");
         }
         catch (Exception e) when (e is IOException or Win32Exception or FileNotFoundException or DirectoryNotFoundException or JsonException or InvalidOperationException)
         {
-            failure = e.Message;
-        }
-
-        if (failure is null)
-        {
-            return;
+            failure = new TemplateFailure(e.Message);
         }
 
         if (template is not null)
         {
-            template.Kill();
-            await template.StopAsync(_settings.Time).ConfigureAwait(false);
-            template.Dispose();
+            await DiscardAsync(template).ConfigureAwait(false);
         }
 
-        if (!Disabled)
+        return (null, failure);
+    }
+
+    /// <summary>
+    /// Makes a ready template the one future forks use, and starts reading its reports. With
+    /// <paramref name="replace"/>, the template it takes over from is retired (<see cref="StopIfDrained"/>); without,
+    /// it is installed only where none is. False, and nothing changed, once the server is stopped or where it was not
+    /// installed.
+    /// </summary>
+    private bool Install(Template template, bool replace)
+    {
+        Template? old;
+        lock (_gate)
         {
-            var delay = NextRestartDelay(died: null);
-            if (delay is { } d)
+            if (_disposed || (_template is not null && !replace))
             {
-                PythonLog.ForkServerFailed(_logger, _settings.PoolName, d, failure);
-                _ = RestartAfterAsync(d);
+                return false;
+            }
+
+            old = _template;
+            _template = template;
+            if (old is not null)
+            {
+                old.Retired = true;
+                _retired.Add(old);
+            }
+
+            if (replace)
+            {
+                _restartDelay = FirstRestartDelay;
             }
         }
+
+        PythonLog.ForkServerReady(_logger, _settings.PoolName, template.Process.Id);
+        template.ReadLoop = ReadLoopAsync(template);
+        if (old is not null)
+        {
+            StopIfDrained(old);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Ends a retired template's control channel once no worker it forked is alive or being forked: it then exits.
+    /// Not before: its children have it as their parent, and die by their parent-death signal when it exits, and it
+    /// is the one that reaps them and reports their exit status.
+    /// </summary>
+    private void StopIfDrained(Template template)
+    {
+        lock (_gate)
+        {
+            if (!template.Retired || template.Stopping || template.Children.Count > 0 || _pending.Values.Any(p => p.Owner == template))
+            {
+                return;
+            }
+
+            template.Stopping = true;
+        }
+
+        template.CloseInput();
+    }
+
+    /// <summary>Stops a template that never forked: the polite stop, else a kill, and disposes it.</summary>
+    private async Task DiscardAsync(Template template)
+    {
+        template.Kill();
+        await template.StopAsync(_settings.Time).ConfigureAwait(false);
+        template.Dispose();
     }
 
     /// <summary>Takes the template's first answer: ready (null), threads (disabled for good), or why it failed.</summary>
-    private string? Accept(Template template, byte[]? answer)
+    private TemplateFailure? Accept(Template template, byte[]? answer)
     {
         if (answer is null)
         {
-            return $"its template exited before it was ready. Its output:\n{template.Output.Tail()}".TrimEnd();
+            return new TemplateFailure($"its template exited before it was ready. Its output:\n{template.Output.Tail()}".TrimEnd());
         }
 
         using var document = JsonDocument.Parse(answer);
         var root = document.RootElement;
         if (root.TryGetProperty("ready"u8, out _))
         {
-            lock (_gate)
-            {
-                if (_disposed)
-                {
-                    return "the pool stopped";
-                }
-
-                _template = template;
-            }
-
-            PythonLog.ForkServerReady(_logger, _settings.PoolName, template.Process.Id);
-            template.ReadLoop = ReadLoopAsync(template);
             return null;
         }
 
@@ -97,16 +177,25 @@ internal sealed partial class ForkServer
 
             var names = string.Join(", ", modules.EnumerateArray().Select(m => m.GetString()));
             PythonLog.ForkServerThreads(_logger, _settings.PoolName, root.GetProperty("count"u8).GetInt32(), names);
-            return "threads";
+            return new TemplateFailure("threads") { Threads = true };
         }
 
-        return root.TryGetProperty("error"u8, out var error) ? error.GetString() ?? "an error" : "it sent " + Encoding.UTF8.GetString(answer);
+        if (!root.TryGetProperty("error"u8, out var error))
+        {
+            return new TemplateFailure("it sent " + Encoding.UTF8.GetString(answer));
+        }
+
+        var traceback = error.GetString() ?? "an error";
+        return root.TryGetProperty("type"u8, out var type) && root.TryGetProperty("message"u8, out var message)
+            ? new TemplateFailure(traceback) { PythonType = type.GetString(), PythonMessage = message.GetString(), PythonTraceback = traceback }
+            : new TemplateFailure(traceback);
     }
 
     private async Task<Template> LaunchAsync()
     {
         // The template runs the bundled runtime; the pool's entry script (its own, or a test's) is what each forked
         // worker runs after the fork.
+        // No slot: the template is no worker.
         var info = PythonWorker.CreateStartInfo(_settings, [
             RuntimeDeployer.EntryScript,
             "--fork-server",
@@ -114,7 +203,7 @@ internal sealed partial class ForkServer
             _settings.MaxFrameSize.ToString(CultureInfo.InvariantCulture),
             _socketPath,
             _settings.EntryScript,
-        ]);
+        ], slot: null);
         var process = await ProcessLauncher.StartAsync(info).ConfigureAwait(false);
         return new Template(process, new StderrPump(process.StandardError.BaseStream, process.Id, _logger, _settings.StderrTailLines, _settings.PoolName, _settings.OnOutput), _settings.Time.GetTimestamp());
     }
@@ -145,6 +234,8 @@ internal sealed partial class ForkServer
             {
                 _template = null;
             }
+
+            _retired.Remove(template);
 
             children = [.. template.Children.Values];
             template.Children.Clear();
@@ -219,6 +310,7 @@ internal sealed partial class ForkServer
                 early.Done.TrySetResult(null);
             }
 
+            StopIfDrained(template);
             return;
         }
 
@@ -273,7 +365,7 @@ internal sealed partial class ForkServer
     {
         lock (_gate)
         {
-            if (_disposed || _disabled)
+            if (_disposed || _disabled || died is { Retired: true })
             {
                 return null;
             }
@@ -298,6 +390,15 @@ internal sealed partial class ForkServer
         catch (OperationCanceledException)
         {
             return;
+        }
+
+        lock (_gate)
+        {
+            if (_template is not null)
+            {
+                // A rebuild brought one up meanwhile.
+                return;
+            }
         }
 
         await StartTemplateAsync().ConfigureAwait(false);

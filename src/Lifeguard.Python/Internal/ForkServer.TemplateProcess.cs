@@ -6,6 +6,22 @@ namespace Lifeguard.Python;
 /// <summary>The template process itself: its control channel, its children, its stop.</summary>
 internal sealed partial class ForkServer
 {
+    /// <summary>Why a template did not become ready; with Python's error when an import or a module file raised.</summary>
+    private sealed record TemplateFailure(string Reason)
+    {
+        public string? PythonType { get; init; }
+
+        public string? PythonMessage { get; init; }
+
+        public string? PythonTraceback { get; init; }
+
+        /// <summary>Threads ran after its imports: the server is disabled for good.</summary>
+        public bool Threads { get; init; }
+
+        /// <summary>The server stopped while it started.</summary>
+        public bool Stopped { get; init; }
+    }
+
     /// <summary>One template process and its children. The children map and <see cref="Dead"/> are under the server's gate.</summary>
     private sealed class Template(Process process, StderrPump output, long startedAt) : IDisposable
     {
@@ -24,6 +40,12 @@ internal sealed partial class ForkServer
         public Dictionary<int, object> Children { get; } = [];
 
         public bool Dead { get; set; }
+
+        /// <summary>A rebuild replaced it: it forks no more, and is stopped once its last child is reaped.</summary>
+        public bool Retired { get; set; }
+
+        /// <summary>Its control channel is being closed, by <see cref="StopIfDrained"/>.</summary>
+        public bool Stopping { get; set; }
 
         /// <summary>The loop that reads a ready template's reports, and handles its death; it disposes the template.</summary>
         public Task ReadLoop { get; set; } = Task.CompletedTask;

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
@@ -30,10 +31,18 @@ internal sealed partial class ForkServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly string _socketPath;
     private readonly Socket _listener;
-    private readonly string _envJson;
+    /// <summary>The forked workers' environment as JSON, where it is the same for every slot; else null.</summary>
+    private readonly string? _envJson;
+
+    /// <summary>Each slot's environment as JSON, where a variable names the slot; at most one entry per slot.</summary>
+    private readonly ConcurrentDictionary<int, string> _slotEnvJson = new();
     private readonly Lock _gate = new();
     private readonly Dictionary<string, PendingFork> _pending = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _rebuildGate = new(1, 1);
+
+    /// <summary>Templates a rebuild replaced that still have children: they fork no more, and stop when drained.</summary>
+    private readonly List<Template> _retired = [];
     private Template? _template;
     private TimeSpan _restartDelay = FirstRestartDelay;
     private bool _disabled;
@@ -53,7 +62,7 @@ internal sealed partial class ForkServer : IAsyncDisposable
         EndPoint = new UnixDomainSocketEndPoint("\0" + _socketPath[1..]);
         _listener.Bind(EndPoint);
         _listener.Listen(128);
-        _envJson = EnvironmentJson(settings);
+        _envJson = settings.EnvironmentUsesSlot ? null : EnvironmentJson(settings, slot: 0);
         _ = AcceptLoopAsync();
     }
 
@@ -71,6 +80,18 @@ internal sealed partial class ForkServer : IAsyncDisposable
             lock (_gate)
             {
                 return _template?.Process.Id;
+            }
+        }
+    }
+
+    /// <summary>The pids of the templates a rebuild replaced that still run, because workers they forked still run.</summary>
+    public IReadOnlyList<int> RetiredTemplateIds
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return [.. _retired.Select(t => t.Process.Id)];
             }
         }
     }
@@ -104,12 +125,14 @@ internal sealed partial class ForkServer : IAsyncDisposable
     }
 
     /// <summary>
-    /// Forks a worker: its process, connected and watched, before its handshake. Null when the template is not there
-    /// or could not fork (the caller spawns the worker instead).
+    /// Forks the worker of <paramref name="slot"/>, in that slot's environment: its process, connected and watched,
+    /// before its handshake. Null when the template is not there or could not fork (the caller spawns the worker
+    /// instead).
     /// </summary>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled; nothing is left running.</exception>
-    public async Task<WorkerProcess?> TryForkAsync(CancellationToken cancellationToken)
+    public async Task<WorkerProcess?> TryForkAsync(int slot, CancellationToken cancellationToken)
     {
+        var env = _envJson ?? _slotEnvJson.GetOrAdd(slot, s => EnvironmentJson(_settings, s));
         var token = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(TokenBytes));
         PendingFork pending;
         lock (_gate)
@@ -125,7 +148,7 @@ internal sealed partial class ForkServer : IAsyncDisposable
 
         try
         {
-            await pending.Owner.SendAsync($"{{\"fork\":\"{token}\",\"env\":{_envJson}}}\n", cancellationToken).ConfigureAwait(false);
+            await pending.Owner.SendAsync($"{{\"fork\":\"{token}\",\"env\":{env}}}\n", cancellationToken).ConfigureAwait(false);
             var forked = await pending.Done.Task.WaitAsync(_settings.StartTimeout, _settings.Time, cancellationToken).ConfigureAwait(false);
             if (forked is null)
             {
@@ -167,7 +190,7 @@ internal sealed partial class ForkServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        Template? template;
+        List<Template> templates;
         lock (_gate)
         {
             if (_disposed)
@@ -176,26 +199,36 @@ internal sealed partial class ForkServer : IAsyncDisposable
             }
 
             _disposed = true;
-            template = _template;
+            templates = [.. _retired];
+            if (_template is { } current)
+            {
+                templates.Add(current);
+            }
+
             _template = null;
+            _retired.Clear();
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
-        if (template is not null)
+        foreach (var template in templates)
         {
             // Its read loop sees it exit, kills it if it does not within a bound, and disposes it.
             template.CloseInput();
+        }
+
+        foreach (var template in templates)
+        {
             await template.ReadLoop.ConfigureAwait(false);
         }
 
         _stopping.Dispose();
     }
 
-    /// <summary>The environment a worker gets, as a JSON object: the host's, filtered and overridden as for a spawn.</summary>
-    private static string EnvironmentJson(PythonWorkerSettings settings)
+    /// <summary>The environment the worker of a slot gets, as a JSON object: the host's, filtered, overridden and activated as for a spawn.</summary>
+    private static string EnvironmentJson(PythonWorkerSettings settings, int slot)
     {
-        var info = PythonWorker.CreateStartInfo(settings, []);
+        var info = PythonWorker.CreateStartInfo(settings, [], slot);
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
@@ -217,31 +250,35 @@ internal sealed partial class ForkServer : IAsyncDisposable
     /// <summary>Removes a request that is over; a child it forked that never became a worker is killed.</summary>
     private void Abandon(string token, PendingFork pending)
     {
-        Socket? protocol, error;
-        int pid;
-        bool kill;
+        Socket? protocol = null, error = null;
+        int pid = 0;
+        bool kill = false, finished;
         lock (_gate)
         {
             _pending.Remove(token);
-            if (pending.Finished)
+            finished = pending.Finished;
+            if (!finished)
             {
-                return;
+                pending.Finished = true;
+                (protocol, error, pid) = (pending.Protocol, pending.Error, pending.Pid);
+                // Still the template's unreaped child (no exit reported): its pid is still its own.
+                kill = pid > 0 && pending.Owner.Children.Remove(pid);
+            }
+        }
+
+        if (!finished)
+        {
+            protocol?.Dispose();
+            error?.Dispose();
+            if (kill)
+            {
+                NativeMethods.TrySignal(pid, NativeMethods.SIGKILL);
             }
 
-            pending.Finished = true;
-            (protocol, error, pid) = (pending.Protocol, pending.Error, pending.Pid);
-            // Still the template's unreaped child (no exit reported): its pid is still its own.
-            kill = pid > 0 && pending.Owner.Children.Remove(pid);
+            pending.Done.TrySetResult(null);
         }
 
-        protocol?.Dispose();
-        error?.Dispose();
-        if (kill)
-        {
-            NativeMethods.TrySignal(pid, NativeMethods.SIGKILL);
-        }
-
-        pending.Done.TrySetResult(null);
+        StopIfDrained(pending.Owner);
     }
 
     /// <summary>Completes a request once its pid and both connections are there, from the same process.</summary>

@@ -4,8 +4,8 @@ using System.Diagnostics;
 namespace Lifeguard.Python;
 
 /// <summary>
-/// Turns the configured interpreter (the option, else <c>LIFEGUARD_PYTHON</c>, else <c>python3</c> on PATH) into the
-/// real binary, once per name: a pyenv-style shim costs tens of milliseconds per start, the binary it runs does not.
+/// Turns the configured interpreter (a virtual environment's, else the option, else <c>LIFEGUARD_PYTHON</c>, else
+/// <c>python3</c> on PATH) into the real binary, once per name: a pyenv-style shim costs tens of milliseconds per start, the binary it runs does not.
 /// Thread-safe.
 /// </summary>
 internal static class InterpreterResolver

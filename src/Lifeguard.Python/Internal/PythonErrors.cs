@@ -27,6 +27,32 @@ internal static class PythonErrors
             error.Message,
             error.Traceback);
 
+    /// <summary>A fork server's new template failed; its old one still forks.</summary>
+    public static PythonStartException RebuildFailed(string pool, string reason, string? pythonType, string? pythonMessage, string? pythonTraceback)
+        => pythonType is not null
+            ? new(
+                $"The fork server of pool '{pool}' could not rebuild its template, and still forks from the one it had: {pythonType}: {pythonMessage}\n{pythonTraceback}".TrimEnd(),
+                pool,
+                pythonType,
+                pythonMessage ?? "",
+                pythonTraceback ?? "")
+            : new($"The fork server of pool '{pool}' could not rebuild its template, and still forks from the one it had: {reason}", pool);
+
+    public static PythonStartException VirtualEnvironmentMissing(string pool, string venv)
+        => new(
+            $"The virtual environment '{venv}' of pool '{pool}' (PythonPoolOptions.VirtualEnvironment) does not exist. Create it (python3 -m venv {venv}, or uv venv {venv}), or correct the path.",
+            pool);
+
+    public static PythonStartException VirtualEnvironmentBroken(string pool, string venv, string link, string target)
+        => new(
+            $"The virtual environment '{venv}' of pool '{pool}' (PythonPoolOptions.VirtualEnvironment) is broken: its interpreter {link} links to {target}, which does not exist (the Python it was made from was moved or removed). Recreate the virtual environment.",
+            pool);
+
+    public static PythonStartException VirtualEnvironmentWithoutInterpreter(string pool, string venv, IEnumerable<string> candidates)
+        => new(
+            $"The virtual environment '{venv}' of pool '{pool}' (PythonPoolOptions.VirtualEnvironment) holds no Python interpreter: there is no {string.Join(" nor ", candidates)}. Is the folder a virtual environment (made by python3 -m venv or uv venv)?",
+            pool);
+
     public static PythonStartException InterpreterNotStarted(string pool, string interpreter, Exception cause)
         => new($"Could not start the Python interpreter '{interpreter}': {cause.Message}", pool, cause);
 

@@ -32,7 +32,14 @@ internal sealed class PythonWorkerSettings
 
     public FrozenSet<string>? EnvironmentAllowlist { get; init; }
 
+    /// <summary>The variables set or removed in every worker's environment, their values before <see cref="WorkerEnvironment.Expand"/>.</summary>
     public required IReadOnlyDictionary<string, string?> Environment { get; init; }
+
+    /// <summary>Whether a value of <see cref="Environment"/> names the worker's slot, so that workers' environments differ.</summary>
+    public bool EnvironmentUsesSlot { get; init; }
+
+    /// <summary>The virtual environment's full path, activated in every worker's environment; null for none.</summary>
+    public string? VirtualEnvironment { get; init; }
 
     public TimeSpan StartTimeout { get; init; }
 
@@ -70,7 +77,9 @@ internal sealed class PythonWorkerSettings
 
     public static async Task<PythonWorkerSettings> CreateAsync(PythonPoolOptions options)
     {
-        var interpreter = await InterpreterResolver.ResolveAsync(InterpreterResolver.Requested(options.PythonPath)).ConfigureAwait(false);
+        var venv = options.VirtualEnvironment is { } folder ? Path.GetFullPath(folder) : null;
+        var interpreter = await InterpreterResolver.ResolveAsync(
+            venv is null ? InterpreterResolver.Requested(options.PythonPath) : VenvActivation.Interpreter(venv, options.Name)).ConfigureAwait(false);
         return new PythonWorkerSettings
         {
             PoolName = options.Name,
@@ -84,6 +93,8 @@ internal sealed class PythonWorkerSettings
             WorkingDirectory = options.WorkingDirectory is null ? null : Path.GetFullPath(options.WorkingDirectory),
             EnvironmentAllowlist = options.EnvironmentAllowlist?.ToFrozenSet(StringComparer.Ordinal),
             Environment = new Dictionary<string, string?>(options.Environment, StringComparer.Ordinal),
+            EnvironmentUsesSlot = options.Environment.Values.Any(v => v is not null && WorkerEnvironment.UsesSlot(v)),
+            VirtualEnvironment = venv,
             StartTimeout = options.StartTimeout,
             CallTimeout = options.CallTimeout,
             CancelGracePeriod = options.CancelGracePeriod,

@@ -39,3 +39,7 @@ def chatter(n):
     for i in range(n):
         print("chatter", i)
     return n
+
+
+def interpreter(_):
+    return {"prefix": sys.prefix, "virtual_env": os.environ.get("VIRTUAL_ENV")}

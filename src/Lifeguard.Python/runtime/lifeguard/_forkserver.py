@@ -5,7 +5,8 @@ Its stdin and stdout carry the control channel (docs/protocol.md, "The fork serv
 
     host -> template   {"config": {...the init frame's object...}}           first, once
                        {"fork": "TOKEN", "env": {"NAME": "value", ...}}      then any number
-    template -> host   {"ready": PID} | {"threads": [module, ...], "count": N} | {"error": "traceback"}
+    template -> host   {"ready": PID} | {"threads": [module, ...], "count": N}
+                       | {"error": "traceback", "type": "SyntaxError", "message": "..."}
                        {"forked": "TOKEN", "pid": PID} | {"forkFailed": "TOKEN", "error": "..."}
                        {"exit": PID, "code": EXIT_CODE}                      for each child it reaps
 
@@ -29,6 +30,7 @@ from ._state import state
 MAX_LINE = 4 * 1024 * 1024
 EXIT_FAILED = 3
 TOKEN_BYTES = 16
+MAX_REPORT = 4000
 
 
 def main(argv):
@@ -45,9 +47,7 @@ def main(argv):
     try:
         threaded = _preload(json.loads(line)["config"])
     except BaseException as error:  # noqa: B036 - reported to the host, which spawns its workers instead
-        import traceback
-
-        _send(ctl_out, {"error": "".join(traceback.format_exception(type(error), error, error.__traceback__))})
+        _send(ctl_out, _error_report(error))
         return EXIT_FAILED
     if threaded:
         _send(ctl_out, {"threads": threaded, "count": threading.active_count()})
@@ -96,6 +96,24 @@ def _preload(config):
         if threading.active_count() > before or (threading.active_count() > 1 and not threaded):
             threaded.append(module)
     return threaded if threading.active_count() > 1 else []
+
+
+def _error_report(error):
+    """The failed answer: the traceback, the type (qualified outside builtins) and the message, cut to fit a line."""
+    import traceback
+
+    error_type = type(error)
+    module = error_type.__module__
+    name = error_type.__qualname__ if module == "builtins" else module + "." + error_type.__qualname__
+    trace = "".join(traceback.format_exception(error_type, error, error.__traceback__))
+    # The host reads lines of at most 64 KiB, and JSON may spend 6 bytes on a character: keep the traceback's end,
+    # where the error is, and the message's beginning.
+    if len(trace) > MAX_REPORT:
+        trace = "...\n" + trace[-MAX_REPORT:]
+    message = str(error)
+    if len(message) > MAX_REPORT:
+        message = message[:MAX_REPORT] + "..."
+    return {"error": trace, "type": name, "message": message}
 
 
 def _reap(ctl_out):
