@@ -79,7 +79,7 @@ internal static class ServeCommand
                 PythonPath = parse.GetValue(python),
                 CallTimeout = parse.GetValue(timeout) ?? TimeSpan.FromSeconds(100),
                 MaxRetries = 0,
-                MaxRestarts = int.MaxValue,
+                MaxRestarts = null,
                 AllowedModules = new HashSet<string>(StringComparer.Ordinal) { module },
             };
             options.ModuleFiles[module] = path;

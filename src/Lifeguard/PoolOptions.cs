@@ -48,9 +48,10 @@ public class PoolOptions
 
     /// <summary>
     /// Unexpected worker deaths and start failures tolerated within <see cref="RestartWindow"/>; one more puts the
-    /// pool into <see cref="PoolState.Backoff"/>. Default 5; at least 0.
+    /// pool into <see cref="PoolState.Backoff"/>. Default 5; at least 0, or <see langword="null"/> for no limit: the
+    /// pool never enters backoff, and every failure is replaced at once.
     /// </summary>
-    public int MaxRestarts { get; set; } = 5;
+    public int? MaxRestarts { get; set; } = 5;
 
     /// <summary>The sliding window over which <see cref="MaxRestarts"/> is counted. Default 10 s; positive.</summary>
     public TimeSpan RestartWindow { get; set; } = TimeSpan.FromSeconds(10);
@@ -164,9 +165,9 @@ public class PoolOptions
             errors.Add($"OverflowIdleTimeout must be zero, positive or infinite (was {OverflowIdleTimeout}).");
         }
 
-        if (MaxRestarts < 0)
+        if (MaxRestarts is < 0)
         {
-            errors.Add($"MaxRestarts must be at least 0 (was {MaxRestarts}).");
+            errors.Add($"MaxRestarts must be at least 0 or null (was {MaxRestarts}).");
         }
 
         CheckPositive(errors, nameof(RestartWindow), RestartWindow);

@@ -65,6 +65,19 @@ public sealed class HostLifetimeTests : HostingTestBase
         Assert.Equal((2, 1), (status.Size, status.MaxOverflow));
     }
 
+    [Theory]
+    [InlineData("", null)]
+    [InlineData("7", 7)]
+    public async Task MaxRestarts_is_bound_with_an_empty_value_meaning_no_limit(string value, int? expected)
+    {
+        var host = BuildFake("squares", new FakeWorkerFactory(), new Dictionary<string, string?> { ["Lifeguard:Pools:squares:MaxRestarts"] = value });
+        await host.StartAsync();
+
+        var options = host.Services.GetRequiredService<IOptionsMonitor<PoolOptions>>().Get("squares");
+
+        Assert.Equal(expected, options.MaxRestarts);
+    }
+
     [Fact]
     public async Task Invalid_options_fail_the_host_start_naming_the_pool_and_the_value()
     {

@@ -28,7 +28,7 @@ public sealed class OptionsTests
     [InlineData("DrainTimeout", "DrainTimeout must be zero, positive or Timeout.InfiniteTimeSpan (was -00:00:03)")]
     [InlineData("OverflowIdleTimeout", "OverflowIdleTimeout must be zero, positive or infinite (was -00:00:04)")]
     [InlineData("MaxWaiters", "MaxWaiters must be at least 0 or null (was -1)")]
-    [InlineData("MaxRestarts", "MaxRestarts must be at least 0 (was -1)")]
+    [InlineData("MaxRestarts", "MaxRestarts must be at least 0 or null (was -1)")]
     [InlineData("RestartWindow", "RestartWindow must be positive (was 00:00:00)")]
     [InlineData("BackoffInitialDelay", "BackoffInitialDelay must be positive (was -00:00:01)")]
     [InlineData("BackoffMaxDelay", "BackoffMaxDelay (00:00:01) must be at least BackoffInitialDelay (00:00:02)")]

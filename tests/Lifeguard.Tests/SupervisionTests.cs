@@ -34,6 +34,28 @@ public sealed class SupervisionTests
     }
 
     [Fact]
+    public async Task ReportTerminated_NoRestartLimit_NeverEntersBackoff()
+    {
+        var time = new FakeTimeProvider();
+        var factory = new FakeWorkerFactory();
+        var options = Scenario.Options(time, size: 2);
+        options.MaxRestarts = null;
+        await using var pool = await Pool.StartAsync(options, factory);
+
+        // All within one restart window: any limit would have put the pool into backoff long before.
+        for (int i = 1; i <= 50; i++)
+        {
+            factory.All.Last().Die();
+            await Scenario.Until(() => pool.GetStatus().Idle == 2, "the dead worker is replaced");
+        }
+
+        var status = pool.GetStatus().Consistent();
+        Assert.Equal(PoolState.Ready, status.State);
+        Assert.Equal(50, status.TotalDeaths);
+        Assert.Equal(52, factory.StartAttempts);
+    }
+
+    [Fact]
     public async Task ReportTerminated_ReplacementStartsKeepFailing_EntersBackoff()
     {
         var time = new FakeTimeProvider();

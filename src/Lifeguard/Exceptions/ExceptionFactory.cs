@@ -40,7 +40,7 @@ internal static class ExceptionFactory
             reason);
 
     public static PoolBackoffException Backoff(
-        string pool, PoolStatus status, Exception? lastFailure, int maxRestarts, TimeSpan window)
+        string pool, PoolStatus status, Exception? lastFailure, int? maxRestarts, TimeSpan window)
         => new(
             $"Pool '{pool}' is in backoff after more than {maxRestarts} worker failures within {Format(window)} "
                 + "(MaxRestarts, RestartWindow), "
