@@ -168,14 +168,15 @@ public sealed class SupervisionTests
         factory.All.First().Die();
         await Scenario.Until(() => pool.GetStatus().State == PoolState.Backoff, "the pool enters backoff");
         factory.All.Last().Die(); // now two short
-        Assert.Contains(logs.Entries, e => e.EventId.Id == 1200);
+        // Logged after the transition, outside the pool's lock: the state can be seen a moment before the log.
+        await Scenario.Until(() => logs.Entries.Any(e => e.EventId.Id == 1200), "the backoff is logged");
 
         factory.FailStart = null;
         time.Advance(options.BackoffMaxDelay);
 
         await Scenario.Until(() => pool.GetStatus().Idle == 3, "the pool refills");
         Assert.Equal(PoolState.Ready, pool.GetStatus().Consistent().State);
-        Assert.Contains(logs.Entries, e => e.EventId.Id == 1201);
+        await Scenario.Until(() => logs.Entries.Any(e => e.EventId.Id == 1201), "the end of the backoff is logged");
     }
 
     [Fact]
