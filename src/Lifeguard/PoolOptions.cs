@@ -78,6 +78,22 @@ public class PoolOptions
     public TimeSpan? MaxWorkerLifetime { get; set; }
 
     /// <summary>
+    /// Check a worker that has been idle longer than this at checkout, before it is handed out, through the factory's
+    /// <see cref="IWorkerValidator{TWorker}"/> (a Python worker answers a ping). A worker that fails the check, or
+    /// does not answer within <see cref="IdleCheckTimeout"/>, is killed and replaced, and the caller gets another.
+    /// While this is set, the validator runs for such workers only, not on every checkout. Default
+    /// <see langword="null"/>: off (a factory's validator, if any, runs on every checkout, without a time limit);
+    /// positive.
+    /// </summary>
+    public TimeSpan? IdleCheckAfter { get; set; }
+
+    /// <summary>
+    /// How long an idle check (<see cref="IdleCheckAfter"/>) may take; a worker that has not passed it by then counts
+    /// as failed. Default 1 s; positive.
+    /// </summary>
+    public TimeSpan IdleCheckTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
     /// Log a warning, with the stack trace of the checkout, for a lease held longer than this. Only logs: the lease
     /// is not taken back. Capturing the stack trace costs an allocation per checkout while this is set.
     /// Default <see langword="null"/>: off; positive.
@@ -193,6 +209,12 @@ public class PoolOptions
             CheckPositive(errors, nameof(MaxWorkerLifetime), lifetime);
         }
 
+        if (IdleCheckAfter is { } idleCheck)
+        {
+            CheckPositive(errors, nameof(IdleCheckAfter), idleCheck);
+        }
+
+        CheckPositive(errors, nameof(IdleCheckTimeout), IdleCheckTimeout);
         if (LeakDetectionThreshold is { } leak)
         {
             CheckPositive(errors, nameof(LeakDetectionThreshold), leak);

@@ -36,6 +36,8 @@ public sealed class OptionsTests
     [InlineData("MaxUsesJitter", "MaxUsesJitter must be at least 0 (was -1)")]
     [InlineData("MaxWorkerLifetime", "MaxWorkerLifetime must be positive (was 00:00:00)")]
     [InlineData("LeakDetectionThreshold", "LeakDetectionThreshold must be positive (was -00:00:01)")]
+    [InlineData("IdleCheckAfter", "IdleCheckAfter must be positive (was 00:00:00)")]
+    [InlineData("IdleCheckTimeout", "IdleCheckTimeout must be positive (was -00:00:01)")]
     [InlineData("Name", "Name must not be empty")]
     public void Validate_OffendingValue_ThrowsArgumentExceptionNamingIt(string setting, string expected)
     {
@@ -58,6 +60,8 @@ public sealed class OptionsTests
             case "MaxUsesJitter": options.MaxUsesJitter = -1; break;
             case "MaxWorkerLifetime": options.MaxWorkerLifetime = TimeSpan.Zero; break;
             case "LeakDetectionThreshold": options.LeakDetectionThreshold = TimeSpan.FromSeconds(-1); break;
+            case "IdleCheckAfter": options.IdleCheckAfter = TimeSpan.Zero; break;
+            case "IdleCheckTimeout": options.IdleCheckTimeout = TimeSpan.FromSeconds(-1); break;
             case "Name": options.Name = " "; break;
             default: throw new ArgumentOutOfRangeException(nameof(setting), setting, null);
         }

@@ -43,6 +43,8 @@ internal static class PoolOptionsBinder
             case "MAXUSESJITTER": o.MaxUsesJitter = Int(s); break;
             case "MAXWORKERLIFETIME": o.MaxWorkerLifetime = Nullable(s, Time); break;
             case "LEAKDETECTIONTHRESHOLD": o.LeakDetectionThreshold = Nullable(s, Time); break;
+            case "IDLECHECKAFTER": o.IdleCheckAfter = Nullable(s, Time); break;
+            case "IDLECHECKTIMEOUT": o.IdleCheckTimeout = Time(s); break;
             case "DRAINTIMEOUT": o.DrainTimeout = Time(s); break;
             default: return false;
         }

@@ -56,6 +56,9 @@ internal static class ExceptionFactory
     public static LifeguardException WorkerKilled(string pool, int workerId, string? source, Exception? cause)
         => new($"Worker {workerId} of pool '{pool}' was killed on request{(source is null ? "" : " by " + source)}.", pool, cause);
 
+    public static TimeoutException IdleCheckTimedOut(string pool, int workerId, TimeSpan timeout)
+        => new($"Worker {workerId} of pool '{pool}' did not pass its idle check within {Format(timeout)} (IdleCheckTimeout).");
+
     public static LifeguardException WorkerFailedValidation(string pool, int workerId, Exception? cause)
         => new($"Worker {workerId} of pool '{pool}' failed validation at checkout.", pool, cause);
 
