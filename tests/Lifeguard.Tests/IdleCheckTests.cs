@@ -68,6 +68,30 @@ public sealed class IdleCheckTests
         Assert.Equal(3, factory.Checked.Count);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)] // set, but the factory validates nothing: there is nothing to check with
+    public async Task CheckoutAndCheckin_FactoryWithoutValidator_ReadNoClock(bool idleCheckAfter)
+    {
+        var time = new CountingTimeProvider();
+        using var metrics = new TestMetrics(); // a meter of its own, which nothing listens to
+        var options = Scenario.Options(time, size: 1, metrics: metrics);
+        options.IdleCheckAfter = idleCheckAfter ? After : null;
+        await using var pool = await Pool.StartAsync(options, new FakeWorkerFactory());
+        using (await pool.CheckoutAsync())
+        {
+            // The first checkout arms the sizing window, which reads the clock once.
+        }
+
+        int before = time.TimestampReads;
+        for (int i = 0; i < 100; i++)
+        {
+            using var lease = await pool.CheckoutAsync();
+        }
+
+        Assert.Equal(before, time.TimestampReads);
+    }
+
     [Fact]
     public async Task CheckoutAsync_WorkerHandedOnByACheckin_IsNotChecked()
     {
