@@ -298,7 +298,7 @@ internal sealed record RunSettings(
             CheckoutTimeout = System.Threading.Timeout.InfiniteTimeSpan,
 
             // Many inputs fail or crash in a bad batch; the run reports them per input rather than stopping.
-            MaxRestarts = int.MaxValue,
+            MaxRestarts = null,
         };
         if (MaxFrameSize is { } frame)
         {

@@ -86,7 +86,7 @@ internal static class ServeCommand
                 VirtualEnvironment = parse.GetValue(venv),
                 CallTimeout = parse.GetValue(timeout) ?? TimeSpan.FromSeconds(100),
                 MaxRetries = 0,
-                MaxRestarts = int.MaxValue,
+                MaxRestarts = null,
                 AllowedModules = new HashSet<string>(StringComparer.Ordinal) { module },
             };
             options.ModuleFiles[module] = path;

@@ -52,7 +52,7 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
             : null;
         try
         {
-            var pool = await Pool.StartAsync(options, new PythonWorkerFactory(settings, forkServer), cancellationToken).ConfigureAwait(false);
+            var pool = await Pool.StartAsync(options, PythonWorkerFactory.For(options, settings, forkServer), cancellationToken).ConfigureAwait(false);
             return new PythonPool(pool, options, forkServer);
         }
         catch when (forkServer is not null)

@@ -174,6 +174,7 @@ public sealed partial class PythonWorker
         bool spans = false;
         bool streams = false;
         bool shared = false;
+        bool pings = false;
         try
         {
             using var document = JsonDocument.Parse(hello.Json);
@@ -190,6 +191,7 @@ public sealed partial class PythonWorker
                     spans |= name == "spans";
                     streams |= name == "streams";
                     shared |= name == "shm";
+                    pings |= name == "ping";
                 }
             }
         }
@@ -206,6 +208,7 @@ public sealed partial class PythonWorker
 
         CollectsSpans = spans && protocol >= 2;
         Streams = streams && protocol >= 2;
+        AnswersPings = pings && protocol >= 2;
         if (shared && protocol >= 2 && AsksForSharedMemory(_settings))
         {
             _arena = new SharedMemoryArena(_settings.SharedMemoryThreshold, _settings.MaxFrameSize);
@@ -233,10 +236,11 @@ public sealed partial class PythonWorker
         json.WriteNumber("protocol", ProtocolVersion);
 
         // The kinds this host reads beyond version 1's: a worker sends a spans frame only when the host names "spans",
-        // and serves streams only when it names "streams".
+        // serves streams only when it names "streams", and is pinged only when both name "ping".
         json.WriteStartArray("features");
         json.WriteStringValue("spans");
         json.WriteStringValue("streams");
+        json.WriteStringValue("ping");
         if (AsksForSharedMemory(settings))
         {
             // Large bytes through segments the host creates (docs/protocol.md, "Shared memory"), from this size up.

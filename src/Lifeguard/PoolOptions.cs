@@ -48,9 +48,10 @@ public class PoolOptions
 
     /// <summary>
     /// Unexpected worker deaths and start failures tolerated within <see cref="RestartWindow"/>; one more puts the
-    /// pool into <see cref="PoolState.Backoff"/>. Default 5; at least 0.
+    /// pool into <see cref="PoolState.Backoff"/>. Default 5; at least 0, or <see langword="null"/> for no limit: the
+    /// pool never enters backoff, and every failure is replaced at once.
     /// </summary>
-    public int MaxRestarts { get; set; } = 5;
+    public int? MaxRestarts { get; set; } = 5;
 
     /// <summary>The sliding window over which <see cref="MaxRestarts"/> is counted. Default 10 s; positive.</summary>
     public TimeSpan RestartWindow { get; set; } = TimeSpan.FromSeconds(10);
@@ -75,6 +76,22 @@ public class PoolOptions
 
     /// <summary>Retire a worker at checkin once it is older than this. Default <see langword="null"/>: no limit; positive.</summary>
     public TimeSpan? MaxWorkerLifetime { get; set; }
+
+    /// <summary>
+    /// Check a worker that has been idle longer than this at checkout, before it is handed out, through the factory's
+    /// <see cref="IWorkerValidator{TWorker}"/> (a Python worker answers a ping). A worker that fails the check, or
+    /// does not answer within <see cref="IdleCheckTimeout"/>, is killed and replaced, and the caller gets another.
+    /// While this is set, the validator runs for such workers only, not on every checkout. Default
+    /// <see langword="null"/>: off (a factory's validator, if any, runs on every checkout, without a time limit);
+    /// positive.
+    /// </summary>
+    public TimeSpan? IdleCheckAfter { get; set; }
+
+    /// <summary>
+    /// How long an idle check (<see cref="IdleCheckAfter"/>) may take; a worker that has not passed it by then counts
+    /// as failed. Default 1 s; positive.
+    /// </summary>
+    public TimeSpan IdleCheckTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>
     /// Log a warning, with the stack trace of the checkout, for a lease held longer than this. Only logs: the lease
@@ -164,9 +181,9 @@ public class PoolOptions
             errors.Add($"OverflowIdleTimeout must be zero, positive or infinite (was {OverflowIdleTimeout}).");
         }
 
-        if (MaxRestarts < 0)
+        if (MaxRestarts is < 0)
         {
-            errors.Add($"MaxRestarts must be at least 0 (was {MaxRestarts}).");
+            errors.Add($"MaxRestarts must be at least 0 or null (was {MaxRestarts}).");
         }
 
         CheckPositive(errors, nameof(RestartWindow), RestartWindow);
@@ -192,6 +209,12 @@ public class PoolOptions
             CheckPositive(errors, nameof(MaxWorkerLifetime), lifetime);
         }
 
+        if (IdleCheckAfter is { } idleCheck)
+        {
+            CheckPositive(errors, nameof(IdleCheckAfter), idleCheck);
+        }
+
+        CheckPositive(errors, nameof(IdleCheckTimeout), IdleCheckTimeout);
         if (LeakDetectionThreshold is { } leak)
         {
             CheckPositive(errors, nameof(LeakDetectionThreshold), leak);

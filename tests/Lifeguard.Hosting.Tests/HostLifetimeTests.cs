@@ -16,6 +16,8 @@ public sealed class HostLifetimeTests : HostingTestBase
         ["Lifeguard:Pools:squares:CheckoutTimeout"] = "00:00:07",
         ["Lifeguard:Pools:squares:Strategy"] = "fifo",
         ["Lifeguard:Pools:squares:MaxWorkerLifetime"] = "01:00:00",
+        ["Lifeguard:Pools:squares:IdleCheckAfter"] = "00:00:30",
+        ["Lifeguard:Pools:squares:IdleCheckTimeout"] = "00:00:00.500",
     };
 
     [Fact]
@@ -56,6 +58,8 @@ public sealed class HostLifetimeTests : HostingTestBase
         Assert.Equal(TimeSpan.FromSeconds(7), options.CheckoutTimeout);
         Assert.Equal(PoolStrategy.Fifo, options.Strategy);
         Assert.Equal(TimeSpan.FromHours(1), options.MaxWorkerLifetime);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.IdleCheckAfter);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), options.IdleCheckTimeout);
         Assert.Equal(3, options.MaxWaiters);
         Assert.Same(clock, options.TimeProvider);
         Assert.Same(host.Services.GetRequiredService<ILoggerFactory>(), options.LoggerFactory);
@@ -63,6 +67,19 @@ public sealed class HostLifetimeTests : HostingTestBase
 
         var status = host.Services.GetRequiredKeyedService<IPool>("squares").GetStatus();
         Assert.Equal((2, 1), (status.Size, status.MaxOverflow));
+    }
+
+    [Theory]
+    [InlineData("", null)]
+    [InlineData("7", 7)]
+    public async Task MaxRestarts_is_bound_with_an_empty_value_meaning_no_limit(string value, int? expected)
+    {
+        var host = BuildFake("squares", new FakeWorkerFactory(), new Dictionary<string, string?> { ["Lifeguard:Pools:squares:MaxRestarts"] = value });
+        await host.StartAsync();
+
+        var options = host.Services.GetRequiredService<IOptionsMonitor<PoolOptions>>().Get("squares");
+
+        Assert.Equal(expected, options.MaxRestarts);
     }
 
     [Fact]

@@ -118,6 +118,7 @@ public class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTestBase
     [InlineData("kind_255", "json", "unknown kind 255")]
     [InlineData("host_kind", "json", "got a Call frame")]
     [InlineData("hello_again", "json", "got a Hello frame with id 0")]
+    [InlineData("pong_to_a_call", "json", "expected the reply to call 2, got a Pong frame with id 2")]
     [InlineData("unknown_id", "json", "expected the reply to call 2, got a Result frame with id 1002")]
     [InlineData("id_zero", "json", "expected the reply to call 2, got a Result frame with id 0")]
     [InlineData("error_empty", "json", "error frame")]
@@ -149,6 +150,38 @@ public class HostileWorkerTests(ITestOutputHelper output) : ReliabilityTestBase
             Assert.Contains(message, error.Message, StringComparison.Ordinal);
             Assert.EndsWith("It was killed and will be replaced.", error.Message, StringComparison.Ordinal);
             await AssertReplacedAsync(pool, pid);
+        });
+    }
+
+    [Theory]
+    [InlineData("wrong_id", 2002)] // a protocol violation: killed
+    [InlineData("result", 2002)]
+    [InlineData("silent", 2004)] // no answer within IdleCheckTimeout: killed
+    [InlineData("die", null)] // exits instead of answering (logged as an exit only if seen before the check fails)
+    public async Task IdleCheck_PingNotAnsweredWithItsPong_WorkerReplacedAndTheCallServedByAnother(string answer, int? eventId)
+    {
+        await WithPoolAsync(Logs.CreateFactory(), Mode, async pool =>
+        {
+            int pid = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard); // checked out after a ping it answered
+            Assert.Equal(answer, await pool.CallAsync<string>(Module, "ping_mode", [answer]).WaitAsync(Guard));
+
+            // The next checkout pings the worker first: the check fails, and the call goes to the replacement.
+            int next = await pool.CallAsync<int>(Module, "pid").WaitAsync(Guard);
+
+            Assert.NotEqual(pid, next);
+            var status = pool.GetStatus();
+            Assert.Equal(1, status.TotalDeaths);
+            Assert.Equal(0, status.TotalTimeouts);
+            await FakeWorkerFactory.WaitUntilAsync(() => !ProcessExists(pid), $"hostile worker {pid} is gone");
+            if (eventId is { } id)
+            {
+                await FakeWorkerFactory.WaitUntilAsync(() => Logs.Entries.Any(e => e.EventId.Id == id), $"event {id} is logged");
+            }
+        }, o =>
+        {
+            o.IdleCheckAfter = TimeSpan.FromTicks(1); // every checkout of an idle worker pings it
+            o.IdleCheckTimeout = TimeSpan.FromSeconds(2);
+            o.MaxRetries = 0;
         });
     }
 

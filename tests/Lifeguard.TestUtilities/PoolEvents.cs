@@ -75,13 +75,16 @@ public sealed class ProcessCrash(string message, int? exitCode, int? signal, IRe
     public IReadOnlyList<string> OutputTail { get; } = tail;
 }
 
-/// <summary>A <see cref="Microsoft.Extensions.Time.Testing.FakeTimeProvider"/> that counts wall-clock reads. Thread-safe.</summary>
+/// <summary>A <see cref="Microsoft.Extensions.Time.Testing.FakeTimeProvider"/> that counts wall-clock and timestamp reads. Thread-safe.</summary>
 public sealed class CountingTimeProvider : TimeProvider
 {
     private readonly Microsoft.Extensions.Time.Testing.FakeTimeProvider _inner = new();
     private int _utcNowReads;
+    private int _timestampReads;
 
     public int UtcNowReads => Volatile.Read(ref _utcNowReads);
+
+    public int TimestampReads => Volatile.Read(ref _timestampReads);
 
     public override DateTimeOffset GetUtcNow()
     {
@@ -89,7 +92,11 @@ public sealed class CountingTimeProvider : TimeProvider
         return _inner.GetUtcNow();
     }
 
-    public override long GetTimestamp() => _inner.GetTimestamp();
+    public override long GetTimestamp()
+    {
+        Interlocked.Increment(ref _timestampReads);
+        return _inner.GetTimestamp();
+    }
 
     public override long TimestampFrequency => _inner.TimestampFrequency;
 

@@ -28,7 +28,7 @@ public sealed class OptionsTests
     [InlineData("DrainTimeout", "DrainTimeout must be zero, positive or Timeout.InfiniteTimeSpan (was -00:00:03)")]
     [InlineData("OverflowIdleTimeout", "OverflowIdleTimeout must be zero, positive or infinite (was -00:00:04)")]
     [InlineData("MaxWaiters", "MaxWaiters must be at least 0 or null (was -1)")]
-    [InlineData("MaxRestarts", "MaxRestarts must be at least 0 (was -1)")]
+    [InlineData("MaxRestarts", "MaxRestarts must be at least 0 or null (was -1)")]
     [InlineData("RestartWindow", "RestartWindow must be positive (was 00:00:00)")]
     [InlineData("BackoffInitialDelay", "BackoffInitialDelay must be positive (was -00:00:01)")]
     [InlineData("BackoffMaxDelay", "BackoffMaxDelay (00:00:01) must be at least BackoffInitialDelay (00:00:02)")]
@@ -36,6 +36,8 @@ public sealed class OptionsTests
     [InlineData("MaxUsesJitter", "MaxUsesJitter must be at least 0 (was -1)")]
     [InlineData("MaxWorkerLifetime", "MaxWorkerLifetime must be positive (was 00:00:00)")]
     [InlineData("LeakDetectionThreshold", "LeakDetectionThreshold must be positive (was -00:00:01)")]
+    [InlineData("IdleCheckAfter", "IdleCheckAfter must be positive (was 00:00:00)")]
+    [InlineData("IdleCheckTimeout", "IdleCheckTimeout must be positive (was -00:00:01)")]
     [InlineData("Name", "Name must not be empty")]
     public void Validate_OffendingValue_ThrowsArgumentExceptionNamingIt(string setting, string expected)
     {
@@ -58,6 +60,8 @@ public sealed class OptionsTests
             case "MaxUsesJitter": options.MaxUsesJitter = -1; break;
             case "MaxWorkerLifetime": options.MaxWorkerLifetime = TimeSpan.Zero; break;
             case "LeakDetectionThreshold": options.LeakDetectionThreshold = TimeSpan.FromSeconds(-1); break;
+            case "IdleCheckAfter": options.IdleCheckAfter = TimeSpan.Zero; break;
+            case "IdleCheckTimeout": options.IdleCheckTimeout = TimeSpan.FromSeconds(-1); break;
             case "Name": options.Name = " "; break;
             default: throw new ArgumentOutOfRangeException(nameof(setting), setting, null);
         }

@@ -39,6 +39,33 @@ public sealed class RestartWindowTests
     }
 
     [Fact]
+    public void RecordFailure_NoLimit_NeverExceedsAndKeepsNothing()
+    {
+        var window = new RestartWindow(maxRestarts: null, windowTicks: 1000, Initial, Max);
+
+        for (int i = 0; i < 10_000; i++)
+        {
+            Assert.False(window.RecordFailure(now: i % 100));
+        }
+
+        Assert.Equal(0, window.Count);
+    }
+
+    [Fact]
+    public void RecordFailure_IntMaxValue_KeepsCountingWithoutOverflow()
+    {
+        // max + 1 overflowed once, so every failure was dropped as it came: the window counted nothing.
+        var window = new RestartWindow(maxRestarts: int.MaxValue, windowTicks: 1000, Initial, Max);
+
+        for (int i = 0; i < 100; i++)
+        {
+            Assert.False(window.RecordFailure(now: i));
+        }
+
+        Assert.Equal(100, window.Count);
+    }
+
+    [Fact]
     public void LengthenDelay_DoublesUpToTheCeiling_AndClearStartsOver()
     {
         var window = new RestartWindow(maxRestarts: 1, windowTicks: 1000, Initial, Max);

@@ -133,7 +133,7 @@ public sealed class StartTests
         b.Dispose();
         var status = pool.GetStatus().Consistent();
         Assert.Equal(1, status.Idle);
-        Assert.Equal(options.MaxRestarts + 1, status.TotalStartFailures + status.TotalDeaths);
+        Assert.Equal(options.MaxRestarts!.Value + 1L, status.TotalStartFailures + status.TotalDeaths);
         using (var again = await pool.CheckoutAsync())
         {
             Assert.Equal(b.WorkerId, again.WorkerId);

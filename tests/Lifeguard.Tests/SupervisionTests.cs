@@ -34,6 +34,28 @@ public sealed class SupervisionTests
     }
 
     [Fact]
+    public async Task ReportTerminated_NoRestartLimit_NeverEntersBackoff()
+    {
+        var time = new FakeTimeProvider();
+        var factory = new FakeWorkerFactory();
+        var options = Scenario.Options(time, size: 2);
+        options.MaxRestarts = null;
+        await using var pool = await Pool.StartAsync(options, factory);
+
+        // All within one restart window: any limit would have put the pool into backoff long before.
+        for (int i = 1; i <= 50; i++)
+        {
+            factory.All.Last().Die();
+            await Scenario.Until(() => pool.GetStatus().Idle == 2, "the dead worker is replaced");
+        }
+
+        var status = pool.GetStatus().Consistent();
+        Assert.Equal(PoolState.Ready, status.State);
+        Assert.Equal(50, status.TotalDeaths);
+        Assert.Equal(52, factory.StartAttempts);
+    }
+
+    [Fact]
     public async Task ReportTerminated_ReplacementStartsKeepFailing_EntersBackoff()
     {
         var time = new FakeTimeProvider();
@@ -146,14 +168,15 @@ public sealed class SupervisionTests
         factory.All.First().Die();
         await Scenario.Until(() => pool.GetStatus().State == PoolState.Backoff, "the pool enters backoff");
         factory.All.Last().Die(); // now two short
-        Assert.Contains(logs.Entries, e => e.EventId.Id == 1200);
+        // Logged after the transition, outside the pool's lock: the state can be seen a moment before the log.
+        await Scenario.Until(() => logs.Entries.Any(e => e.EventId.Id == 1200), "the backoff is logged");
 
         factory.FailStart = null;
         time.Advance(options.BackoffMaxDelay);
 
         await Scenario.Until(() => pool.GetStatus().Idle == 3, "the pool refills");
         Assert.Equal(PoolState.Ready, pool.GetStatus().Consistent().State);
-        Assert.Contains(logs.Entries, e => e.EventId.Id == 1201);
+        await Scenario.Until(() => logs.Entries.Any(e => e.EventId.Id == 1201), "the end of the backoff is logged");
     }
 
     [Fact]

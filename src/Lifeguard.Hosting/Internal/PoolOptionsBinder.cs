@@ -35,7 +35,7 @@ internal static class PoolOptionsBinder
             case "CHECKOUTTIMEOUT": o.CheckoutTimeout = Time(s); break;
             case "MAXWAITERS": o.MaxWaiters = Nullable(s, Int); break;
             case "OVERFLOWIDLETIMEOUT": o.OverflowIdleTimeout = Time(s); break;
-            case "MAXRESTARTS": o.MaxRestarts = Int(s); break;
+            case "MAXRESTARTS": o.MaxRestarts = Nullable(s, Int); break;
             case "RESTARTWINDOW": o.RestartWindow = Time(s); break;
             case "BACKOFFINITIALDELAY": o.BackoffInitialDelay = Time(s); break;
             case "BACKOFFMAXDELAY": o.BackoffMaxDelay = Time(s); break;
@@ -43,6 +43,8 @@ internal static class PoolOptionsBinder
             case "MAXUSESJITTER": o.MaxUsesJitter = Int(s); break;
             case "MAXWORKERLIFETIME": o.MaxWorkerLifetime = Nullable(s, Time); break;
             case "LEAKDETECTIONTHRESHOLD": o.LeakDetectionThreshold = Nullable(s, Time); break;
+            case "IDLECHECKAFTER": o.IdleCheckAfter = Nullable(s, Time); break;
+            case "IDLECHECKTIMEOUT": o.IdleCheckTimeout = Time(s); break;
             case "DRAINTIMEOUT": o.DrainTimeout = Time(s); break;
             default: return false;
         }

@@ -43,6 +43,12 @@ internal enum FrameKind : byte
     /// <summary>The worker says Python code kept a view of a segment past its call: <c>{"slot": 0}</c>, with the call's id.</summary>
     SegmentRetire = 50,
 
+    /// <summary>The host asks a worker between calls whether it answers: <c>{}</c>, with the ping's own id (kinds 64–79: health pings).</summary>
+    Ping = 64,
+
+    /// <summary>The worker's answer to a ping: <c>{}</c>, with the ping's id.</summary>
+    Pong = 65,
+
     /// <summary>The first kind of the remote-pool envelopes (80–95), which travel between a remote pool's callers and hosts only, never on a worker's pipe.</summary>
     RemoteFirst = 80,
 

@@ -106,7 +106,7 @@ internal sealed class FrameReader(Stream stream, int maxFrameSize) : IDisposable
             throw new PythonProtocolException($"The worker sent a frame whose JSON part ({jsonLength} bytes) overruns the frame ({length} bytes).");
         }
 
-        if (kind is (< FrameKind.Init or > FrameKind.CallbackError) and (< FrameKind.Item or > FrameKind.Close) and not (FrameKind.Spans or FrameKind.SegmentRequest or FrameKind.SegmentRetire)
+        if (kind is (< FrameKind.Init or > FrameKind.CallbackError) and (< FrameKind.Item or > FrameKind.Close) and not (FrameKind.Spans or FrameKind.SegmentRequest or FrameKind.SegmentRetire or FrameKind.Pong)
             && !(remote && kind is >= FrameKind.RemoteFirst and <= FrameKind.RemoteLast))
         {
             throw new PythonProtocolException($"The worker sent a frame of unknown kind {(byte)kind}.");

@@ -115,6 +115,10 @@ internal static class PythonErrors
             gracePeriod,
             workerKilled: true);
 
+    /// <summary>The worker did not answer its idle check's ping in time; the worker was killed.</summary>
+    public static TimeoutException PingNotAnswered(string pool, int pid)
+        => new($"Python worker {pid} of pool '{pool}' did not answer its idle check (a ping) within IdleCheckTimeout; the worker was killed.");
+
     /// <summary>The worker did not take a frame within the grace period of its call's cancellation; the worker was killed.</summary>
     public static PythonCallTimeoutException FrameNotTaken(string pool, int pid, TimeSpan gracePeriod)
         => new(

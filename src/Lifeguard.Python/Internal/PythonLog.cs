@@ -20,6 +20,9 @@ internal static partial class PythonLog
     [LoggerMessage(2003, LogLevel.Warning, "Python worker {Pid} did not stop {Function} within the grace period and was killed.")]
     public static partial void KilledAfterInterrupt(ILogger logger, int pid, string function);
 
+    [LoggerMessage(2004, LogLevel.Warning, "Python worker {Pid} did not answer its idle check (a ping) in time and was killed: stopped, or stuck outside Python code.")]
+    public static partial void PingNotAnswered(ILogger logger, int pid);
+
     [LoggerMessage(2010, LogLevel.Debug, "The fork server of pool '{Pool}' is ready: template {Pid}.")]
     public static partial void ForkServerReady(ILogger logger, string pool, int pid);
 

@@ -40,7 +40,7 @@ internal static class ExceptionFactory
             reason);
 
     public static PoolBackoffException Backoff(
-        string pool, PoolStatus status, Exception? lastFailure, int maxRestarts, TimeSpan window)
+        string pool, PoolStatus status, Exception? lastFailure, int? maxRestarts, TimeSpan window)
         => new(
             $"Pool '{pool}' is in backoff after more than {maxRestarts} worker failures within {Format(window)} "
                 + "(MaxRestarts, RestartWindow), "
@@ -55,6 +55,9 @@ internal static class ExceptionFactory
 
     public static LifeguardException WorkerKilled(string pool, int workerId, string? source, Exception? cause)
         => new($"Worker {workerId} of pool '{pool}' was killed on request{(source is null ? "" : " by " + source)}.", pool, cause);
+
+    public static TimeoutException IdleCheckTimedOut(string pool, int workerId, TimeSpan timeout)
+        => new($"Worker {workerId} of pool '{pool}' did not pass its idle check within {Format(timeout)} (IdleCheckTimeout).");
 
     public static LifeguardException WorkerFailedValidation(string pool, int workerId, Exception? cause)
         => new($"Worker {workerId} of pool '{pool}' failed validation at checkout.", pool, cause);

@@ -57,7 +57,7 @@ internal static partial class Log
     public static partial void WorkerKillFailed(ILogger logger, string pool, int workerId, Exception exception);
 
     [LoggerMessage(1200, LogLevel.Error, "Pool '{Pool}' entered backoff: more than {MaxRestarts} worker failures within {RestartWindow}. Checkouts that need a new worker fail fast until a start succeeds.")]
-    public static partial void BackoffEntered(ILogger logger, string pool, int maxRestarts, TimeSpan restartWindow, Exception? exception);
+    public static partial void BackoffEntered(ILogger logger, string pool, int? maxRestarts, TimeSpan restartWindow, Exception? exception);
 
     [LoggerMessage(1201, LogLevel.Information, "Pool '{Pool}' left backoff: a worker started.")]
     public static partial void BackoffEnded(ILogger logger, string pool);

@@ -249,6 +249,7 @@ internal sealed partial class PoolCore<TWorker>
         ListLocked(slot);
         if (_waiters.Dequeue() is { } waiter)
         {
+            slot.IdleSince = now; // handed on without idling: an idle check finds it idle for no time at all
             fx.Serve(waiter, MarkBusyLocked(slot, now, waiter.Stack));
             return;
         }

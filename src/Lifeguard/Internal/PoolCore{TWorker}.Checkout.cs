@@ -242,22 +242,27 @@ internal sealed partial class PoolCore<TWorker>
         return waiter;
     }
 
-    /// <summary>The checkout for pools whose factory validates workers: a worker that fails is replaced, and we try again.</summary>
+    /// <summary>
+    /// The checkout for pools whose factory validates workers: a worker that fails is replaced, and we try again.
+    /// With <see cref="PoolOptions.IdleCheckAfter"/>, only a worker idle longer than it is checked, within
+    /// <see cref="PoolOptions.IdleCheckTimeout"/>; otherwise every worker is.
+    /// </summary>
     private async ValueTask<Lease<TWorker>> CheckoutValidatedAsync(CheckoutRequest request)
     {
         long started = _time.GetTimestamp();
+        long now = started;
         var timeout = request.Timeout;
         while (true)
         {
             var remaining = timeout == Timeout.InfiniteTimeSpan
                 ? timeout
-                : TimeSpan.FromTicks(Math.Max(0, (timeout - _time.GetElapsedTime(started)).Ticks));
+                : TimeSpan.FromTicks(Math.Max(0, (timeout - _time.GetElapsedTime(started, now)).Ticks));
 
             // A caller whose worker failed validation keeps its turn: the dead worker is removed and the caller
             // placed (at the head of the queue, or starting its own replacement) in one transition, so no quick
             // replacement can go to the caller behind it.
             var lease = await CheckoutOnceOrFault(request with { Timeout = remaining }).ConfigureAwait(false);
-            if (lease.IsEmpty)
+            if (lease.IsEmpty || !NeedsCheck(lease.Slot!, now))
             {
                 return lease;
             }
@@ -269,8 +274,18 @@ internal sealed partial class PoolCore<TWorker>
             }
 
             request = request with { Invalid = lease.Slot, InvalidReason = reason };
+            now = _time.GetTimestamp();
         }
     }
+
+    /// <summary>
+    /// Whether a worker just leased must be validated: always, without idle checks; with them, when it was idle longer
+    /// than <see cref="PoolOptions.IdleCheckAfter"/> at <paramref name="now"/>, read before the attempt that leased
+    /// it. A worker handed on by a checkin or a start, after the attempt began, has been idle since after
+    /// <paramref name="now"/>, so it is never checked. The slot's fields are the lease holder's to read: nothing
+    /// writes them while it is leased.
+    /// </summary>
+    private bool NeedsCheck(WorkerSlot<TWorker> slot, long now) => _idleCheckTicks < 0 || now - slot.IdleSince > _idleCheckTicks;
 
     /// <summary>Called by a waiter when its awaiter has read the result: metrics, then the waiter goes back to the pool.</summary>
     internal void OnWaiterConsumed(Waiter<TWorker> waiter, bool succeeded)
@@ -338,7 +353,9 @@ internal sealed partial class PoolCore<TWorker>
         bool valid;
         try
         {
-            valid = await _validator!.ValidateAsync(slot.Worker!, cancellationToken).ConfigureAwait(false);
+            valid = _idleCheckTicks < 0
+                ? await _validator!.ValidateAsync(slot.Worker!, cancellationToken).ConfigureAwait(false)
+                : await IdleCheckAsync(slot, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -364,6 +381,39 @@ internal sealed partial class PoolCore<TWorker>
 
         Log.WorkerFailedValidation(_logger, Name, slot.Id, error);
         return ExceptionFactory.WorkerFailedValidation(Name, slot.Id, error);
+    }
+
+    /// <summary>
+    /// An idle check: the validator, bounded by <see cref="PoolOptions.IdleCheckTimeout"/>. Its token fires at the
+    /// timeout (or with the caller's); one that does not answer by then, token or not, fails with a
+    /// <see cref="TimeoutException"/>, and the worker is replaced while the validator's task is left to end alone.
+    /// A caller that gives up meanwhile waits for the validator to see its token (or for the timeout): the worker is
+    /// given back only once nothing checks it any more.
+    /// </summary>
+    private async Task<bool> IdleCheckAsync(WorkerSlot<TWorker> slot, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(_options.IdleCheckTimeout, _time);
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token) : null;
+        Task<bool>? check = null;
+        try
+        {
+            var pending = _validator!.ValidateAsync(slot.Worker!, linked?.Token ?? timeout.Token);
+            if (pending.IsCompletedSuccessfully)
+            {
+                return pending.Result;
+            }
+
+            check = pending.AsTask();
+            return await check.WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && (check is { IsCompleted: false } || !cancellationToken.IsCancellationRequested))
+        {
+            // The time ran out: whether or not the caller gave up meanwhile, a worker that has not answered is not
+            // given back.
+            // Observed, so that a validator failing after it was given up on raises no unobserved-task event.
+            check?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw ExceptionFactory.IdleCheckTimedOut(Name, slot.Id, _options.IdleCheckTimeout);
+        }
     }
 
     private void ArmWaiter(Waiter<TWorker> waiter, TimeSpan remaining)

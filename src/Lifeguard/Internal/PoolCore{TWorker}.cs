@@ -43,6 +43,10 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private readonly bool _leakDetection;
     private readonly bool _plainCheckout; // no validator and no leak detection: an idle worker is leased at once
 
+    // With a validator and IdleCheckAfter: the idle time (clock ticks) beyond which a checkout checks its worker, in
+    // IdleCheckTimeout; -1 otherwise (a validator then runs on every checkout, unbounded, as it always did).
+    private readonly long _idleCheckTicks = -1;
+
     // The state every transition shares; guarded by _lock. Each partial file keeps the rest of its state itself.
     private readonly List<WorkerSlot<TWorker>> _idle = [];
     private readonly List<WorkerSlot<TWorker>> _workers = [];
@@ -64,10 +68,18 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
         _validator = factory as IWorkerValidator<TWorker>;
         _leakDetection = options.LeakDetectionThreshold is not null;
         _plainCheckout = _validator is null && !_leakDetection;
-        _optionsNeedTimestamps = options.MaxWorkerLifetime is not null || options.OverflowIdleTimeout > TimeSpan.Zero || _leakDetection;
         _recycler = factory as IWorkerRecycler<TWorker>;
         _killer = factory as IWorkerKiller<TWorker>;
         _time = options.TimeProvider;
+        if (_validator is not null && options.IdleCheckAfter is { } idleCheckAfter)
+        {
+            // Idle checks need to know since when each worker is idle: checkins then read the clock. Without a
+            // validator there is nothing to check with, and the fast paths stay as they are.
+            _idleCheckTicks = ToTimestampTicks(idleCheckAfter);
+        }
+
+        _optionsNeedTimestamps = options.MaxWorkerLifetime is not null || options.OverflowIdleTimeout > TimeSpan.Zero || _leakDetection
+            || _idleCheckTicks >= 0;
         _events = new PoolEventHub(options.Name, _time);
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger("Lifeguard.Pool") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _size = options.Size;

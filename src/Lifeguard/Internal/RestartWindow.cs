@@ -8,17 +8,17 @@ namespace Lifeguard;
 internal sealed class RestartWindow
 {
     private readonly Queue<long> _failures = new();
-    private readonly int _maxRestarts;
+    private readonly int? _maxRestarts;
     private readonly long _windowTicks;
     private readonly TimeSpan _initialDelay;
     private readonly TimeSpan _maxDelay;
 
     /// <summary>An empty window.</summary>
-    /// <param name="maxRestarts">Failures tolerated within the window.</param>
+    /// <param name="maxRestarts">Failures tolerated within the window; null for no limit (nothing is kept).</param>
     /// <param name="windowTicks">The window's length, in clock ticks.</param>
     /// <param name="initialDelay">The first probe's delay.</param>
     /// <param name="maxDelay">The ceiling of the doubled delays.</param>
-    public RestartWindow(int maxRestarts, long windowTicks, TimeSpan initialDelay, TimeSpan maxDelay)
+    public RestartWindow(int? maxRestarts, long windowTicks, TimeSpan initialDelay, TimeSpan maxDelay)
     {
         _maxRestarts = maxRestarts;
         _windowTicks = windowTicks;
@@ -35,17 +35,23 @@ internal sealed class RestartWindow
 
     /// <summary>
     /// Records a failure at <paramref name="now"/>, forgetting those older than the window; returns whether more than
-    /// <c>maxRestarts</c> failures now fall within it.
+    /// <c>maxRestarts</c> failures now fall within it. Without a limit, it never does, and no failure is kept.
     /// </summary>
     public bool RecordFailure(long now)
     {
+        if (_maxRestarts is not { } max)
+        {
+            return false;
+        }
+
         _failures.Enqueue(now);
-        while (_failures.Count > 0 && (now - _failures.Peek() > _windowTicks || _failures.Count > _maxRestarts + 1))
+        // At most max + 1 are kept: the count is compared with max in long arithmetic, so no limit can overflow it.
+        while (_failures.Count > 0 && (now - _failures.Peek() > _windowTicks || _failures.Count > (long)max + 1))
         {
             _failures.Dequeue();
         }
 
-        return _failures.Count > _maxRestarts;
+        return _failures.Count > max;
     }
 
     /// <summary>A probe failed: the next waits twice as long, up to the ceiling.</summary>

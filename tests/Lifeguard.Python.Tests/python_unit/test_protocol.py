@@ -307,6 +307,17 @@ class ConstantsTests(unittest.TestCase):
         )
         self.assertEqual((_protocol.CALLBACK_RESULT, _protocol.CALLBACK_ERROR, _protocol.SPANS), (7, 8, 32))
         self.assertIn("spans", _protocol.FEATURES)
+        self.assertEqual((_protocol.PING, _protocol.PONG), (64, 65))
+        self.assertIn("ping", _protocol.FEATURES)
+
+
+class PingTests(PipeTest):
+    def test_the_main_loop_answers_each_ping_with_a_pong_of_its_id(self):
+        from lifeguard import _runtime
+
+        self.send(frame(_protocol.PING, 5, b"{}") + frame(_protocol.PING, 6, b"{}"))
+        self.assertEqual(_runtime._serve(self.channel), 0)  # the end of its input ends it
+        self.assertEqual(self.received(), frame(_protocol.PONG, 5, b"{}") + frame(_protocol.PONG, 6, b"{}"))
 
 
 if __name__ == "__main__":

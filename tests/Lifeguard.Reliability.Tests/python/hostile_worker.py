@@ -19,6 +19,7 @@ INIT, HELLO, CALL, RESULT, ERROR, CALLBACK, CALLBACK_RESULT, CALLBACK_ERROR = ra
 ITEM, CREDIT, STREAM_END, CLOSE = 16, 17, 18, 19
 SPANS = 32
 SEGMENT, SEGMENT_REQUEST, SEGMENT_RETIRE = 48, 49, 50
+PING, PONG = 64, 65
 HEAD = struct.Struct(">IBQI")  # length, kind, id, json length
 U32 = struct.Struct(">I")
 EXIT_CODE = 17  # distinctive: the tests check that a crash report carries it
@@ -111,7 +112,7 @@ HELLO_JSON = {
     "runtime": "hostile",
     "python": "%d.%d.%d" % sys.version_info[:3],
     "pid": os.getpid(),
-    "features": ["spans", "streams", "shm"],
+    "features": ["spans", "streams", "shm", "ping"],
 }
 HELLO_V1_JSON = {"protocol": 1, "runtime": "hostile-v1", "python": "%d.%d.%d" % sys.version_info[:3], "pid": os.getpid()}
 
@@ -261,6 +262,25 @@ def raw(call_id, args):
 
 keep_writing_after_close = False
 last_call_json = None
+ping_answer = "pong"  # how pings are answered from now on: set by a "ping_mode" call
+
+
+def ping_mode(call_id, args):
+    global ping_answer
+    ping_answer = args[0]
+    write(result(call_id, ping_answer))
+
+
+def answer_ping(ping_id):
+    if ping_answer == "pong":
+        write(frame(PONG, ping_id, b"{}"))
+    elif ping_answer == "wrong_id":
+        write(frame(PONG, ping_id + 1, b"{}"))
+    elif ping_answer == "result":
+        write(result(ping_id, 1))
+    elif ping_answer == "die":
+        die()
+    # "silent": read, never answered
 
 
 # ---------------------------------------------------------------------- span data (a spans frame, then a sound reply)
@@ -510,6 +530,9 @@ CALLS = {
     "item_to_a_call": reply_bytes(lambda call_id: item(call_id, 0)),
     "stream_end_to_a_call": reply_bytes(lambda call_id: stream_end(call_id, 0)),
     "stream_hang_after_items": lambda call_id, args: (write(item(call_id, 0) + item(call_id, 1)), hang()),
+    # Pings.
+    "ping_mode": ping_mode,
+    "pong_to_a_call": reply_bytes(lambda call_id: frame(PONG, call_id, b"{}")),
     # Standard error.
     "stderr_garbage_reply": stderr_garbage_reply,
     "stderr_garbage_die": stderr_garbage_die,
@@ -528,6 +551,9 @@ def serve():
             return
         global last_call_json
         kind, call_id, payload = request
+        if kind == PING:
+            answer_ping(call_id)
+            continue
         if kind != CALL:
             continue  # a late callback answer: ignored between calls, as the protocol says
         last_call_json = payload.decode("utf-8")

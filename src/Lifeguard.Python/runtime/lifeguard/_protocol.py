@@ -13,7 +13,7 @@ import struct
 import sys
 
 PROTOCOL_VERSION = 2
-FEATURES = ("spans", "streams")  # the kinds beyond version 1's this runtime sends, when the host names them too
+FEATURES = ("spans", "streams", "ping")  # the kinds beyond version 1's this runtime sends, when the host names them too
 
 # Frame kinds. New kinds go in their family's reserved range (docs/protocol.md, "Reserved kinds"): 1-15 version 1 and
 # small additions, 16-31 streams, 32-47 spans, 48-63 shared-memory references, 64-79 health pings, 80-95 remote-pool
@@ -34,6 +34,8 @@ SPANS = 32
 SEGMENT = 48  # the host names a shared-memory segment for a slot: {"slot": s, "size": n, "fd": d?}
 SEGMENT_REQUEST = 49  # room for a reply's shared bytes: {"size": n}
 SEGMENT_RETIRE = 50  # Python code kept a view of slot 0 past its call: {"slot": 0}
+PING = 64  # the host asks, between calls, whether this worker answers: {}
+PONG = 65  # the answer, with the ping's id: {}
 CALL_SLOT = 0  # a call's large arguments, host to worker
 REPLY_SLOT = 1  # a reply's large values, worker to host
 _SHM_ALIGN = 64

@@ -137,6 +137,9 @@ def _serve(channel):
             return 0  # the host closed our input: it is done with us, or gone
         if kind == p.CALL:
             _calls.run(channel, frame_id, payload, attachments)
+        elif kind == p.PING:
+            # Answered here, by the loop that serves calls: a worker that is stopped or stuck does not answer.
+            channel.write_frame(p.PONG, frame_id, b"{}")
         elif kind == p.SEGMENT:
             channel.open_segment(payload)  # before the call that uses it
         elif kind in (p.CALLBACK_RESULT, p.CALLBACK_ERROR, p.CREDIT, p.CLOSE):
