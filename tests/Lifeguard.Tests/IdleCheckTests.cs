@@ -162,6 +162,31 @@ public sealed class IdleCheckTests
     }
 
     [Fact]
+    public async Task CheckoutAsync_TimeRunsOutWhileWorkersFailTheirChecks_TimesOutWithoutCheckingAnother()
+    {
+        var time = new FakeTimeProvider();
+        var factory = new CheckingFactory { Hangs = 3 };
+        var options = Options(time, size: 3);
+        options.CheckoutTimeout = TimeSpan.FromSeconds(1.5);
+        await using var pool = await Pool.StartAsync(options, factory);
+        time.Advance(After + TimeSpan.FromSeconds(1));
+
+        var checkout = pool.CheckoutAsync().AsTask();
+        await factory.Hanging.Task.WaitAsync(Bound);
+        time.Advance(CheckTimeout); // the first fails its check; 0.5 s is left, and the second is checked
+        await Scenario.Until(() => factory.Checked.Count == 2, "a second worker is checked");
+        Assert.False(checkout.IsCompleted);
+        time.Advance(CheckTimeout); // the second fails too, past the caller's timeout
+
+        var error = await Assert.ThrowsAsync<PoolTimeoutException>(() => checkout.WaitAsync(Bound));
+
+        Assert.Equal(options.CheckoutTimeout, error.Timeout);
+        Assert.Equal(2, factory.Checked.Count); // the third idle worker was not checked: that would overrun again
+        await Scenario.Until(() => pool.GetStatus() is { TotalDeaths: 2, Live: 3 }, "the two frozen workers are replaced");
+        Assert.Equal(1, pool.GetStatus().Consistent().TotalTimeouts);
+    }
+
+    [Fact]
     public async Task CheckoutAsync_CheckThrows_WorkerReplacedAndTheCallerGetsAnother()
     {
         var time = new FakeTimeProvider();

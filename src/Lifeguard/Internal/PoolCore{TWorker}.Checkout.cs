@@ -267,6 +267,23 @@ internal sealed partial class PoolCore<TWorker>
                 return lease;
             }
 
+            if (request.Invalid is not null && remaining == TimeSpan.Zero)
+            {
+                // The caller's time ran out while a worker failed its check: checking this one too would overrun the
+                // timeout again, by up to IdleCheckTimeout a worker. It goes back as it was; the caller times out.
+                lease.Dispose();
+                PoolStatus snapshot;
+                using (_lock.EnterScope())
+                {
+                    _counters.Timeouts++;
+                    snapshot = SnapshotLocked(_time.GetTimestamp());
+                }
+
+                _metrics.Timeouts.Add(1, _poolTag);
+                Log.CheckoutTimedOut(_logger, Name, request.ReportedTimeout);
+                throw ExceptionFactory.CheckoutTimeout(Name, request.ReportedTimeout, snapshot);
+            }
+
             var reason = await ValidateAsync(lease, request.CancellationToken).ConfigureAwait(false);
             if (reason is null)
             {
