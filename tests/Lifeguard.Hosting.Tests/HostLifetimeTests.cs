@@ -16,6 +16,8 @@ public sealed class HostLifetimeTests : HostingTestBase
         ["Lifeguard:Pools:squares:CheckoutTimeout"] = "00:00:07",
         ["Lifeguard:Pools:squares:Strategy"] = "fifo",
         ["Lifeguard:Pools:squares:MaxWorkerLifetime"] = "01:00:00",
+        ["Lifeguard:Pools:squares:MaxWorkerLifetimeVariance"] = "0.1",
+        ["Lifeguard:Pools:squares:RandomSeed"] = "42",
     };
 
     [Fact]
@@ -56,6 +58,8 @@ public sealed class HostLifetimeTests : HostingTestBase
         Assert.Equal(TimeSpan.FromSeconds(7), options.CheckoutTimeout);
         Assert.Equal(PoolStrategy.Fifo, options.Strategy);
         Assert.Equal(TimeSpan.FromHours(1), options.MaxWorkerLifetime);
+        Assert.Equal(0.1, options.MaxWorkerLifetimeVariance);
+        Assert.Equal(42, options.RandomSeed);
         Assert.Equal(3, options.MaxWaiters);
         Assert.Same(clock, options.TimeProvider);
         Assert.Same(host.Services.GetRequiredService<ILoggerFactory>(), options.LoggerFactory);

@@ -17,6 +17,8 @@ public sealed class OptionsTests
         Assert.Equal(TimeSpan.FromSeconds(5), options.CheckoutTimeout);
         Assert.Equal(TimeSpan.Zero, options.OverflowIdleTimeout);
         Assert.Equal(PoolStrategy.Lifo, options.Strategy);
+        Assert.Equal(0.025, options.MaxWorkerLifetimeVariance);
+        Assert.Null(options.RandomSeed);
     }
 
     [Theory]
@@ -36,6 +38,9 @@ public sealed class OptionsTests
     [InlineData("MaxUsesJitter", "MaxUsesJitter must be at least 0 (was -1)")]
     [InlineData("MaxWorkerLifetime", "MaxWorkerLifetime must be positive (was 00:00:00)")]
     [InlineData("LeakDetectionThreshold", "LeakDetectionThreshold must be positive (was -00:00:01)")]
+    [InlineData("MaxWorkerLifetimeVarianceNegative", "MaxWorkerLifetimeVariance must be from 0 to 1 (was -0.1)")]
+    [InlineData("MaxWorkerLifetimeVarianceAboveOne", "MaxWorkerLifetimeVariance must be from 0 to 1 (was 1.5)")]
+    [InlineData("MaxWorkerLifetimeVarianceNaN", "MaxWorkerLifetimeVariance must be from 0 to 1 (was NaN)")]
     [InlineData("Name", "Name must not be empty")]
     public void Validate_OffendingValue_ThrowsArgumentExceptionNamingIt(string setting, string expected)
     {
@@ -58,6 +63,9 @@ public sealed class OptionsTests
             case "MaxUsesJitter": options.MaxUsesJitter = -1; break;
             case "MaxWorkerLifetime": options.MaxWorkerLifetime = TimeSpan.Zero; break;
             case "LeakDetectionThreshold": options.LeakDetectionThreshold = TimeSpan.FromSeconds(-1); break;
+            case "MaxWorkerLifetimeVarianceNegative": options.MaxWorkerLifetimeVariance = -0.1; break;
+            case "MaxWorkerLifetimeVarianceAboveOne": options.MaxWorkerLifetimeVariance = 1.5; break;
+            case "MaxWorkerLifetimeVarianceNaN": options.MaxWorkerLifetimeVariance = double.NaN; break;
             case "Name": options.Name = " "; break;
             default: throw new ArgumentOutOfRangeException(nameof(setting), setting, null);
         }
