@@ -55,6 +55,13 @@ public sealed record PoolStatus
     /// <summary>Every successful worker start, the initial fill's included.</summary>
     public long TotalStarts { get; init; }
 
+    /// <summary>
+    /// Workers due to retire whose replacement was started before they leave (warm recycling, reload): each is counted
+    /// in <see cref="Idle"/> or <see cref="Busy"/> with its replacement in <see cref="Starting"/> or also listed, so the
+    /// pool runs one over its size for each, and a surplus is <c>Live − Replacing − Size</c>.
+    /// </summary>
+    public int Replacing { get; init; }
+
     /// <summary>Workers whose stop has begun and not finished, whatever the reason (dismissed, retired, died, ...).</summary>
     public int Stopping { get; init; }
 
@@ -79,5 +86,5 @@ public sealed record PoolStatus
     /// <inheritdoc />
     public override string ToString()
         => $"pool '{Name}' {State}: size {Size}, max overflow {MaxOverflow}, idle {Idle}, busy {Busy}, "
-            + $"starting {Starting}, stopping {Stopping}, overflow {Overflow}, waiters {Waiters}";
+            + $"starting {Starting}, stopping {Stopping}, replacing {Replacing}, overflow {Overflow}, waiters {Waiters}";
 }

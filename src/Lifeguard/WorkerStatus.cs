@@ -15,6 +15,12 @@ public sealed record WorkerStatus(
     bool RetirePending,
     IReadOnlyDictionary<string, object?> Details)
 {
+    /// <summary>
+    /// The worker's slot (<see cref="WorkerContext.Slot"/>): from 0 up to <c>Size + MaxOverflow − 1</c>, kept by its
+    /// replacements. Two workers share a slot while one's replacement starts before it leaves.
+    /// </summary>
+    public int Slot { get; init; }
+
     /// <summary>The worker's operating-system process id (<see cref="IWorkerStatusProvider.ProcessId"/>); <see langword="null"/> if it has none.</summary>
     public int? ProcessId { get; init; }
 

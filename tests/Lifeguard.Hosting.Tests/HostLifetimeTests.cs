@@ -18,6 +18,8 @@ public sealed class HostLifetimeTests : HostingTestBase
         ["Lifeguard:Pools:squares:MaxWorkerLifetime"] = "01:00:00",
         ["Lifeguard:Pools:squares:IdleCheckAfter"] = "00:00:30",
         ["Lifeguard:Pools:squares:IdleCheckTimeout"] = "00:00:00.500",
+        ["Lifeguard:Pools:squares:MaxWorkerLifetimeVariance"] = "0.1",
+        ["Lifeguard:Pools:squares:RandomSeed"] = "42",
     };
 
     [Fact]
@@ -60,6 +62,8 @@ public sealed class HostLifetimeTests : HostingTestBase
         Assert.Equal(TimeSpan.FromHours(1), options.MaxWorkerLifetime);
         Assert.Equal(TimeSpan.FromSeconds(30), options.IdleCheckAfter);
         Assert.Equal(TimeSpan.FromMilliseconds(500), options.IdleCheckTimeout);
+        Assert.Equal(0.1, options.MaxWorkerLifetimeVariance);
+        Assert.Equal(42, options.RandomSeed);
         Assert.Equal(3, options.MaxWaiters);
         Assert.Same(clock, options.TimeProvider);
         Assert.Same(host.Services.GetRequiredService<ILoggerFactory>(), options.LoggerFactory);

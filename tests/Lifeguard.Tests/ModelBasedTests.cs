@@ -1296,7 +1296,8 @@ file sealed class ModelSequence
         // In backoff a probe may start a worker nobody needs yet (it ends backoff, then is dismissed as surplus);
         // with a cooldown, surplus workers stay idle until it passes; while a start is in flight, a warm worker is
         // kept (the start's end takes the surplus).
-        Check(backoff || Cooldown || s.Idle == 0 || s.Overflow == 0 || s.Starting > 0, $"an idle worker while the pool has overflow (no cooldown): {s}");
+        // A worker whose replacement has joined (warm recycling) stays until its checkin: the pair counts once.
+        Check(backoff || Cooldown || s.Idle == 0 || s.Live - s.Replacing <= s.Size || s.Starting > 0, $"an idle worker while the pool has overflow (no cooldown): {s}");
         Check(!backoff || BackoffPossible, $"the pool is in backoff although MaxRestarts is {_options.MaxRestarts}");
         Check(backoff || s.Live >= s.Size, $"live {s.Live} below size {s.Size} outside backoff: {s}");
         Check(backoff || s.Waiters == 0 || s.Live >= cap || s.Starting >= s.Waiters, $"callers wait while the pool could start a worker: {s}");

@@ -17,6 +17,8 @@ public sealed class OptionsTests
         Assert.Equal(TimeSpan.FromSeconds(5), options.CheckoutTimeout);
         Assert.Equal(TimeSpan.Zero, options.OverflowIdleTimeout);
         Assert.Equal(PoolStrategy.Lifo, options.Strategy);
+        Assert.Equal(0.025, options.MaxWorkerLifetimeVariance);
+        Assert.Null(options.RandomSeed);
     }
 
     [Theory]
@@ -38,6 +40,9 @@ public sealed class OptionsTests
     [InlineData("LeakDetectionThreshold", "LeakDetectionThreshold must be positive (was -00:00:01)")]
     [InlineData("IdleCheckAfter", "IdleCheckAfter must be positive (was 00:00:00)")]
     [InlineData("IdleCheckTimeout", "IdleCheckTimeout must be positive (was -00:00:01)")]
+    [InlineData("MaxWorkerLifetimeVarianceNegative", "MaxWorkerLifetimeVariance must be from 0 to 1 (was -0.1)")]
+    [InlineData("MaxWorkerLifetimeVarianceAboveOne", "MaxWorkerLifetimeVariance must be from 0 to 1 (was 1.5)")]
+    [InlineData("MaxWorkerLifetimeVarianceNaN", "MaxWorkerLifetimeVariance must be from 0 to 1 (was NaN)")]
     [InlineData("Name", "Name must not be empty")]
     public void Validate_OffendingValue_ThrowsArgumentExceptionNamingIt(string setting, string expected)
     {
@@ -62,6 +67,9 @@ public sealed class OptionsTests
             case "LeakDetectionThreshold": options.LeakDetectionThreshold = TimeSpan.FromSeconds(-1); break;
             case "IdleCheckAfter": options.IdleCheckAfter = TimeSpan.Zero; break;
             case "IdleCheckTimeout": options.IdleCheckTimeout = TimeSpan.FromSeconds(-1); break;
+            case "MaxWorkerLifetimeVarianceNegative": options.MaxWorkerLifetimeVariance = -0.1; break;
+            case "MaxWorkerLifetimeVarianceAboveOne": options.MaxWorkerLifetimeVariance = 1.5; break;
+            case "MaxWorkerLifetimeVarianceNaN": options.MaxWorkerLifetimeVariance = double.NaN; break;
             case "Name": options.Name = " "; break;
             default: throw new ArgumentOutOfRangeException(nameof(setting), setting, null);
         }

@@ -42,6 +42,8 @@ internal static class PoolOptionsBinder
             case "MAXUSESPERWORKER": o.MaxUsesPerWorker = Nullable(s, Int); break;
             case "MAXUSESJITTER": o.MaxUsesJitter = Int(s); break;
             case "MAXWORKERLIFETIME": o.MaxWorkerLifetime = Nullable(s, Time); break;
+            case "MAXWORKERLIFETIMEVARIANCE": o.MaxWorkerLifetimeVariance = Parse(s, v => double.Parse(v, CultureInfo.InvariantCulture)); break;
+            case "RANDOMSEED": o.RandomSeed = Nullable(s, Int); break;
             case "LEAKDETECTIONTHRESHOLD": o.LeakDetectionThreshold = Nullable(s, Time); break;
             case "IDLECHECKAFTER": o.IdleCheckAfter = Nullable(s, Time); break;
             case "IDLECHECKTIMEOUT": o.IdleCheckTimeout = Time(s); break;

@@ -74,7 +74,7 @@ internal sealed partial class PoolCore<TWorker>
 
         // The slot is still counted busy, so LiveLocked is the live count with it: beyond the size it is surplus.
         if (_waiters.Count != 0 || slot.State != SlotState.Busy || _stopping || LiveLocked > _size
-            || slot.Uses >= slot.MaxUses || slot.RecycleEpoch != _recycleEpoch || tracker.Broken)
+            || slot.Uses >= slot.MaxUses || slot.RecycleEpoch != _recycleEpoch || slot.RetirePending || tracker.Broken)
         {
             return ReturnOutcome.More;
         }
@@ -177,21 +177,7 @@ internal sealed partial class PoolCore<TWorker>
         }
         else if (recycle || IsDueForRetirementLocked(slot, now))
         {
-            // Retire only when no caller waits and starts work (not in backoff): otherwise the worker keeps
-            // serving and retires at a later checkin.
-            if (_waiters.Count == 0 && !_backoff)
-            {
-                // Recycling: the replacement starts in the background, off this caller's path.
-                StopLocked(slot, WorkerStopReason.Retired, ref fx);
-                ReconcileLocked(ref fx);
-            }
-            else
-            {
-                // Callers wait: serve them first and retire at a later checkin, so recycling never takes
-                // a ready worker away from a queue.
-                slot.RetirePending = true;
-                AddAvailableLocked(slot, now, ref fx);
-            }
+            RetireLocked(slot, now, ref fx);
         }
         else
         {
@@ -200,6 +186,46 @@ internal sealed partial class PoolCore<TWorker>
 
         AssertInvariantsLocked();
         return checkedOutAt;
+    }
+
+    /// <summary>
+    /// A checked-in worker due to retire. Callers wait: it serves them first and retires at a later checkin, so
+    /// recycling never takes a ready worker away from a queue. Else, if its replacement has joined, it goes; if the
+    /// replacement is starting, it serves until then. Else its replacement starts first, while it stays ready (warm
+    /// recycling), when the cap has room for both; at the cap it retires and is then replaced in the background
+    /// (not in backoff, where no replacement could start: it keeps serving).
+    /// </summary>
+    private void RetireLocked(WorkerSlot<TWorker> slot, long now, ref Effects fx)
+    {
+        slot.RetirePending = true;
+        if (_waiters.Count > 0)
+        {
+            AddAvailableLocked(slot, now, ref fx);
+            return;
+        }
+
+        switch (slot.Successor)
+        {
+            case SuccessorState.Joined:
+                StopLocked(slot, WorkerStopReason.Retired, ref fx);
+                ReconcileLocked(ref fx);
+                break;
+            case SuccessorState.Starting:
+                AddAvailableLocked(slot, now, ref fx);
+                break;
+            case SuccessorState.None when _backoff:
+                AddAvailableLocked(slot, now, ref fx);
+                break;
+            case SuccessorState.None when LiveLocked + 2 <= CapLocked:
+                // The slot is in hand: the live count is without it, so its replacement and it make two more.
+                StartSuccessorLocked(slot, ref fx);
+                AddAvailableLocked(slot, now, ref fx);
+                break;
+            default:
+                StopLocked(slot, WorkerStopReason.Retired, ref fx);
+                ReconcileLocked(ref fx);
+                break;
+        }
     }
 
     private void RecordLeaseDuration(long checkedOutAt, long now)
@@ -225,9 +251,10 @@ internal sealed partial class PoolCore<TWorker>
     }
 
     private bool IsDueForRetirementLocked(WorkerSlot<TWorker> slot, long now)
-        => slot.Uses >= slot.MaxUses
+        => slot.RetirePending
+            || slot.Uses >= slot.MaxUses
             || slot.RecycleEpoch != _recycleEpoch
-            || (_options.MaxWorkerLifetime is { } lifetime && now - slot.StartedAt >= ToTimestampTicks(lifetime));
+            || (_options.MaxWorkerLifetime is not null && now - slot.StartedAt >= slot.LifetimeTicks);
 
     /// <summary>
     /// A worker in hand (returned or newly started) goes to the first waiter; else, if the pool has overflow, it is
@@ -235,7 +262,9 @@ internal sealed partial class PoolCore<TWorker>
     /// </summary>
     private void AddAvailableLocked(WorkerSlot<TWorker> slot, long now, ref Effects fx)
     {
-        int liveWithSlot = LiveLocked + 1;
+        // Measured without the extra worker of each warm pair: a worker whose replacement has joined leaves at its
+        // checkin, so the replacement is never surplus on its account.
+        int liveWithSlot = EffectiveLiveLocked + 1;
         bool surplus = liveWithSlot > _size;
         // A warm worker is never dismissed while a start is in flight: the start may be for a caller this worker can
         // serve sooner, and if not, the surplus is taken when the start ends (TrimSurplusLocked).
@@ -317,9 +346,24 @@ internal sealed partial class PoolCore<TWorker>
             reason = WorkerStopReason.Killed;
         }
 
-        if (reason is not (WorkerStopReason.Dismissed or WorkerStopReason.PoolStopped) && _counters.ReplacementsOwed < CapLocked)
+        // A worker whose replacement was started before it left owes none: that one counts as the restart.
+        bool replaced = slot.Successor != SuccessorState.None;
+        if (replaced)
+        {
+            slot.Successor = SuccessorState.None;
+            _warmPairs--;
+        }
+
+        bool owed = !replaced && reason is not (WorkerStopReason.Dismissed or WorkerStopReason.PoolStopped);
+        if (owed && _counters.ReplacementsOwed < CapLocked)
         {
             _counters.ReplacementsOwed++;
+        }
+
+        if (slot.HoldsNumber)
+        {
+            slot.HoldsNumber = false;
+            _slotNumbers.Release(slot.Number, vacate: owed);
         }
 
         if (slot.Worker is not null)

@@ -5,7 +5,6 @@ internal sealed partial class PoolCore<TWorker>
 {
     private static readonly TimeSpan MaxTimerDelay = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
-
     /// <summary>What a transition decided to do once the lock is released. A plain value: no allocation when empty.</summary>
     private struct Effects
     {
@@ -16,6 +15,7 @@ internal sealed partial class PoolCore<TWorker>
         public WorkerStopReason StopReason;
         public List<(WorkerSlot<TWorker> Slot, WorkerStopReason Reason)>? MoreStops;
         public int Starts;
+        public List<(WorkerSlot<TWorker> Predecessor, int Generation)>? Successors;
         public bool BackoffEntered;
         public bool BackoffEnded;
 
@@ -111,6 +111,17 @@ internal sealed partial class PoolCore<TWorker>
         for (int i = 0; i < fx.Starts; i++)
         {
             ThreadPool.UnsafeQueueUserWorkItem(static core => _ = core.BackgroundStartAsync(), this, preferLocal: false);
+        }
+
+        if (fx.Successors is { } successors)
+        {
+            foreach (var (predecessor, generation) in successors)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(
+                    static s => _ = s.Core.SuccessorStartAsync(s.Predecessor, s.Generation),
+                    (Core: this, Predecessor: predecessor, Generation: generation),
+                    preferLocal: false);
+            }
         }
     }
 

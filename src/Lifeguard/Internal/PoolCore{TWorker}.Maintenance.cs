@@ -34,7 +34,7 @@ internal sealed partial class PoolCore<TWorker>
 
             // The longest-idle worker is always at the front of the idle list, whatever the strategy. While a start is
             // in flight nothing is dismissed: the start's end takes the surplus (TrimSurplusLocked).
-            while (!_stopping && _starting == 0 && LiveLocked > _size && _idle.Count > 0)
+            while (!_stopping && _starting == 0 && EffectiveLiveLocked > _size && _idle.Count > 0)
             {
                 var oldest = _idle[0];
                 if (now - oldest.IdleSince < timeout)
@@ -95,12 +95,12 @@ internal sealed partial class PoolCore<TWorker>
 
             // Surplus idle workers go now (or after the cooldown); busy surplus goes at checkin, as overflow does.
             bool cooldown = _options.OverflowIdleTimeout != TimeSpan.Zero;
-            while (_idle.Count > 0 && (LiveLocked > CapLocked || (!cooldown && LiveLocked > _size)))
+            while (_idle.Count > 0 && (LiveLocked > CapLocked || (!cooldown && EffectiveLiveLocked > _size)))
             {
                 StopLocked(_idle[0], WorkerStopReason.Dismissed, ref fx);
             }
 
-            if (LiveLocked > _size)
+            if (EffectiveLiveLocked > _size)
             {
                 ScheduleCooldownLocked(now);
             }
@@ -219,6 +219,7 @@ internal sealed partial class PoolCore<TWorker>
 
             workers[i] = new WorkerStatus(slot.Id, state, uses, _time.GetElapsedTime(startedAt, now), retire, details)
             {
+                Slot = slot.Number,
                 ProcessId = slot.ProcessId,
                 ResidentMemoryBytes = memory,
                 CurrentCall = call,
@@ -264,6 +265,7 @@ internal sealed partial class PoolCore<TWorker>
                     s.RetirePending || s.RecycleEpoch != _recycleEpoch,
                     EmptyDetails)
                 {
+                    Slot = s.Number,
                     ProcessId = s.ProcessId,
                 });
             }
@@ -287,6 +289,7 @@ internal sealed partial class PoolCore<TWorker>
             TotalRestarts = _counters.Restarts,
             TotalStarts = _counters.Starts,
             Stopping = _stopsInFlight,
+            Replacing = _warmPairs,
             TotalDeaths = _counters.Deaths,
             TotalStartFailures = _counters.StartFailures,
             LastFailure = _lastFailure,

@@ -201,8 +201,9 @@ internal sealed partial class PoolCore<TWorker>
             return;
         }
 
+        // A warm pair counts once against the size but twice against the cap, which bounds every start.
         int live = LiveLocked;
-        int want = Math.Max(_size - live, Math.Min(CapLocked - live, _waiters.Count - _bgStarting));
+        int want = Math.Min(CapLocked - live, Math.Max(_size - EffectiveLiveLocked, _waiters.Count - _bgStarting));
         if (want <= 0)
         {
             return;

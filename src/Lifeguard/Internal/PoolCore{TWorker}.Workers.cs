@@ -14,10 +14,17 @@ internal sealed partial class PoolCore<TWorker>
     public async Task FillAsync(CancellationToken cancellationToken)
     {
         int count = _options.Size;
+        var numbers = new int[count];
+        int generation;
         using (_lock.EnterScope())
         {
             _starting += count;
             _pending += count;
+            generation = _generation;
+            for (int i = 0; i < count; i++)
+            {
+                numbers[i] = _slotNumbers.Reserve(CapLocked);
+            }
         }
 
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopCts.Token);
@@ -26,7 +33,8 @@ internal sealed partial class PoolCore<TWorker>
         {
             // Task.Run: a factory may do synchronous work before its first await (Process.Start does); the base
             // workers must start in parallel all the same.
-            starts[i] = Task.Run(() => StartWorkerAsync(linked.Token).AsTask(), CancellationToken.None);
+            int number = numbers[i];
+            starts[i] = Task.Run(() => StartWorkerAsync(number, generation, linked.Token).AsTask(), CancellationToken.None);
         }
 
         try
@@ -45,8 +53,9 @@ internal sealed partial class PoolCore<TWorker>
             _starting -= count;
             _pending -= count;
             long now = _time.GetTimestamp();
-            foreach (var start in starts)
+            for (int i = 0; i < count; i++)
             {
+                var start = starts[i];
                 if (start.IsCompletedSuccessfully)
                 {
                     var slot = start.Result;
@@ -65,6 +74,7 @@ internal sealed partial class PoolCore<TWorker>
                 }
                 else
                 {
+                    _slotNumbers.Release(numbers[i], vacate: false);
                     failure ??= start.Exception?.InnerException ?? new OperationCanceledException(cancellationToken);
                 }
             }
@@ -96,12 +106,15 @@ internal sealed partial class PoolCore<TWorker>
         Log.PoolStarted(_logger, Name, _options.Size, _options.MaxOverflow);
     }
 
-    /// <summary>Runs the factory for one new worker. Does not touch pool state.</summary>
-    private async ValueTask<WorkerSlot<TWorker>> StartWorkerAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs the factory for one new worker, in slot <paramref name="number"/> (reserved by the caller, who releases it
+    /// if the start fails) and code generation <paramref name="generation"/>. Does not touch pool state.
+    /// </summary>
+    private async ValueTask<WorkerSlot<TWorker>> StartWorkerAsync(int number, int generation, CancellationToken cancellationToken)
     {
         int id = Interlocked.Increment(ref _nextWorkerId);
         var context = new WorkerContext(Name, id, _onTerminated);
-        var slot = new WorkerSlot<TWorker>(id, context);
+        var slot = new WorkerSlot<TWorker>(id, context, number, generation);
         context.Owner = slot;
         long started = _time.GetTimestamp();
         try
@@ -131,10 +144,7 @@ internal sealed partial class PoolCore<TWorker>
 
         slot.StartedAt = _time.GetTimestamp();
         slot.ProcessId = ReadProcessId(slot.Worker);
-        if (_options.MaxUsesPerWorker is { } maxUses)
-        {
-            slot.MaxUses = maxUses + (_options.MaxUsesJitter > 0 ? Random.Shared.NextInt64(_options.MaxUsesJitter + 1L) : 0);
-        }
+        DrawLimits(slot);
 
         _metrics.WorkerStarts.Add(1, _poolTag);
         var elapsed = _time.GetElapsedTime(started, slot.StartedAt);
@@ -145,6 +155,33 @@ internal sealed partial class PoolCore<TWorker>
         }
 
         return slot;
+    }
+
+    /// <summary>
+    /// Draws a new worker's own limits from the pool's random source: its uses (<see cref="PoolOptions.MaxUsesJitter"/>
+    /// extra) and its lifetime (shortened by up to <see cref="PoolOptions.MaxWorkerLifetimeVariance"/>, never lengthened).
+    /// </summary>
+    private void DrawLimits(WorkerSlot<TWorker> slot)
+    {
+        if (_options.MaxUsesPerWorker is { } maxUses)
+        {
+            slot.MaxUses = maxUses + (_options.MaxUsesJitter > 0 ? NextRandom(r => r.NextInt64(_options.MaxUsesJitter + 1L)) : 0);
+        }
+
+        if (_options.MaxWorkerLifetime is { } lifetime)
+        {
+            double variance = _options.MaxWorkerLifetimeVariance;
+            double fraction = variance > 0 ? 1 - (variance * NextRandom(static r => r.NextDouble())) : 1;
+            slot.LifetimeTicks = (long)(ToTimestampTicks(lifetime) * fraction);
+        }
+    }
+
+    private T NextRandom<T>(Func<Random, T> draw)
+    {
+        lock (_randomLock)
+        {
+            return draw(_random);
+        }
     }
 
     /// <summary>Counts a successful start; it is a restart when it replaces a worker that left for a reason other than dismissal.</summary>
@@ -171,7 +208,7 @@ internal sealed partial class PoolCore<TWorker>
 
         if (_options.OverflowIdleTimeout != TimeSpan.Zero)
         {
-            if (LiveLocked > _size)
+            if (EffectiveLiveLocked > _size)
             {
                 ScheduleCooldownLocked(now);
             }
@@ -179,7 +216,7 @@ internal sealed partial class PoolCore<TWorker>
             return;
         }
 
-        while (_idle.Count > 0 && LiveLocked > _size)
+        while (_idle.Count > 0 && EffectiveLiveLocked > _size)
         {
             StopLocked(_idle[^1], WorkerStopReason.Dismissed, ref fx);
         }
@@ -200,9 +237,17 @@ internal sealed partial class PoolCore<TWorker>
     {
         WorkerSlot<TWorker>? slot = null;
         Exception? failure = null;
+        int number;
+        int generation;
+        using (_lock.EnterScope())
+        {
+            number = _slotNumbers.Reserve(CapLocked);
+            generation = _generation;
+        }
+
         try
         {
-            slot = await StartWorkerAsync(_stopCts.Token).ConfigureAwait(false);
+            slot = await StartWorkerAsync(number, generation, _stopCts.Token).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -215,6 +260,11 @@ internal sealed partial class PoolCore<TWorker>
             _starting--;
             _bgStarting--;
             _pending--;
+            if (slot is null)
+            {
+                _slotNumbers.Release(number, vacate: true); // the next start takes the slot this one was to fill
+            }
+
             long now = _time.GetTimestamp();
             if (slot is not null && _stopping)
             {
@@ -245,11 +295,111 @@ internal sealed partial class PoolCore<TWorker>
                 RecordFailureLocked(failure, ref fx);
             }
 
-            ReconcileLocked(ref fx);
-            TrimSurplusLocked(now, ref fx);
-            RollLocked(ref fx);
-            SignalPendingLocked();
-            AssertInvariantsLocked();
+            SettleAfterStartLocked(now, ref fx);
+        }
+
+        Run(ref fx);
+    }
+
+    /// <summary>What every start's end does last: start what is short, trim the surplus, go on rolling, signal a stop.</summary>
+    private void SettleAfterStartLocked(long now, ref Effects fx)
+    {
+        ReconcileLocked(ref fx);
+        TrimSurplusLocked(now, ref fx);
+        RollLocked(ref fx);
+        SignalPendingLocked();
+        AssertInvariantsLocked();
+    }
+
+    /// <summary>
+    /// Begins a replacement for <paramref name="predecessor"/>, a worker due to retire, while it stays: the replacement
+    /// shares its slot number and counts against the cap, and the worker serves until the replacement is up.
+    /// </summary>
+    private void StartSuccessorLocked(WorkerSlot<TWorker> predecessor, ref Effects fx)
+    {
+        predecessor.Successor = SuccessorState.Starting;
+        _warmPairs++;
+        _starting++;
+        _pending++;
+        _slotNumbers.Hold(predecessor.Number);
+        (fx.Successors ??= []).Add((predecessor, _generation));
+    }
+
+    /// <summary>
+    /// A replacement started before its worker leaves (<see cref="StartSuccessorLocked"/>). When it is up, the worker
+    /// it replaces leaves at once if idle, or at its checkin if leased; then the replacement goes to the oldest waiter,
+    /// or idle. If it fails, the worker stays, still due to retire, and no caller is failed: no caller waited for it.
+    /// </summary>
+    private async Task SuccessorStartAsync(WorkerSlot<TWorker> predecessor, int generation)
+    {
+        WorkerSlot<TWorker>? slot = null;
+        Exception? failure = null;
+        try
+        {
+            slot = await StartWorkerAsync(predecessor.Number, generation, _stopCts.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        var fx = default(Effects);
+        using (_lock.EnterScope())
+        {
+            _starting--;
+            _pending--;
+            bool paired = predecessor.Successor == SuccessorState.Starting;
+            if (slot is null)
+            {
+                _slotNumbers.Release(predecessor.Number, vacate: false);
+            }
+
+            long now = _time.GetTimestamp();
+            if (slot is not null && !_stopping && slot.Context.IsTerminated)
+            {
+                failure = ExceptionFactory.DiedWhileStarting(Name, slot.Id, slot.Context.TerminationReason);
+                slot.ExitError = slot.Context.TerminationReason ?? failure;
+                StopLocked(slot, WorkerStopReason.Died, ref fx);
+                slot = null;
+            }
+
+            if (slot is not null && _stopping)
+            {
+                StopLocked(slot, WorkerStopReason.PoolStopped, ref fx);
+            }
+            else if (slot is not null)
+            {
+                // It replaces a retired worker (or one that left meanwhile for another reason): a restart either way.
+                _counters.Starts++;
+                _counters.Restarts++;
+                ExitBackoffLocked(ref fx);
+                AdmitLocked(slot, now);
+                if (paired)
+                {
+                    predecessor.Successor = SuccessorState.Joined;
+                    if (predecessor.State == SlotState.Idle)
+                    {
+                        StopLocked(predecessor, WorkerStopReason.Retired, ref fx);
+                    }
+                }
+
+                AddAvailableLocked(slot, now, ref fx);
+                paired = false;
+            }
+
+            if (paired)
+            {
+                predecessor.Successor = SuccessorState.None;
+                _warmPairs--;
+            }
+
+            if (failure is not null and not PoolStoppedException)
+            {
+                _counters.StartFailures++;
+                RecordFailureLocked(failure, ref fx);
+            }
+
+            SettleAfterStartLocked(now, ref fx);
         }
 
         Run(ref fx);

@@ -19,7 +19,9 @@ namespace Lifeguard;
 /// <item>no caller waits while a worker is idle: waiters &gt; 0 ⇒ idle = 0;</item>
 /// <item>a waiter is completed at most once: only the transition that unlinks it from the queue completes it;</item>
 /// <item>every started worker is eventually in the pool or stopped exactly once (<see cref="WorkerSlot{TWorker}.TryClaimStop"/>);</item>
-/// <item>background starts are a subset of starts: 0 ≤ bgStarting ≤ starting.</item>
+/// <item>background starts are a subset of starts: 0 ≤ bgStarting ≤ starting;</item>
+/// <item>warm pairs = the listed workers whose replacement is starting or has joined (<see cref="SuccessorState"/>);
+///   each pair counts twice against the cap but once against the size.</item>
 /// </list>
 /// Overflow is a count, as in poolboy: overflow = max(0, live − size).
 /// </remarks>
@@ -52,6 +54,9 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private readonly List<WorkerSlot<TWorker>> _workers = [];
     private readonly WaiterQueue<TWorker> _waiters;
     private readonly PoolCounters _counters = new();
+    private readonly SlotNumbers _slotNumbers = new();
+    private readonly Random _random; // guarded by _randomLock
+    private readonly Lock _randomLock = new();
     private int _busy;
     private int _starting;
     private int _bgStarting;
@@ -59,6 +64,8 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private int _maxOverflow;
     private bool _stopping;
     private int _recycleEpoch;
+    private int _warmPairs;
+    private readonly int _generation = 1;
     private int _stopsInFlight;
 
     public PoolCore(PoolOptions options, IWorkerFactory<TWorker> factory)
@@ -80,6 +87,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
 
         _optionsNeedTimestamps = options.MaxWorkerLifetime is not null || options.OverflowIdleTimeout > TimeSpan.Zero || _leakDetection
             || _idleCheckTicks >= 0;
+        _random = options.RandomSeed is { } seed ? new Random(seed) : new Random();
         _events = new PoolEventHub(options.Name, _time);
         _logger = (ILogger?)options.LoggerFactory?.CreateLogger("Lifeguard.Pool") ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
         _size = options.Size;
@@ -117,6 +125,9 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
 
     private int LiveLocked => _idle.Count + _busy + _starting;
 
+    /// <summary>The live workers less the extra one of each warm pair: what is measured against the size.</summary>
+    private int EffectiveLiveLocked => LiveLocked - _warmPairs;
+
     private int CapLocked => _size + _maxOverflow;
 
     /// <summary>
@@ -147,13 +158,16 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
         Debug.Assert(_waiters.Count == 0 || _idle.Count == 0, "no caller waits while a worker is idle");
         Debug.Assert(_workers.Count == _idle.Count + _busy, "the workers list holds exactly the idle and busy slots");
         int idle = 0;
+        int pairs = 0;
         foreach (var slot in _workers)
         {
             Debug.Assert(slot.State is SlotState.Idle or SlotState.Busy, "a listed worker is idle or busy");
             idle += slot.State == SlotState.Idle ? 1 : 0;
+            pairs += slot.Successor == SuccessorState.None ? 0 : 1;
         }
 
         Debug.Assert(idle == _idle.Count, "a worker is never both idle and leased");
+        Debug.Assert(pairs == _warmPairs, "the warm pairs are the listed workers with a replacement on the way or joined");
         int waiters = 0;
         for (var w = _waiters.Head; w is not null; w = w.Next)
         {

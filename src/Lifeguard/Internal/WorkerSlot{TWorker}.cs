@@ -9,6 +9,19 @@ internal enum SlotState
     Gone,
 }
 
+/// <summary>Whether a worker due to retire has a replacement started before it leaves (warm recycling, reload).</summary>
+internal enum SuccessorState
+{
+    /// <summary>No replacement is on the way.</summary>
+    None,
+
+    /// <summary>Its replacement is starting; the worker serves until it is up.</summary>
+    Starting,
+
+    /// <summary>Its replacement is in the pool; the worker, leased, leaves at its checkin.</summary>
+    Joined,
+}
+
 /// <summary>
 /// One worker and its bookkeeping. Every mutable field is read and written only under the owning pool's lock,
 /// except <see cref="Worker"/> (set once before the slot is published) and the stop flag (interlocked).
@@ -18,10 +31,13 @@ internal sealed class WorkerSlot<TWorker>
 {
     private int _stopped;
 
-    public WorkerSlot(int id, WorkerContext context)
+    public WorkerSlot(int id, WorkerContext context, int number, int generation)
     {
         Id = id;
         Context = context;
+        Number = number;
+        Generation = generation;
+        context.Slot = number;
     }
 
     public int Id { get; }
@@ -29,6 +45,21 @@ internal sealed class WorkerSlot<TWorker>
     public WorkerContext Context { get; }
 
     public TWorker? Worker { get; set; }
+
+    /// <summary>Its slot number (<see cref="WorkerContext.Slot"/>).</summary>
+    public int Number { get; }
+
+    /// <summary>The pool's code generation when its start began.</summary>
+    public int Generation { get; }
+
+    /// <summary>Whether it still holds <see cref="Number"/> in the pool's <see cref="SlotNumbers"/>.</summary>
+    public bool HoldsNumber { get; set; } = true;
+
+    /// <summary>Whether a replacement has been started before it leaves; counted in the pool's warm pairs unless None.</summary>
+    public SuccessorState Successor { get; set; }
+
+    /// <summary>How long it may live, in timestamp ticks (its share of <see cref="PoolOptions.MaxWorkerLifetime"/>).</summary>
+    public long LifetimeTicks { get; set; } = long.MaxValue;
 
     public SlotState State { get; set; } = SlotState.Detached;
 
