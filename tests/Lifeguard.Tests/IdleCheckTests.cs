@@ -169,6 +169,7 @@ public sealed class IdleCheckTests
         var options = Options(time, size: 3);
         options.CheckoutTimeout = TimeSpan.FromSeconds(1.5);
         await using var pool = await Pool.StartAsync(options, factory);
+        factory.CloseGate(); // replacements stay starting, so the third idle worker is the one left to take
         time.Advance(After + TimeSpan.FromSeconds(1));
 
         var checkout = pool.CheckoutAsync().AsTask();
@@ -182,6 +183,7 @@ public sealed class IdleCheckTests
 
         Assert.Equal(options.CheckoutTimeout, error.Timeout);
         Assert.Equal(2, factory.Checked.Count); // the third idle worker was not checked: that would overrun again
+        factory.OpenGate();
         await Scenario.Until(() => pool.GetStatus() is { TotalDeaths: 2, Live: 3 }, "the two frozen workers are replaced");
         Assert.Equal(1, pool.GetStatus().Consistent().TotalTimeouts);
     }
