@@ -69,4 +69,50 @@ public sealed class WorkerEnvironmentTests : PythonTestBase
         // which is no worker and had the variable unset.
         Assert.Equal(mode == PythonStartMode.Spawn ? "gpu-0" : null, await lease.Worker.CallAsync<string?>("worker_env", "slot_at_import"));
     }
+
+    [Theory]
+    [InlineData(PythonStartMode.Spawn)]
+    [InlineData(PythonStartMode.ForkServer)]
+    public async Task EachWorkerSeesItsOwnSlot_AndAReplacementTheSlotOfTheWorkerItReplaced(PythonStartMode mode)
+    {
+        var options = Options("slot-each-" + mode, size: 3);
+        options.StartMode = mode;
+        options.Preload.Add("worker_env");
+        options.Environment["LIFEGUARD_TEST_SLOT"] = "{worker}";
+        await using var pool = await PythonPool.StartAsync(options);
+
+        var seen = new Dictionary<int, string?>();
+        await using (var first = await pool.CheckoutAsync())
+        await using (var second = await pool.CheckoutAsync())
+        await using (var third = await pool.CheckoutAsync())
+        {
+            foreach (var lease in new[] { first, second, third })
+            {
+                seen[lease.Worker.ProcessId] = await lease.Worker.CallAsync<string>("worker_env", "env", ["LIFEGUARD_TEST_SLOT"]);
+            }
+        }
+
+        Assert.Equal(["0", "1", "2"], seen.Values.Order(StringComparer.Ordinal));
+        var victim = pool.GetStatus().Workers.Single(w => w.Slot == 1);
+        Assert.Equal(WorkerKillResult.Killed, await pool.KillWorkerAsync(victim.Id, "test"));
+        await Lifeguard.Testing.FakeWorkerFactory.WaitUntilAsync(
+            () => pool.GetStatus() is { Idle: 3 } status && status.Workers.All(w => w.Id != victim.Id),
+            "the killed worker is replaced",
+            timeoutMs: 60_000);
+
+        var replacement = pool.GetStatus().Workers.Single(w => w.Slot == 1);
+        Assert.NotEqual(victim.Id, replacement.Id);
+        var byPid = new Dictionary<int, string?>();
+        await using (var a = await pool.CheckoutAsync())
+        await using (var b = await pool.CheckoutAsync())
+        await using (var c = await pool.CheckoutAsync())
+        {
+            foreach (var lease in new[] { a, b, c })
+            {
+                byPid[lease.Worker.ProcessId] = await lease.Worker.CallAsync<string>("worker_env", "env", ["LIFEGUARD_TEST_SLOT"]);
+            }
+        }
+
+        Assert.Equal("1", byPid[(int)replacement.Details["pid"]!]);
+    }
 }
