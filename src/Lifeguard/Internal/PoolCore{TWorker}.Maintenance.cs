@@ -46,6 +46,7 @@ internal sealed partial class PoolCore<TWorker>
                 StopLocked(oldest, WorkerStopReason.Dismissed, ref fx);
             }
 
+            StartPendingCanaryLocked(ref fx);
             AssertInvariantsLocked();
         }
 
@@ -189,7 +190,7 @@ internal sealed partial class PoolCore<TWorker>
             {
                 var s = _workers[i];
                 slots[i] = (s, s.State == SlotState.Idle ? WorkerState.Idle : WorkerState.Busy, s.Uses, s.StartedAt,
-                    s.RetirePending || s.RecycleEpoch != _recycleEpoch);
+                    s.RetirePending || s.RecycleEpoch != _recycleEpoch || s.Generation != _generation);
             }
         }
 
@@ -220,6 +221,7 @@ internal sealed partial class PoolCore<TWorker>
             workers[i] = new WorkerStatus(slot.Id, state, uses, _time.GetElapsedTime(startedAt, now), retire, details)
             {
                 Slot = slot.Number,
+                Generation = slot.Generation,
                 ProcessId = slot.ProcessId,
                 ResidentMemoryBytes = memory,
                 CurrentCall = call,
@@ -262,10 +264,11 @@ internal sealed partial class PoolCore<TWorker>
                     s.State == SlotState.Idle ? WorkerState.Idle : WorkerState.Busy,
                     s.Uses,
                     _time.GetElapsedTime(s.StartedAt, now),
-                    s.RetirePending || s.RecycleEpoch != _recycleEpoch,
+                    s.RetirePending || s.RecycleEpoch != _recycleEpoch || s.Generation != _generation,
                     EmptyDetails)
                 {
                     Slot = s.Number,
+                    Generation = s.Generation,
                     ProcessId = s.ProcessId,
                 });
             }
@@ -290,6 +293,7 @@ internal sealed partial class PoolCore<TWorker>
             TotalStarts = _counters.Starts,
             Stopping = _stopsInFlight,
             Replacing = _warmPairs,
+            Generation = _generation,
             TotalDeaths = _counters.Deaths,
             TotalStartFailures = _counters.StartFailures,
             LastFailure = _lastFailure,
