@@ -168,7 +168,7 @@ internal sealed partial class ForkServer
             p.Done.TrySetResult(null);
         }
 
-        if (NextRestartDelay(template) is { } delay)
+        if (!ForgetRetired(template) && NextRestartDelay(template) is { } delay)
         {
             PythonLog.ForkServerDied(_logger, _settings.PoolName, template.Process.Id, template.ExitCode, delay);
             _ = RestartAfterAsync(delay);
@@ -210,6 +210,7 @@ internal sealed partial class ForkServer
             if (child is ForkedWorkerProcess worker)
             {
                 worker.ReportExit(code);
+                StopIfDrained(template);
             }
             else if (early is not null)
             {

@@ -179,11 +179,11 @@ internal sealed partial class ForkServer : IAsyncDisposable
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         _listener.Dispose();
-        if (template is not null)
+        foreach (var stopping in TakeRetired().Append(template))
         {
             // Its read loop sees it exit, kills it if it does not within a bound, and disposes it.
-            template.CloseInput();
-            await template.ReadLoop.ConfigureAwait(false);
+            stopping?.CloseInput();
+            await (stopping?.ReadLoop ?? Task.CompletedTask).ConfigureAwait(false);
         }
 
         try
