@@ -215,6 +215,41 @@ public sealed class ReloadTests
     }
 
     [Fact]
+    public async Task ReloadAsync_NoRoomForTheCanary_WaitsForIt_AndACancelledWaitWithdrawsIt()
+    {
+        var factory = new SteppingWorkerFactory();
+        factory.Release(1);
+        await using var pool = await Pool.StartAsync(Scenario.Options(new FakeTimeProvider(), size: 1), factory);
+        var held = await pool.CheckoutAsync();
+        var first = pool.ReloadAsync();
+        factory.Release(); // the canary joins; the old worker, leased, leaves at its checkin
+        await first;
+        Assert.Equal(2, pool.GetStatus().Live); // one over the cap until that checkin
+
+        using var cancel = new CancellationTokenSource();
+        var second = pool.ReloadAsync(cancel.Token);
+        Assert.False(second.IsCompleted); // never two over the cap: its canary waits for room
+        Assert.Equal(0, factory.Waiting);
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => second);
+        held.Dispose(); // room now, but the withdrawn canary does not start
+        await Scenario.Until(() => pool.GetStatus() is { Live: 1, Idle: 1 }, "the old worker leaves");
+        Assert.Equal(2, pool.GetStatus().Generation);
+        Assert.Equal(0, factory.Waiting);
+        Assert.Equal(2, factory.Inner.StartAttempts);
+
+        // And without a cancel, the canary starts as soon as there is room.
+        var again = await pool.CheckoutAsync();
+        var third = pool.ReloadAsync();
+        await Scenario.Until(() => factory.Waiting == 1, "room for one over: the canary starts at once");
+        factory.Release();
+        await third;
+        again.Dispose();
+        Assert.Equal(3, pool.GetStatus().Generation);
+    }
+
+    [Fact]
     public async Task ReloadAsync_PoolStopsDuringTheCanary_ThrowsStoppedAndStopsEveryWorker()
     {
         var factory = new SteppingWorkerFactory();

@@ -30,8 +30,8 @@ internal sealed partial class PoolCore<TWorker>
     /// the next generation starts, in place of an old worker (its slot). If its start fails nothing changes and this
     /// throws the start's exception. Else the generation moves on and every old worker is replaced, idle ones at once
     /// and busy ones before or at their checkin; returns once no old worker is idle or starting. Reloads run one at a
-    /// time; <paramref name="cancellationToken"/> stops the wait (and a wait for an earlier reload), not a reload
-    /// whose canary has started.
+    /// time; <paramref name="cancellationToken"/> stops the wait (and a wait for an earlier reload, or for room for
+    /// the canary, which is then withdrawn), not a reload whose canary has started.
     /// </summary>
     public async Task ReloadAsync(string? source, Func<CancellationToken, Task>? prepare, CancellationToken cancellationToken)
     {
@@ -77,7 +77,20 @@ internal sealed partial class PoolCore<TWorker>
             {
                 await canary.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // A canary still waiting for room is withdrawn: nothing has changed. One that started goes on.
+                using (_lock.EnterScope())
+                {
+                    if (_pendingCanary?.Canary == canary)
+                    {
+                        _pendingCanary = null;
+                    }
+                }
+
+                throw;
+            }
+            catch (Exception e)
             {
                 if (e is not PoolStoppedException)
                 {
