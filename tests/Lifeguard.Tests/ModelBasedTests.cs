@@ -919,6 +919,11 @@ file sealed class ModelSequence
     private string CancelWaiter()
     {
         var candidates = _calls.Where(c => c.Cts is not null && !c.Cancelled && IsWaiting(c)).ToList();
+        if (candidates.Count == 0)
+        {
+            return "cancel (none: the waiting calls completed since the operation was chosen)"; // chaos: completions are asynchronous
+        }
+
         var call = candidates[_rng.Next(candidates.Count)];
         call.Cancelled = true;
         _model?.Cancel(call);

@@ -29,28 +29,38 @@ internal sealed partial class PoolCore<TWorker>
         using (_lock.EnterScope())
         {
             _cooldownScheduled = false;
-            long now = _time.GetTimestamp();
-            long timeout = ToTimestampTicks(_options.OverflowIdleTimeout);
-
-            // The longest-idle worker is always at the front of the idle list, whatever the strategy. While a start is
-            // in flight nothing is dismissed: the start's end takes the surplus (TrimSurplusLocked).
-            while (!_stopping && _starting == 0 && EffectiveLiveLocked > _size && _idle.Count > 0)
-            {
-                var oldest = _idle[0];
-                if (now - oldest.IdleSince < timeout)
-                {
-                    ScheduleCooldownLocked(now);
-                    break;
-                }
-
-                StopLocked(oldest, WorkerStopReason.Dismissed, ref fx);
-            }
-
+            DismissCooledLocked(_time.GetTimestamp(), ref fx);
             StartPendingCanaryLocked(ref fx);
             AssertInvariantsLocked();
         }
 
         Run(ref fx);
+    }
+
+    /// <summary>
+    /// Dismisses the surplus workers whose cooldown has passed, longest idle first, and schedules the cooldown of the
+    /// next. While a start is in flight nothing is dismissed: the start's end takes the surplus (TrimSurplusLocked).
+    /// </summary>
+    private void DismissCooledLocked(long now, ref Effects fx)
+    {
+        if (_options.OverflowIdleTimeout == Timeout.InfiniteTimeSpan)
+        {
+            return;
+        }
+
+        // The longest-idle worker is always at the front of the idle list, whatever the strategy.
+        long timeout = ToTimestampTicks(_options.OverflowIdleTimeout);
+        while (!_stopping && _starting == 0 && EffectiveLiveLocked > _size && _idle.Count > 0)
+        {
+            var oldest = _idle[0];
+            if (now - oldest.IdleSince < timeout)
+            {
+                ScheduleCooldownLocked(now);
+                break;
+            }
+
+            StopLocked(oldest, WorkerStopReason.Dismissed, ref fx);
+        }
     }
 
     private void OnLeakTimer()

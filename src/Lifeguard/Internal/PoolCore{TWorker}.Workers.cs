@@ -208,11 +208,8 @@ internal sealed partial class PoolCore<TWorker>
 
         if (_options.OverflowIdleTimeout != TimeSpan.Zero)
         {
-            if (EffectiveLiveLocked > _size)
-            {
-                ScheduleCooldownLocked(now);
-            }
-
+            // Those whose cooldown passed while the start ran go now, in this transition; the others when it passes.
+            DismissCooledLocked(now, ref fx);
             return;
         }
 
