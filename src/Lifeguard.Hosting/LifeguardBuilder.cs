@@ -143,4 +143,43 @@ public sealed class LifeguardBuilder
         Services.AddSingleton(services => services.GetRequiredKeyedService<TInterface>(poolName));
         return this;
     }
+
+    /// <summary>
+    /// For development: reloads the Python pool <paramref name="poolName"/> (<see cref="PythonPool.ReloadAsync(string, CancellationToken)"/>,
+    /// source <c>"file watcher"</c>) whenever a <c>.py</c> file under its <see cref="PythonPoolOptions.ModulePaths"/>,
+    /// its <see cref="PythonPoolOptions.AppendedModulePaths"/> or the folders of its
+    /// <see cref="PythonPoolOptions.ModuleFiles"/> (subfolders included) is saved, created, renamed or deleted, once
+    /// the files have been quiet for <paramref name="debounce"/>, so an editor's burst of writes makes one reload.
+    /// Files saved during a reload make one more after it. A reload that fails (a file that does not import) is
+    /// logged as a warning with Python's error and never stops the host: the pool serves the code it had, and the next
+    /// save tries again. The watch starts with the pool and ends at its stop.
+    /// </summary>
+    /// <param name="poolName">The name of a Python pool added before, with <see cref="AddPythonPool"/>.</param>
+    /// <param name="debounce">How long the files must be quiet before a reload. Default 300 ms; positive.</param>
+    /// <exception cref="InvalidOperationException">No Python pool named <paramref name="poolName"/> was added.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="debounce"/> is not positive.</exception>
+    public LifeguardBuilder ReloadOnChange(string poolName, TimeSpan? debounce = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(poolName);
+        var quiet = debounce ?? TimeSpan.FromMilliseconds(300);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(quiet, TimeSpan.Zero, nameof(debounce));
+        if (!_catalog.Pools.Any(p => string.Equals(p.Name, poolName, StringComparison.Ordinal) && p.PoolType == typeof(PythonPool)))
+        {
+            throw new InvalidOperationException(
+                $"No Python pool named '{poolName}' was added: call AddPythonPool(\"{poolName}\") before ReloadOnChange(\"{poolName}\").");
+        }
+
+        _catalog.AddWatch(poolName, (services, pool, logger) =>
+        {
+            var options = PoolServices.GetOptions<PythonPoolOptions>(services, poolName);
+            var python = (PythonPool)pool;
+            var watcher = new PythonReloadWatcher(
+                poolName, cancellationToken => python.ReloadAsync("file watcher", cancellationToken), quiet, options.TimeProvider, logger);
+            watcher.Watch(options.ModulePaths
+                .Concat(options.AppendedModulePaths)
+                .Concat(options.ModuleFiles.Values.Select(file => Path.GetDirectoryName(Path.GetFullPath(file)) ?? ".")));
+            return watcher;
+        });
+        return this;
+    }
 }

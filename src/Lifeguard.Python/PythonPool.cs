@@ -266,6 +266,49 @@ public sealed class PythonPool : IPool, IPythonCaller, IPoolEventSource
     public void RecycleAll(string? source) => _pool.RecycleAll(source);
 
     /// <summary>
+    /// Reloads the pool's Python code from the files as they are now, without a restart (docs/python.md, "Reloading
+    /// code"). With <see cref="PythonStartMode.ForkServer"/>, the fork server's template is rebuilt first, from the
+    /// current files. Then a canary worker starts (every <see cref="PythonPoolOptions.Preload"/> module and module file
+    /// imports, the <see cref="PythonPoolOptions.InitFunction"/> runs); if it fails, the pool is unchanged, still
+    /// serving the old code, and this throws <see cref="PythonReloadException"/> with Python's error. Else every older
+    /// worker is replaced, each replacement started before its worker leaves, and this returns once no old worker is
+    /// idle or starting: no call starts on old code after it returns. See <see cref="Pool{TWorker}.ReloadAsync(CancellationToken)"/>.
+    /// </summary>
+    /// <param name="cancellationToken">Stops the wait; a reload whose canary has started goes on.</param>
+    /// <exception cref="PythonReloadException">The new code did not start; nothing changed.</exception>
+    /// <exception cref="PoolStoppedException">The pool is stopping or stopped, or stopped during the reload.</exception>
+    public Task ReloadAsync(CancellationToken cancellationToken = default) => ReloadAsync(source: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ReloadAsync(CancellationToken)"/>, saying who asked: <paramref name="source"/> is the
+    /// <see cref="PoolEvent.Source"/> of the event it publishes.
+    /// </summary>
+    /// <param name="source">Who asked (<c>"file watcher"</c>, <c>"dashboard"</c>); <see langword="null"/> for nobody in particular.</param>
+    /// <param name="cancellationToken">Stops the wait; a reload whose canary has started goes on.</param>
+    /// <exception cref="PythonReloadException">The new code did not start; nothing changed.</exception>
+    public async Task ReloadAsync(string? source, CancellationToken cancellationToken = default)
+    {
+        var forkServer = _forkServer;
+        try
+        {
+            await _pool.ReloadAsync(
+                source,
+                forkServer is null ? null : forkServer.RebuildAsync,
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is WorkerStartException or PythonStartException)
+        {
+            var start = e as PythonStartException ?? e.InnerException as PythonStartException;
+            string what = start?.PythonType is { } type ? $"{type}: {start.PythonMessage}" : (start ?? e).Message;
+            throw new PythonReloadException(
+                $"Pool '{Name}' was not reloaded: the new code failed to start ({what}). The pool is unchanged and serves the code it had.",
+                Name,
+                start,
+                e);
+        }
+    }
+
+    /// <summary>
     /// Kills one worker's process at once (SIGKILL, by the pid the pool holds) and completes when the pool has seen
     /// it exit; a replacement process starts as after any crash. A call running on it fails with
     /// <see cref="PythonWorkerCrashedException"/> (retried on another worker under <see cref="PythonPoolOptions.MaxRetries"/>).

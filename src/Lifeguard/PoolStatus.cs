@@ -62,6 +62,12 @@ public sealed record PoolStatus
     /// </summary>
     public int Replacing { get; init; }
 
+    /// <summary>
+    /// The pool's code generation: 1 when it starts, one more for each <c>ReloadAsync</c> whose canary started. Each
+    /// worker's <see cref="WorkerStatus.Generation"/> is the generation it was started in.
+    /// </summary>
+    public int Generation { get; init; } = 1;
+
     /// <summary>Workers whose stop has begun and not finished, whatever the reason (dismissed, retired, died, ...).</summary>
     public int Stopping { get; init; }
 

@@ -180,6 +180,33 @@ public sealed class Pool<TWorker> : IPool, IPoolEventSource
     /// <inheritdoc />
     public void RecycleAll(string? source) => _core.RecycleAll(source);
 
+    /// <summary>
+    /// Reloads the pool's code without a restart: a canary worker starts from the current code, in place of an old
+    /// worker (it may take the pool one over <see cref="PoolOptions.Size"/> + <see cref="PoolOptions.MaxOverflow"/>
+    /// while it starts). If its start fails, nothing changes and this throws. Else the pool's
+    /// <see cref="PoolStatus.Generation"/> moves on, the canary joins, and every older worker is replaced: idle ones
+    /// at once, busy ones at their checkin, each replacement started before its old worker leaves. Returns once no
+    /// old worker is idle or starting, so no call starts on old code after it returns. Reloads run one at a time: a
+    /// call made during another waits for it, then reloads again.
+    /// </summary>
+    /// <param name="cancellationToken">Stops the wait; a reload whose canary has started goes on.</param>
+    /// <exception cref="WorkerStartException">The canary failed to start; the pool is unchanged.</exception>
+    /// <exception cref="PoolStoppedException">The pool is stopping or stopped, or stopped during the reload.</exception>
+    public Task ReloadAsync(CancellationToken cancellationToken = default) => _core.ReloadAsync(source: null, prepare: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="ReloadAsync(CancellationToken)"/>, saying who asked: <paramref name="source"/> is the
+    /// <see cref="PoolEvent.Source"/> of the <see cref="PoolEventKind.RecycleRequested"/> event it publishes.
+    /// </summary>
+    /// <param name="source">Who asked (<c>"file watcher"</c>, <c>"dashboard"</c>); <see langword="null"/> for nobody in particular.</param>
+    /// <param name="cancellationToken">Stops the wait; a reload whose canary has started goes on.</param>
+    public Task ReloadAsync(string? source, CancellationToken cancellationToken = default)
+        => _core.ReloadAsync(source, prepare: null, cancellationToken);
+
+    /// <summary>As <see cref="ReloadAsync(string, CancellationToken)"/>, running <paramref name="prepare"/> first, in turn with other reloads.</summary>
+    internal Task ReloadAsync(string? source, Func<CancellationToken, Task>? prepare, CancellationToken cancellationToken)
+        => _core.ReloadAsync(source, prepare, cancellationToken);
+
     /// <inheritdoc />
     public Task<WorkerKillResult> KillWorkerAsync(int workerId, string? source = null, CancellationToken cancellationToken = default)
         => _core.KillWorkerAsync(workerId, source, cancellationToken);

@@ -21,6 +21,12 @@ public sealed record WorkerStatus(
     /// </summary>
     public int Slot { get; init; }
 
+    /// <summary>
+    /// The pool's code generation (<see cref="PoolStatus.Generation"/>) when the worker's start began; lower than the
+    /// pool's for a worker a reload is replacing.
+    /// </summary>
+    public int Generation { get; init; } = 1;
+
     /// <summary>The worker's operating-system process id (<see cref="IWorkerStatusProvider.ProcessId"/>); <see langword="null"/> if it has none.</summary>
     public int? ProcessId { get; init; }
 

@@ -19,4 +19,16 @@ internal static partial class HostingLog
 
     [LoggerMessage(3004, LogLevel.Error, "Lifeguard pool '{Pool}' failed to stop.")]
     public static partial void StopFailed(ILogger logger, Exception exception, string pool);
+
+    [LoggerMessage(3005, LogLevel.Information, "Lifeguard pool '{Pool}': Python files changed ({Path}); reloading.")]
+    public static partial void ReloadingOnChange(ILogger logger, string pool, string path);
+
+    [LoggerMessage(3006, LogLevel.Information, "Lifeguard pool '{Pool}' reloaded after its Python files changed.")]
+    public static partial void ReloadedOnChange(ILogger logger, string pool);
+
+    [LoggerMessage(3007, LogLevel.Warning, "Lifeguard pool '{Pool}' was not reloaded after its Python files changed; it serves the code it had.")]
+    public static partial void ReloadOnChangeFailed(ILogger logger, Exception exception, string pool);
+
+    [LoggerMessage(3008, LogLevel.Warning, "Lifeguard pool '{Pool}': cannot watch '{Directory}' for ReloadOnChange.")]
+    public static partial void ReloadWatchFailed(ILogger logger, Exception exception, string pool, string directory);
 }

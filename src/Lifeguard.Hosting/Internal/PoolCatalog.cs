@@ -39,4 +39,25 @@ internal sealed class PoolCatalog
     }
 
     public bool Contains(string name) => _pools.Exists(p => string.Equals(p.Name, name, StringComparison.Ordinal));
+
+    /// <summary>Adds a watch to the pool <paramref name="name"/>'s own (started with it, disposed at its stop).</summary>
+    public void AddWatch(string name, Func<IServiceProvider, IPool, Microsoft.Extensions.Logging.ILogger, IDisposable?> watch)
+    {
+        int i = _pools.FindIndex(p => string.Equals(p.Name, name, StringComparison.Ordinal));
+        var registration = _pools[i];
+        var first = registration.Watch;
+        _pools[i] = registration with
+        {
+            Watch = (services, pool, logger) => new Subscriptions(first(services, pool, logger), watch(services, pool, logger)),
+        };
+    }
+
+    private sealed class Subscriptions(IDisposable? first, IDisposable? second) : IDisposable
+    {
+        public void Dispose()
+        {
+            first?.Dispose();
+            second?.Dispose();
+        }
+    }
 }

@@ -12,6 +12,7 @@ internal sealed class LifeguardMetrics
     public const string MeterName = "Lifeguard";
     public const string PoolNameTag = "lifeguard.pool.name";
     public const string ReasonTag = "lifeguard.worker.exit.reason";
+    public const string GenerationTag = "lifeguard.worker.generation";
 
     private static readonly ConditionalWeakTable<Meter, LifeguardMetrics> ByMeter = new();
     private static readonly Lazy<Meter> DefaultMeter = new(() => new Meter(MeterName, typeof(LifeguardMetrics).Assembly.GetName().Version?.ToString()));
@@ -38,6 +39,8 @@ internal sealed class LifeguardMetrics
         meter.CreateObservableGauge("lifeguard.pool.workers.busy", () => Observe(static p => p.BusyCount), "{worker}", "Checked-out workers.");
         meter.CreateObservableGauge("lifeguard.pool.workers.starting", () => Observe(static p => p.StartingCount), "{worker}", "Workers being started.");
         meter.CreateObservableGauge("lifeguard.pool.workers.overflow", () => Observe(static p => p.OverflowCount), "{worker}", "Live workers beyond Size.");
+        meter.CreateObservableGauge("lifeguard.pool.generation", () => Observe(static p => p.Generation), "{generation}", "The pool's code generation: 1 at its start, one more for each reload.");
+        meter.CreateObservableGauge("lifeguard.pool.workers.by_generation", ObserveByGeneration, "{worker}", "Idle and busy workers by the code generation they were started in (lifeguard.worker.generation).");
         meter.CreateObservableGauge("lifeguard.pool.waiters", () => Observe(static p => p.WaiterCount), "{caller}", "Callers queued for a worker.");
         meter.CreateObservableGauge("lifeguard.pool.arrival_rate", () => ObserveSizing(static s => s.ArrivalRate), "{checkout}/s", "Checkouts per second over the sizing window (λ).");
         meter.CreateObservableGauge("lifeguard.pool.lease.mean", () => ObserveSizing(static s => s.MeanLeaseTime.TotalSeconds), "s", "Mean lease time over the sizing window (W = L / λ).");
@@ -104,6 +107,28 @@ internal sealed class LifeguardMetrics
         return result;
     }
 
+    private List<Measurement<int>> ObserveByGeneration()
+    {
+        IPoolGauges[] pools;
+        lock (_lock)
+        {
+            pools = [.. _pools];
+        }
+
+        // Outside the registry's lock: each observation takes its pool's own lock.
+        var result = new List<Measurement<int>>(pools.Length);
+        foreach (var pool in pools)
+        {
+            foreach (var (generation, workers) in pool.WorkersByGeneration)
+            {
+                result.Add(new Measurement<int>(
+                    workers, new KeyValuePair<string, object?>(PoolNameTag, pool.Name), new KeyValuePair<string, object?>(GenerationTag, generation)));
+            }
+        }
+
+        return result;
+    }
+
     private List<Measurement<int>> Observe(Func<IPoolGauges, int> read)
     {
         lock (_lock)
@@ -133,6 +158,10 @@ internal interface IPoolGauges
     int OverflowCount { get; }
 
     int WaiterCount { get; }
+
+    int Generation { get; }
+
+    IReadOnlyList<(int Generation, int Workers)> WorkersByGeneration { get; }
 
     SizingObservation? Sizing { get; }
 }

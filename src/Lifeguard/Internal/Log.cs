@@ -26,6 +26,15 @@ internal static partial class Log
     [LoggerMessage(1005, LogLevel.Information, "Pool '{Pool}' resized to Size {Size}, MaxOverflow {MaxOverflow}.")]
     public static partial void PoolResized(ILogger logger, string pool, int size, int maxOverflow);
 
+    [LoggerMessage(1006, LogLevel.Information, "Pool '{Pool}': reloading, the canary of generation {Generation} is starting.")]
+    public static partial void ReloadStarted(ILogger logger, string pool, int generation);
+
+    [LoggerMessage(1007, LogLevel.Warning, "Pool '{Pool}': the canary of generation {Generation} failed; the pool is unchanged.")]
+    public static partial void ReloadFailed(ILogger logger, string pool, int generation, Exception exception);
+
+    [LoggerMessage(1008, LogLevel.Information, "Pool '{Pool}' reloaded: no worker of a generation before {Generation} is idle or starting.")]
+    public static partial void Reloaded(ILogger logger, string pool, int generation);
+
     [LoggerMessage(1100, LogLevel.Debug, "Pool '{Pool}': worker {WorkerId} started in {Elapsed}.")]
     public static partial void WorkerStarted(ILogger logger, string pool, int workerId, TimeSpan elapsed);
 

@@ -74,7 +74,8 @@ internal sealed partial class PoolCore<TWorker>
 
         // The slot is still counted busy, so LiveLocked is the live count with it: beyond the size it is surplus.
         if (_waiters.Count != 0 || slot.State != SlotState.Busy || _stopping || LiveLocked > _size
-            || slot.Uses >= slot.MaxUses || slot.RecycleEpoch != _recycleEpoch || slot.RetirePending || tracker.Broken)
+            || slot.Uses >= slot.MaxUses || slot.RecycleEpoch != _recycleEpoch || slot.RetirePending || slot.Generation != _generation
+            || tracker.Broken)
         {
             return ReturnOutcome.More;
         }
@@ -184,6 +185,7 @@ internal sealed partial class PoolCore<TWorker>
             AddAvailableLocked(slot, now, ref fx);
         }
 
+        StartPendingCanaryLocked(ref fx); // a worker that left may have made room for a reload's canary
         AssertInvariantsLocked();
         return checkedOutAt;
     }
@@ -193,11 +195,21 @@ internal sealed partial class PoolCore<TWorker>
     /// recycling never takes a ready worker away from a queue. Else, if its replacement has joined, it goes; if the
     /// replacement is starting, it serves until then. Else its replacement starts first, while it stays ready (warm
     /// recycling), when the cap has room for both; at the cap it retires and is then replaced in the background
-    /// (not in backoff, where no replacement could start: it keeps serving).
+    /// (not in backoff, where no replacement could start: it keeps serving). A worker of an older code generation
+    /// serves on only while its reload is rolling out (it is replaced as the roll-out goes); once the reload has
+    /// returned, it leaves at its checkin, whoever waits, so that no call starts on old code.
     /// </summary>
     private void RetireLocked(WorkerSlot<TWorker> slot, long now, ref Effects fx)
     {
         slot.RetirePending = true;
+        bool old = slot.Generation != _generation;
+        if (old && _rollOut is null)
+        {
+            StopLocked(slot, WorkerStopReason.Retired, ref fx);
+            ReconcileLocked(ref fx);
+            return;
+        }
+
         if (_waiters.Count > 0)
         {
             AddAvailableLocked(slot, now, ref fx);
@@ -215,6 +227,11 @@ internal sealed partial class PoolCore<TWorker>
                 break;
             case SuccessorState.None when _backoff:
                 AddAvailableLocked(slot, now, ref fx);
+                break;
+            case SuccessorState.None when old:
+                // The roll-out replaces it, idle, as soon as it has room for one more (one over the cap).
+                AddAvailableLocked(slot, now, ref fx);
+                ReconcileLocked(ref fx);
                 break;
             case SuccessorState.None when LiveLocked + 2 <= CapLocked:
                 // The slot is in hand: the live count is without it, so its replacement and it make two more.
@@ -252,6 +269,7 @@ internal sealed partial class PoolCore<TWorker>
 
     private bool IsDueForRetirementLocked(WorkerSlot<TWorker> slot, long now)
         => slot.RetirePending
+            || slot.Generation != _generation
             || slot.Uses >= slot.MaxUses
             || slot.RecycleEpoch != _recycleEpoch
             || (_options.MaxWorkerLifetime is not null && now - slot.StartedAt >= slot.LifetimeTicks);

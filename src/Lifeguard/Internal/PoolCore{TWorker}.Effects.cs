@@ -15,7 +15,8 @@ internal sealed partial class PoolCore<TWorker>
         public WorkerStopReason StopReason;
         public List<(WorkerSlot<TWorker> Slot, WorkerStopReason Reason)>? MoreStops;
         public int Starts;
-        public List<(WorkerSlot<TWorker> Predecessor, int Generation)>? Successors;
+        public List<SuccessorStart>? Successors;
+        public List<RollOut>? RollOutsDone;
         public bool BackoffEntered;
         public bool BackoffEnded;
 
@@ -115,12 +116,18 @@ internal sealed partial class PoolCore<TWorker>
 
         if (fx.Successors is { } successors)
         {
-            foreach (var (predecessor, generation) in successors)
+            foreach (var start in successors)
             {
                 ThreadPool.UnsafeQueueUserWorkItem(
-                    static s => _ = s.Core.SuccessorStartAsync(s.Predecessor, s.Generation),
-                    (Core: this, Predecessor: predecessor, Generation: generation),
-                    preferLocal: false);
+                    static s => _ = s.Core.SuccessorStartAsync(s.Start), (Core: this, Start: start), preferLocal: false);
+            }
+        }
+
+        if (fx.RollOutsDone is { } done)
+        {
+            foreach (var rollOut in done)
+            {
+                rollOut.Done.TrySetResult();
             }
         }
     }

@@ -29,27 +29,38 @@ internal sealed partial class PoolCore<TWorker>
         using (_lock.EnterScope())
         {
             _cooldownScheduled = false;
-            long now = _time.GetTimestamp();
-            long timeout = ToTimestampTicks(_options.OverflowIdleTimeout);
-
-            // The longest-idle worker is always at the front of the idle list, whatever the strategy. While a start is
-            // in flight nothing is dismissed: the start's end takes the surplus (TrimSurplusLocked).
-            while (!_stopping && _starting == 0 && EffectiveLiveLocked > _size && _idle.Count > 0)
-            {
-                var oldest = _idle[0];
-                if (now - oldest.IdleSince < timeout)
-                {
-                    ScheduleCooldownLocked(now);
-                    break;
-                }
-
-                StopLocked(oldest, WorkerStopReason.Dismissed, ref fx);
-            }
-
+            DismissCooledLocked(_time.GetTimestamp(), ref fx);
+            StartPendingCanaryLocked(ref fx);
             AssertInvariantsLocked();
         }
 
         Run(ref fx);
+    }
+
+    /// <summary>
+    /// Dismisses the surplus workers whose cooldown has passed, longest idle first, and schedules the cooldown of the
+    /// next. While a start is in flight nothing is dismissed: the start's end takes the surplus (TrimSurplusLocked).
+    /// </summary>
+    private void DismissCooledLocked(long now, ref Effects fx)
+    {
+        if (_options.OverflowIdleTimeout == Timeout.InfiniteTimeSpan)
+        {
+            return;
+        }
+
+        // The longest-idle worker is always at the front of the idle list, whatever the strategy.
+        long timeout = ToTimestampTicks(_options.OverflowIdleTimeout);
+        while (!_stopping && _starting == 0 && EffectiveLiveLocked > _size && _idle.Count > 0)
+        {
+            var oldest = _idle[0];
+            if (now - oldest.IdleSince < timeout)
+            {
+                ScheduleCooldownLocked(now);
+                break;
+            }
+
+            StopLocked(oldest, WorkerStopReason.Dismissed, ref fx);
+        }
     }
 
     private void OnLeakTimer()
@@ -189,7 +200,7 @@ internal sealed partial class PoolCore<TWorker>
             {
                 var s = _workers[i];
                 slots[i] = (s, s.State == SlotState.Idle ? WorkerState.Idle : WorkerState.Busy, s.Uses, s.StartedAt,
-                    s.RetirePending || s.RecycleEpoch != _recycleEpoch);
+                    s.RetirePending || s.RecycleEpoch != _recycleEpoch || s.Generation != _generation);
             }
         }
 
@@ -220,6 +231,7 @@ internal sealed partial class PoolCore<TWorker>
             workers[i] = new WorkerStatus(slot.Id, state, uses, _time.GetElapsedTime(startedAt, now), retire, details)
             {
                 Slot = slot.Number,
+                Generation = slot.Generation,
                 ProcessId = slot.ProcessId,
                 ResidentMemoryBytes = memory,
                 CurrentCall = call,
@@ -262,10 +274,11 @@ internal sealed partial class PoolCore<TWorker>
                     s.State == SlotState.Idle ? WorkerState.Idle : WorkerState.Busy,
                     s.Uses,
                     _time.GetElapsedTime(s.StartedAt, now),
-                    s.RetirePending || s.RecycleEpoch != _recycleEpoch,
+                    s.RetirePending || s.RecycleEpoch != _recycleEpoch || s.Generation != _generation,
                     EmptyDetails)
                 {
                     Slot = s.Number,
+                    Generation = s.Generation,
                     ProcessId = s.ProcessId,
                 });
             }
@@ -290,6 +303,7 @@ internal sealed partial class PoolCore<TWorker>
             TotalStarts = _counters.Starts,
             Stopping = _stopsInFlight,
             Replacing = _warmPairs,
+            Generation = _generation,
             TotalDeaths = _counters.Deaths,
             TotalStartFailures = _counters.StartFailures,
             LastFailure = _lastFailure,

@@ -196,6 +196,7 @@ internal sealed partial class PoolCore<TWorker>
     /// </summary>
     private void ReconcileLocked(ref Effects fx)
     {
+        AdvanceReloadLocked(ref fx);
         if (_stopping)
         {
             return;

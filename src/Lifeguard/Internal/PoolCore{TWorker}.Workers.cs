@@ -208,11 +208,8 @@ internal sealed partial class PoolCore<TWorker>
 
         if (_options.OverflowIdleTimeout != TimeSpan.Zero)
         {
-            if (EffectiveLiveLocked > _size)
-            {
-                ScheduleCooldownLocked(now);
-            }
-
+            // Those whose cooldown passed while the start ran go now, in this transition; the others when it passes.
+            DismissCooledLocked(now, ref fx);
             return;
         }
 
@@ -243,6 +240,7 @@ internal sealed partial class PoolCore<TWorker>
         {
             number = _slotNumbers.Reserve(CapLocked);
             generation = _generation;
+            _reservedStarts++;
         }
 
         try
@@ -260,6 +258,7 @@ internal sealed partial class PoolCore<TWorker>
             _starting--;
             _bgStarting--;
             _pending--;
+            EndReservedStartLocked(generation);
             if (slot is null)
             {
                 _slotNumbers.Release(number, vacate: true); // the next start takes the slot this one was to fill
@@ -321,22 +320,34 @@ internal sealed partial class PoolCore<TWorker>
         _warmPairs++;
         _starting++;
         _pending++;
+        _reservedStarts++;
         _slotNumbers.Hold(predecessor.Number);
-        (fx.Successors ??= []).Add((predecessor, _generation));
+        (fx.Successors ??= []).Add(new SuccessorStart(predecessor, predecessor.Number, _generation, null, null));
     }
 
+    /// <summary>A replacement to start before its worker leaves, or a reload's canary.</summary>
+    /// <param name="Predecessor">The worker it replaces; null for a canary with no old worker to replace.</param>
+    /// <param name="Number">Its slot number, held already.</param>
+    /// <param name="Generation">Its code generation.</param>
+    /// <param name="RollOut">For a canary: the roll-out that begins if it starts.</param>
+    /// <param name="Canary">For a canary: completed when it has joined, failed with why it did not.</param>
+    private readonly record struct SuccessorStart(
+        WorkerSlot<TWorker>? Predecessor, int Number, int Generation, RollOut? RollOut, TaskCompletionSource? Canary);
+
     /// <summary>
-    /// A replacement started before its worker leaves (<see cref="StartSuccessorLocked"/>). When it is up, the worker
-    /// it replaces leaves at once if idle, or at its checkin if leased; then the replacement goes to the oldest waiter,
-    /// or idle. If it fails, the worker stays, still due to retire, and no caller is failed: no caller waited for it.
+    /// A replacement started before its worker leaves (<see cref="StartSuccessorLocked"/>), or a reload's canary
+    /// (<see cref="StartCanaryLocked"/>). When it is up, the worker it replaces leaves at once if idle, or at its
+    /// checkin if leased; then the replacement goes to the oldest waiter, or idle. If it fails, the worker stays (due
+    /// to retire, unless this was a canary) and no caller is failed: no caller waited for it.
     /// </summary>
-    private async Task SuccessorStartAsync(WorkerSlot<TWorker> predecessor, int generation)
+    private async Task SuccessorStartAsync(SuccessorStart start)
     {
+        var predecessor = start.Predecessor;
         WorkerSlot<TWorker>? slot = null;
         Exception? failure = null;
         try
         {
-            slot = await StartWorkerAsync(predecessor.Number, generation, _stopCts.Token).ConfigureAwait(false);
+            slot = await StartWorkerAsync(start.Number, start.Generation, _stopCts.Token).ConfigureAwait(false);
         }
         catch (Exception e)
         {
@@ -348,10 +359,11 @@ internal sealed partial class PoolCore<TWorker>
         {
             _starting--;
             _pending--;
-            bool paired = predecessor.Successor == SuccessorState.Starting;
+            EndReservedStartLocked(start.Generation);
+            bool paired = predecessor?.Successor == SuccessorState.Starting;
             if (slot is null)
             {
-                _slotNumbers.Release(predecessor.Number, vacate: false);
+                _slotNumbers.Release(start.Number, vacate: false);
             }
 
             long now = _time.GetTimestamp();
@@ -366,6 +378,7 @@ internal sealed partial class PoolCore<TWorker>
             if (slot is not null && _stopping)
             {
                 StopLocked(slot, WorkerStopReason.PoolStopped, ref fx);
+                failure = ExceptionFactory.Stopped(Name);
             }
             else if (slot is not null)
             {
@@ -374,9 +387,15 @@ internal sealed partial class PoolCore<TWorker>
                 _counters.Restarts++;
                 ExitBackoffLocked(ref fx);
                 AdmitLocked(slot, now);
+                if (start.RollOut is { } rollOut)
+                {
+                    OnCanaryStartedLocked(rollOut);
+                }
+
                 if (paired)
                 {
-                    predecessor.Successor = SuccessorState.Joined;
+                    predecessor!.Successor = SuccessorState.Joined;
+                    predecessor.RetirePending = true;
                     if (predecessor.State == SlotState.Idle)
                     {
                         StopLocked(predecessor, WorkerStopReason.Retired, ref fx);
@@ -389,7 +408,7 @@ internal sealed partial class PoolCore<TWorker>
 
             if (paired)
             {
-                predecessor.Successor = SuccessorState.None;
+                predecessor!.Successor = SuccessorState.None;
                 _warmPairs--;
             }
 
@@ -403,6 +422,17 @@ internal sealed partial class PoolCore<TWorker>
         }
 
         Run(ref fx);
+        if (start.Canary is { } canary)
+        {
+            if (failure is null)
+            {
+                canary.TrySetResult();
+            }
+            else
+            {
+                canary.TrySetException(failure);
+            }
+        }
     }
 
     private async Task StopWorkerAsync(WorkerSlot<TWorker> slot, WorkerStopReason reason)
@@ -457,6 +487,8 @@ internal sealed partial class PoolCore<TWorker>
     {
         var fx = default(Effects);
         TaskCompletionSource? done = null;
+        RollOut? rollOut = null;
+        TaskCompletionSource? pendingCanary = null;
         Task stopTask;
         using (_lock.EnterScope())
         {
@@ -474,6 +506,11 @@ internal sealed partial class PoolCore<TWorker>
                 {
                     StopLocked(_idle[^1], WorkerStopReason.PoolStopped, ref fx);
                 }
+
+                rollOut = _rollOut;
+                _rollOut = null;
+                pendingCanary = _pendingCanary?.Canary;
+                _pendingCanary = null;
 
                 _drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 if (_busy == 0)
@@ -499,6 +536,8 @@ internal sealed partial class PoolCore<TWorker>
         }
 
         _stopCts.Cancel();
+        rollOut?.Done.TrySetException(ExceptionFactory.Stopped(Name));
+        pendingCanary?.TrySetException(ExceptionFactory.Stopped(Name));
         Run(ref fx);
         _ = CompleteStopAsync(done);
         return stopTask;

@@ -65,7 +65,7 @@ internal sealed partial class PoolCore<TWorker> : IPoolGauges
     private bool _stopping;
     private int _recycleEpoch;
     private int _warmPairs;
-    private readonly int _generation = 1;
+    private int _generation = 1;
     private int _stopsInFlight;
 
     public PoolCore(PoolOptions options, IWorkerFactory<TWorker> factory)
