@@ -133,7 +133,7 @@ public sealed class IdleCheckTests
 
         Assert.NotSame(frozen, lease.Worker);
         Assert.Equal(2, factory.Checked.Count); // the other idle worker was checked too, and answered
-        await Scenario.Until(() => frozen.IsStopped && pool.GetStatus().Live == 2, "the frozen worker is replaced");
+        await Scenario.Until(() => frozen.IsStopped && factory.Started == 3 && pool.GetStatus() is { Live: 2, Starting: 0 }, "the frozen worker is replaced");
         var status = pool.GetStatus().Consistent();
         Assert.Equal(1, status.TotalDeaths);
         Assert.Equal(0, status.TotalTimeouts);
@@ -185,7 +185,9 @@ public sealed class IdleCheckTests
         Assert.Equal(2, factory.Checked.Count); // the third idle worker was not checked: that would overrun again
         factory.OpenGate();
         await Scenario.Until(() => pool.GetStatus() is { TotalDeaths: 2, Live: 3 }, "the two frozen workers are replaced");
-        Assert.Equal(1, pool.GetStatus().Consistent().TotalTimeouts);
+        var status = pool.GetStatus().Consistent();
+        Assert.Equal(1, status.TotalTimeouts);
+        Assert.Equal(2, status.TotalCheckouts); // the two checked; the third, given back unchecked, is no checkout
     }
 
     [Fact]

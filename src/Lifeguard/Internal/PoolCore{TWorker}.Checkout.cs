@@ -267,10 +267,16 @@ internal sealed partial class PoolCore<TWorker>
                 return lease;
             }
 
-            if (request.Invalid is not null && remaining == TimeSpan.Zero)
+            if (_idleCheckTicks >= 0 && request.Invalid is not null && remaining == TimeSpan.Zero)
             {
-                // The caller's time ran out while a worker failed its check: checking this one too would overrun the
-                // timeout again, by up to IdleCheckTimeout a worker. It goes back as it was; the caller times out.
+                // The caller's time ran out while a worker failed its idle check: checking this one too would overrun
+                // the timeout again, by up to IdleCheckTimeout a worker. It goes back as it was, its use not counted
+                // (it was never handed out); the caller times out.
+                using (_lock.EnterScope())
+                {
+                    lease.Slot!.Uses--;
+                }
+
                 lease.Dispose();
                 PoolStatus snapshot;
                 using (_lock.EnterScope())
