@@ -41,6 +41,9 @@ public sealed class BrowserTests(BrowserFixture browser) : IAsyncLifetime
         var status = pool.GetStatus();
         await Expect(section.Locator("td.w-pid")).ToHaveTextAsync(status.Workers.Select(w => w.ProcessId!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)), Text);
         await Expect(section.Locator("td.w-id")).ToHaveTextAsync(status.Workers.Select(w => w.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)), Text);
+        await Expect(section.Locator("td.w-slot")).ToHaveTextAsync(status.Workers.Select(w => w.Slot.ToString(System.Globalization.CultureInfo.InvariantCulture)), Text);
+        await Expect(section.Locator("td.w-generation")).ToHaveTextAsync(["1", "1", "1"], Text);
+        await Expect(section.Locator("td.w-generation.old-generation")).ToHaveCountAsync(0, Count);
         await Expect(section.Locator(".pool-state")).ToHaveTextAsync("Ready", Text);
         await Expect(section.Locator(".c-idle")).ToHaveTextAsync("3", Text);
         await Expect(section.Locator(".c-size")).ToHaveTextAsync("3", Text);

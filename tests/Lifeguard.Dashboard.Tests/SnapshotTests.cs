@@ -8,12 +8,12 @@ public sealed class SnapshotTests
 {
     private static readonly string[] PoolKeys =
     [
-        "name", "state", "size", "maxOverflow", "idle", "busy", "starting", "stopping", "overflow", "waiters",
+        "name", "state", "size", "maxOverflow", "generation", "idle", "busy", "starting", "stopping", "overflow", "waiters",
         "totalRestarts", "totalDeaths", "totalCheckouts", "totalStarts", "totalTimeouts", "totalRejections",
         "totalStartFailures", "sizing", "rates", "workers",
     ];
 
-    private static readonly string[] WorkerKeys = ["id", "pid", "state", "uses", "ageSeconds", "rssBytes", "retirePending", "host", "call", "outputTail"];
+    private static readonly string[] WorkerKeys = ["id", "slot", "generation", "pid", "state", "uses", "ageSeconds", "rssBytes", "retirePending", "host", "call", "outputTail"];
 
     [Fact]
     public async Task Snapshot_CoreAndPythonPools_SchemaAsDocumented()
@@ -71,6 +71,10 @@ public sealed class SnapshotTests
         var pyWorkers = pyPool.GetProperty("workers").EnumerateArray().ToList();
         var pids = python.GetStatus().Workers.Select(w => w.ProcessId).ToList();
         Assert.Equal(pids, pyWorkers.Select(w => (int?)w.GetProperty("pid").GetInt32()));
+        Assert.Equal(python.GetStatus().Workers.Select(w => w.Slot), pyWorkers.Select(w => w.GetProperty("slot").GetInt32()));
+        Assert.Equal([0, 1], pyWorkers.Select(w => w.GetProperty("slot").GetInt32()).Order());
+        Assert.Equal(1, pyPool.GetProperty("generation").GetInt32());
+        Assert.All(pyWorkers, w => Assert.Equal(1, w.GetProperty("generation").GetInt32()));
         Assert.All(pyWorkers, w => Assert.True(w.GetProperty("rssBytes").GetInt64() > 1024 * 1024));
         var busy = Assert.Single(pyWorkers, w => w.GetProperty("state").GetString() == "Busy");
         var callJson = busy.GetProperty("call");

@@ -64,6 +64,7 @@ internal static class SnapshotWriter
         json.WriteString("state", pool.State.ToString());
         json.WriteNumber("size", pool.Size);
         json.WriteNumber("maxOverflow", pool.MaxOverflow);
+        json.WriteNumber("generation", pool.Generation);
         json.WriteNumber("idle", pool.Idle);
         json.WriteNumber("busy", pool.Busy);
         json.WriteNumber("starting", pool.Starting);
@@ -144,6 +145,8 @@ internal static class SnapshotWriter
     {
         json.WriteStartObject();
         json.WriteNumber("id", worker.Id);
+        json.WriteNumber("slot", worker.Slot);
+        json.WriteNumber("generation", worker.Generation);
         WriteNullable(json, "pid", worker.ProcessId);
         json.WriteString("state", worker.State.ToString());
         json.WriteNumber("uses", worker.Uses);

@@ -234,6 +234,9 @@
       row.tr.className = "worker state-" + w.state + (w.retirePending ? " retiring" : "");
       setText(row.id, w.host === null || w.host === undefined ? w.id : w.id + " · " + w.host);
       setText(row.state, w.state + (w.retirePending ? " (retiring)" : ""));
+      setText(row.slot, w.slot);
+      setText(row.generation, w.generation);
+      row.generation.classList.toggle("old-generation", w.generation !== pool.generation);
       setText(row.pid, w.pid === null ? "–" : w.pid);
       setText(row.uses, w.uses);
       setText(row.age, duration(w.ageSeconds));
@@ -260,16 +263,16 @@
   function workerRow(view, poolName, id) {
     const tr = el("tr", "worker");
     tr.dataset.workerId = String(id);
-    const cells = ["w-id", "w-state", "w-pid", "w-uses", "w-age", "w-rss", "w-call", "w-output"].map((c) => {
+    const cells = ["w-id", "w-slot", "w-generation", "w-state", "w-pid", "w-uses", "w-age", "w-rss", "w-call", "w-output"].map((c) => {
       const td = el("td", c);
       tr.appendChild(td);
       return td;
     });
     const callName = el("code", "w-call-name");
     const callElapsed = el("span", "w-call-elapsed muted");
-    cells[6].append(callName, " ", callElapsed);
+    cells[8].append(callName, " ", callElapsed);
     const tail = el("pre", "w-tail");
-    cells[7].appendChild(tail);
+    cells[9].appendChild(tail);
     const killCell = el("td", "w-actions");
     const kill = el("button", "w-kill", "kill");
     kill.type = "button";
@@ -277,7 +280,7 @@
     kill.addEventListener("click", () => act(view, "api/pools/" + encodeURIComponent(poolName) + "/workers/" + id + "/kill", null, "kill worker " + id));
     killCell.appendChild(kill);
     tr.appendChild(killCell);
-    return { tr: tr, id: cells[0], state: cells[1], pid: cells[2], uses: cells[3], age: cells[4], rss: cells[5], callName: callName, callElapsed: callElapsed, tail: tail, killCell: killCell };
+    return { tr: tr, id: cells[0], slot: cells[1], generation: cells[2], state: cells[3], pid: cells[4], uses: cells[5], age: cells[6], rss: cells[7], callName: callName, callElapsed: callElapsed, tail: tail, killCell: killCell };
   }
 
   function renderSnapshot(snapshot) {
