@@ -61,4 +61,31 @@ public sealed class RuntimeDeployerTests
             Directory.Delete(root, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task ResolvingTheInterpreter_CompilesTheRuntimeForIt_EvenWherePythonWritesNoBytecode()
+    {
+        // This machine's tests may run with PYTHONDONTWRITEBYTECODE=1; a worker then never writes its own cache.
+        string interpreter = await InterpreterResolver.ResolveAsync(InterpreterResolver.Requested(null));
+        var tag = await RunAsync(interpreter, "import sys; sys.stdout.write(sys.implementation.cache_tag)");
+        var cache = Path.Combine(RuntimeDeployer.RuntimeDirectory, "lifeguard", "__pycache__");
+
+        foreach (var module in Directory.EnumerateFiles(Path.Combine(RuntimeDeployer.RuntimeDirectory, "lifeguard"), "*.py"))
+        {
+            Assert.True(
+                File.Exists(Path.Combine(cache, $"{Path.GetFileNameWithoutExtension(module)}.{tag}.pyc")),
+                $"{module} has no bytecode for {tag} in {cache}");
+        }
+    }
+
+    private static async Task<string> RunAsync(string interpreter, string code)
+    {
+        var info = new System.Diagnostics.ProcessStartInfo(interpreter) { RedirectStandardOutput = true, UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(code);
+        using var process = System.Diagnostics.Process.Start(info)!;
+        string output = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return output;
+    }
 }

@@ -13,6 +13,15 @@ internal static class InterpreterResolver
     public const string EnvironmentVariable = "LIFEGUARD_PYTHON";
     private static readonly ConcurrentDictionary<string, Lazy<Task<string>>> Cache = new(StringComparer.Ordinal);
 
+    private const string CompileAndReport =
+        "import sys\n"
+        + "try:\n"
+        + "    import compileall\n"
+        + "    compileall.compile_dir(sys.argv[1], quiet=2)\n"
+        + "except Exception:\n"
+        + "    pass\n"
+        + "sys.stdout.write(sys.executable)\n";
+
     public static string Requested(string? configured)
         => !string.IsNullOrWhiteSpace(configured) ? configured
             : Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment
@@ -30,8 +39,12 @@ internal static class InterpreterResolver
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
+        // The same run compiles the worker runtime's modules for this interpreter, once: a worker never has to, even
+        // where PYTHONDONTWRITEBYTECODE=1 (a common container setting) keeps Python from writing its bytecode cache,
+        // since that flag stops writing, not reading. A folder it cannot write to is left as it is.
         info.ArgumentList.Add("-c");
-        info.ArgumentList.Add("import sys; sys.stdout.write(sys.executable)");
+        info.ArgumentList.Add(CompileAndReport);
+        info.ArgumentList.Add(RuntimeDeployer.RuntimeDirectory);
         Process process;
         try
         {
