@@ -49,7 +49,7 @@ internal static class QuickRounds
         var clock = Stopwatch.StartNew();
         int maxRounds = MaxRoundsFor(budget.MaxRounds);
         var time = TimeFor(budget.Time);
-        for (var round = 0; round < maxRounds && (round < MinRounds || clock.Elapsed < time); round++)
+        for (var round = 0; (round < maxRounds && (round < MinRounds || clock.Elapsed < time)) || clock.Elapsed < budget.MinTime; round++)
         {
             for (var k = 0; k < contenders.Length; k++)
             {
@@ -138,7 +138,12 @@ internal static class QuickRounds
 
     public static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 
-    public sealed record Budget(int WarmupRounds, int MaxRounds, TimeSpan Time);
+    /// <summary>
+    /// How many rounds a scenario runs: warm-up rounds, then up to <paramref name="MaxRounds"/> within
+    /// <paramref name="Time"/>; and, short mode or not, rounds for at least <paramref name="MinTime"/> (a scenario
+    /// whose check needs the rounds to span something periodic, such as the dashboard's sampler ticks).
+    /// </summary>
+    public sealed record Budget(int WarmupRounds, int MaxRounds, TimeSpan Time, TimeSpan MinTime = default);
 
     /// <summary>A named contender; <see cref="Measure"/> takes one sample in nanoseconds.</summary>
     public sealed record Competitor(string Name, Func<Task<double>> Measure);
