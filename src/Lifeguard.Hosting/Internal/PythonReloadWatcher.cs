@@ -13,6 +13,7 @@ internal sealed class PythonReloadWatcher : IDisposable
     private readonly Func<CancellationToken, Task> _reload;
     private readonly TimeSpan _debounce;
     private readonly ILogger _logger;
+    private int _reloads;
     private readonly Lock _gate = new();
     private readonly ITimer _timer;
     private readonly List<FileSystemWatcher> _watchers = [];
@@ -32,7 +33,7 @@ internal sealed class PythonReloadWatcher : IDisposable
     }
 
     /// <summary>The reloads finished so far (succeeded or failed), for tests.</summary>
-    public int Reloads { get; private set; }
+    public int Reloads => Volatile.Read(ref _reloads);
 
     /// <summary>Watches every existing directory of <paramref name="directories"/>, and its subdirectories.</summary>
     public void Watch(IEnumerable<string> directories)
@@ -122,12 +123,14 @@ internal sealed class PythonReloadWatcher : IDisposable
         lock (_gate)
         {
             _reloading = false;
-            Reloads++;
             if (!_stopped && _changed is not null)
             {
                 // Saved again while it reloaded: once more, after the files have been quiet again.
                 _timer.Change(_debounce, Timeout.InfiniteTimeSpan);
             }
+
+            // Counted last, so whoever sees the count also sees the next reload's timer armed.
+            Volatile.Write(ref _reloads, _reloads + 1);
         }
     }
 
